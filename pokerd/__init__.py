@@ -1,0 +1,1 @@
+"""pokerd: a real-time, event-sourced No-Limit Hold'em table server."""

@@ -1,0 +1,1 @@
+"""The pure table engine: commands, events, decide, evolve and views."""

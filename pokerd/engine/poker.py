@@ -1,0 +1,151 @@
+"""The PokerKit adapter: one hand's rules state, derived from the hand's events.
+
+PokerKit's `State` is mutable and costly to copy, while the engine's states are
+values. `HandGame` bridges the two: a hand's PokerKit state is built from the
+hand's events, and when `evolve` moves a hand forward by one event, the newer
+hand takes over the older one's PokerKit state instead of copying it. An older
+hand asked for its game afterwards rebuilds its own from its events, so every
+hand value always answers for exactly its own events (docs/design.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+from pokerkit import Automation, Card, Mode, NoLimitTexasHoldem, State
+
+from pokerd.engine.deck import DeckCommitment
+from pokerd.engine.events import (
+    ActionTaken,
+    BoardDealt,
+    HandStarted,
+    HandStep,
+    HoleCardsMucked,
+    HoleCardsShown,
+)
+
+ENGINE = "pokerkit 0.7.7"
+"""The rules engine every hand is played under; must match the pinned package."""
+
+AUTOMATIONS = (
+    Automation.ANTE_POSTING,
+    Automation.BET_COLLECTION,
+    Automation.BLIND_OR_STRADDLE_POSTING,
+    Automation.HAND_KILLING,
+    Automation.CHIPS_PUSHING,
+    Automation.CHIPS_PULLING,
+    Automation.RUNOUT_COUNT_SELECTION,
+)
+"""What PokerKit does on its own. Dealing, burning and showdowns are not here:
+pokerd deals from its own committed deck and logs each showdown decision."""
+
+
+def hole_position(player: int, round_: int, players: int) -> int:
+    """The deck position of a player's hole card: one card each, twice around."""
+    return round_ * players + player
+
+
+def board_positions(started: HandStarted, board_size: int, count: int) -> range:
+    """Deck positions of the next `count` board cards after `board_size` dealt.
+
+    After the hole cards, each street burns one card and then deals: the flop
+    from positions 2n+1..2n+3, the turn from 2n+5, the river from 2n+7.
+    """
+    first = 2 * len(started.seats)
+    burns_before = {0: 1, 3: 2, 4: 3}[board_size]
+    start = first + board_size + burns_before
+    return range(start, start + count)
+
+
+def burn_position(started: HandStarted, board_size: int) -> int:
+    return board_positions(started, board_size, 1).start - 1
+
+
+class HandGame:
+    """A PokerKit state standing for a hand after its first `steps` steps."""
+
+    __slots__ = ("_commitment", "cards", "state", "steps")
+
+    def __init__(self, started: HandStarted) -> None:
+        self.cards: tuple[Card, ...] = tuple(Card.parse("".join(started.deck)))
+        self._commitment: DeckCommitment | None = None
+        self.state: State | None = _deal(started, self.cards)
+        self.steps = 0
+
+    def commitment(self, started: HandStarted) -> DeckCommitment:
+        if self._commitment is None:
+            self._commitment = DeckCommitment(started.deck, started.secret)
+        return self._commitment
+
+
+def _deal(started: HandStarted, cards: Sequence[Card]) -> State:
+    players = len(started.seats)
+    state = NoLimitTexasHoldem.create_state(
+        AUTOMATIONS,
+        started.ante_trimming,
+        started.antes,
+        started.blinds_or_straddles,
+        started.min_bet,
+        started.stacks,
+        players,
+        mode=Mode.CASH_GAME,
+    )
+    # PokerKit deals to the player with the most cards owed, lowest index
+    # first: one card each around the table, twice, as hole_position says.
+    for position in range(2 * players):
+        state.deal_hole((cards[position],))
+    return state
+
+
+@attrs.define(eq=False)
+class GameCell:
+    """The mutable slot a hand value keeps its PokerKit game in."""
+
+    game: HandGame | None = None
+
+
+def game_for(
+    started: HandStarted, steps: Sequence[HandStep], cell: GameCell
+) -> HandGame:
+    """The game standing for `started` plus `steps`, rebuilt if `cell` moved on.
+
+    Returns a game; the caller must put a rebuilt one in a fresh cell, since the
+    old cell may now belong to a newer hand value.
+    """
+    game = cell.game
+    if game is not None and game.state is not None and game.steps == len(steps):
+        return game
+    game = HandGame(started)
+    for step in steps:
+        apply_step(game, started, step)
+    return game
+
+
+def apply_step(game: HandGame, started: HandStarted, step: HandStep) -> None:
+    """Move the game by one logged step. A half-applied step leaves no game."""
+    state = game.state
+    assert state is not None
+    game.state = None
+    match step:
+        case ActionTaken(action="fold"):
+            state.fold()
+        case ActionTaken(action="check" | "call"):
+            state.check_or_call()
+        case ActionTaken(action="bet" | "raise", amount=amount):
+            state.complete_bet_or_raise_to(amount)
+        case BoardDealt(cards=cards):
+            size = len(state.board_cards)
+            state.burn_card((game.cards[burn_position(started, size)],))
+            positions = board_positions(started, size, len(cards))
+            state.deal_board(tuple(game.cards[p] for p in positions))
+        case HoleCardsShown(seat=seat):
+            state.show_or_muck_hole_cards(True, started.seats.index(seat))
+        case HoleCardsMucked(seat=seat):
+            state.show_or_muck_hole_cards(False, started.seats.index(seat))
+    game.state = state
+    game.steps += 1
+
+
+def card_name(card: Card) -> str:
+    return f"{card.rank}{card.suit}"
