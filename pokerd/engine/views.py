@@ -1,0 +1,257 @@
+"""What each viewer may see: the table view and each event, redacted.
+
+A viewer is a seat number or None for a spectator. Hole cards reach only the
+seat dealt them until they are shown at showdown; the deck, the secret and
+the salts of unseen cards reach nobody; mucked cards are never shown.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import attrs
+
+from pokerd.engine.config import TableConfig
+from pokerd.engine.deck import CardProof, DeckCommitment
+from pokerd.engine.events import (
+    BoardDealt,
+    Event,
+    HandDealt,
+    HandStarted,
+    HoleCardsShown,
+    PotResult,
+    PublicEvent,
+)
+from pokerd.engine.poker import hole_position
+from pokerd.engine.state import HandState, TableState
+
+Viewer = int | None
+"""A seat, or None for a spectator."""
+
+
+@attrs.frozen(kw_only=True)
+class SeatView:
+    seat: int
+    name: str
+    stack: int
+    bet: int
+    """Chips put in on this street, not yet in a pot."""
+    in_hand: bool
+    """Dealt into the current hand and not folded."""
+    all_in: bool
+    sitting_out: bool
+    waiting_for_big_blind: bool
+    leaving: bool
+    cards: tuple[str, ...]
+    """The hole cards this viewer may see: their own, or shown at showdown."""
+    hidden_cards: int
+    """Face-down cards the seat holds that this viewer cannot see."""
+    proofs: tuple[CardProof, ...]
+    """Commitment proofs for `cards`."""
+
+
+@attrs.frozen(kw_only=True)
+class LegalActions:
+    """What the seat to act may do now; amounts are totals to bet or raise to."""
+
+    fold: bool
+    check: bool
+    call: int
+    """Chips a call puts in (0: nothing to call)."""
+    min_raise_to: int | None
+    max_raise_to: int | None
+    """None when the seat may not bet or raise."""
+
+
+@attrs.frozen(kw_only=True)
+class PotView:
+    amount: int
+    seats: tuple[int, ...]
+    """The seats that can win it."""
+
+
+@attrs.frozen(kw_only=True)
+class TableView:
+    viewer: Viewer
+    config: TableConfig | None
+    seats: tuple[SeatView | None, ...]
+    hand: int
+    """The current hand's number, or the last one's; 0 before the first."""
+    hand_in_progress: bool
+    button: int | None
+    board: tuple[str, ...]
+    board_proofs: tuple[CardProof, ...]
+    pots: tuple[PotView, ...]
+    to_act: int | None
+    deadline_ms: int | None
+    legal: LegalActions | None
+    """Set only when the viewer is the seat to act."""
+    commitment: str | None
+    results: tuple[PotResult, ...]
+    """Who won what, once the hand has ended."""
+
+
+def view(state: TableState, viewer: Viewer) -> TableView:
+    """The table as `viewer` may see it."""
+    hand = state.hand
+    seats = tuple(
+        None if seat is None else _seat_view(state, index, viewer)
+        for index, seat in enumerate(state.seats)
+    )
+    if hand is None:
+        return TableView(
+            viewer=viewer,
+            config=state.config,
+            seats=seats,
+            hand=0,
+            hand_in_progress=False,
+            button=state.button,
+            board=(),
+            board_proofs=(),
+            pots=(),
+            to_act=None,
+            deadline_ms=None,
+            legal=None,
+            commitment=None,
+            results=(),
+        )
+    board = [step for step in hand.steps if isinstance(step, BoardDealt)]
+    to_act = hand.actor() if hand.turn is not None else None
+    return TableView(
+        viewer=viewer,
+        config=state.config,
+        seats=seats,
+        hand=hand.number,
+        hand_in_progress=hand.in_progress,
+        button=hand.started.button,
+        board=tuple(card for step in board for card in step.cards),
+        board_proofs=tuple(proof for step in board for proof in step.proofs),
+        pots=_pots(hand),
+        to_act=to_act,
+        deadline_ms=None if hand.turn is None else hand.turn.deadline_ms,
+        legal=legal_actions(hand) if to_act is not None and to_act == viewer else None,
+        commitment=hand.started.commitment,
+        results=() if hand.ended is None else hand.ended.pots,
+    )
+
+
+def legal_actions(hand: HandState) -> LegalActions | None:
+    """What the seat to act may do, or None if nobody is to act."""
+    if hand.actor() is None:
+        return None
+    poker = hand.poker()
+    to_call = poker.checking_or_calling_amount or 0
+    can_raise = poker.can_complete_bet_or_raise_to()
+    return LegalActions(
+        fold=to_call > 0,
+        check=to_call == 0,
+        call=to_call,
+        min_raise_to=poker.min_completion_betting_or_raising_to_amount
+        if can_raise
+        else None,
+        max_raise_to=poker.max_completion_betting_or_raising_to_amount
+        if can_raise
+        else None,
+    )
+
+
+def hole_cards(started: HandStarted, seat: int) -> tuple[str, ...]:
+    """The hole cards dealt to `seat` (from the secret deck: server side only)."""
+    index = started.seats.index(seat)
+    players = len(started.seats)
+    return tuple(started.deck[hole_position(index, r, players)] for r in (0, 1))
+
+
+def hole_proofs(started: HandStarted, seat: int) -> tuple[CardProof, ...]:
+    index = started.seats.index(seat)
+    players = len(started.seats)
+    commitment = _commitment(started.deck, started.secret)
+    return commitment.proofs(hole_position(index, r, players) for r in (0, 1))
+
+
+def redact(event: Event, viewer: Viewer) -> PublicEvent:
+    """`event` as `viewer` may receive it."""
+    if not isinstance(event, HandStarted):
+        return event
+    dealt = viewer is not None and viewer in event.seats
+    return HandDealt(
+        hand=event.hand,
+        engine=event.engine,
+        seats=event.seats,
+        names=event.names,
+        stacks=event.stacks,
+        button=event.button,
+        small_blind=event.small_blind,
+        big_blind=event.big_blind,
+        antes=event.antes,
+        ante_trimming=event.ante_trimming,
+        blinds_or_straddles=event.blinds_or_straddles,
+        min_bet=event.min_bet,
+        commitment=event.commitment,
+        missed_big_blind=event.missed_big_blind,
+        started_at=event.started_at,
+        hole_cards=hole_cards(event, viewer) if dealt and viewer is not None else (),
+        hole_proofs=hole_proofs(event, viewer) if dealt and viewer is not None else (),
+    )
+
+
+@lru_cache(maxsize=64)
+def _commitment(deck: tuple[str, ...], secret: str) -> DeckCommitment:
+    # Redacting one HandStarted for every seat at the table builds one tree.
+    return DeckCommitment(deck, secret)
+
+
+def _seat_view(state: TableState, index: int, viewer: Viewer) -> SeatView:
+    seat = state.seats[index]
+    assert seat is not None
+    hand = state.hand
+    position = None if hand is None else hand.position(index)
+    stack, bet, in_hand, all_in = seat.stack, 0, False, False
+    cards: tuple[str, ...] = ()
+    proofs: tuple[CardProof, ...] = ()
+    hidden = 0
+    if hand is not None and position is not None:
+        poker = hand.poker()
+        if hand.in_progress:
+            stack, bet = poker.stacks[position], poker.bets[position]
+            in_hand = poker.statuses[position]
+            all_in = in_hand and stack == 0
+        shown = _shown(hand, index)
+        if shown is not None:
+            cards, proofs = shown.cards, shown.proofs
+        elif viewer == index:
+            cards = hole_cards(hand.started, index)
+            proofs = hole_proofs(hand.started, index)
+        elif poker.statuses[position]:
+            hidden = 2
+    return SeatView(
+        seat=index,
+        name=seat.name,
+        stack=stack,
+        bet=bet,
+        in_hand=in_hand,
+        all_in=all_in,
+        sitting_out=seat.sitting_out,
+        waiting_for_big_blind=seat.waiting_for_big_blind,
+        leaving=seat.leaving,
+        cards=cards,
+        hidden_cards=hidden,
+        proofs=proofs,
+    )
+
+
+def _shown(hand: HandState, seat: int) -> HoleCardsShown | None:
+    for step in hand.steps:
+        if isinstance(step, HoleCardsShown) and step.seat == seat:
+            return step
+    return None
+
+
+def _pots(hand: HandState) -> tuple[PotView, ...]:
+    if not hand.in_progress:
+        return ()
+    seats = hand.started.seats
+    return tuple(
+        PotView(amount=pot.amount, seats=tuple(seats[i] for i in pot.player_indices))
+        for pot in hand.poker().pots
+    )
