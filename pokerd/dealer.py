@@ -37,8 +37,8 @@ def start_hand(now_ms: int, rng: random.Random | None = None) -> StartHand:
 def random_action(state: TableState, rng: random.Random, now_ms: int) -> Act | None:
     """A random legal action for the seat to act, or None if nobody is to act.
 
-    Folds sometimes when facing a bet, bets or raises sometimes (any legal
-    amount, all-in included), otherwise checks or calls.
+    Folds sometimes when facing a bet, bets or raises sometimes (the minimum
+    to three times it, now and then all in), otherwise checks or calls.
     """
     hand = state.hand
     if hand is None or hand.turn is None:
@@ -51,8 +51,10 @@ def random_action(state: TableState, rng: random.Random, now_ms: int) -> Act | N
     if legal.fold and roll < 0.2:
         return Act(seat=seat, action="fold", now_ms=now_ms)
     if legal.min_raise_to is not None and legal.max_raise_to is not None and roll < 0.4:
-        if rng.random() < 0.1:
+        if rng.random() < 0.08:
             return Act(seat=seat, action="all_in", now_ms=now_ms)
-        amount = rng.randint(legal.min_raise_to, legal.max_raise_to)
+        # Mostly modest sizes, as people bet: the minimum to three times it.
+        high = min(legal.max_raise_to, 3 * legal.min_raise_to)
+        amount = rng.randint(legal.min_raise_to, high)
         return Act(seat=seat, action="raise", amount=amount, now_ms=now_ms)
     return Act(seat=seat, action="check" if legal.check else "call", now_ms=now_ms)
