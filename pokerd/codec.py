@@ -9,7 +9,7 @@ malformed message is an error rather than silently half-read.
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
@@ -65,28 +65,52 @@ def unstructure_event(event: Event | PublicEvent) -> dict[str, Any]:
     return data
 
 
+class DecodeError(ValueError):
+    """Input that does not decode to the type asked for; the message says why."""
+
+
 def structure(data: Any, cls: type[T]) -> T:
-    """Build a `cls` from plain data; raises cattrs' errors on bad input."""
-    return converter.structure(data, cls)
+    """Build a `cls` from plain data; raises DecodeError on bad input."""
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as error:
+        raise DecodeError(describe_error(error)) from error
+
+
+def _structure_union(data: Any, union: Any, names: frozenset[str]) -> Any:
+    if not isinstance(data, dict):
+        raise DecodeError(f"expected a JSON object, not {type(data).__name__}")
+    tag = data.get(TAG)
+    if tag not in names:
+        known = ", ".join(sorted(names))
+        raise DecodeError(f"unknown {TAG} {tag!r}; expected one of: {known}")
+    return structure(data, union)
+
+
+_EVENT_TAGS = frozenset(type_tag(cls) for cls in get_args(Event))
+_PUBLIC_EVENT_TAGS = frozenset(type_tag(cls) for cls in get_args(PublicEvent))
+_COMMAND_TAGS = frozenset(type_tag(cls) for cls in get_args(Command))
 
 
 def structure_event(data: Any) -> Event:
-    result: Event = converter.structure(data, Event)  # type: ignore[arg-type]
-    return result
+    event: Event = _structure_union(data, Event, _EVENT_TAGS)
+    return event
 
 
 def structure_public_event(data: Any) -> PublicEvent:
-    result: PublicEvent = converter.structure(data, PublicEvent)  # type: ignore[arg-type]
-    return result
+    event: PublicEvent = _structure_union(data, PublicEvent, _PUBLIC_EVENT_TAGS)
+    return event
 
 
 def structure_command(data: Any) -> Command:
-    result: Command = converter.structure(data, Command)  # type: ignore[arg-type]
-    return result
+    command: Command = _structure_union(data, Command, _COMMAND_TAGS)
+    return command
 
 
 def describe_error(error: Exception) -> str:
     """A short message naming what was wrong in a structuring error."""
     if isinstance(error, cattrs.ClassValidationError | cattrs.IterableValidationError):
         return "; ".join(cattrs.transform_error(error))
+    if isinstance(error, KeyError):
+        return f"missing {error.args[0]}"
     return str(error)

@@ -1,0 +1,126 @@
+"""The converter: wire names, refusing malformed input, and what it never stores."""
+
+from __future__ import annotations
+
+import json
+import random
+import typing
+
+import pytest
+
+from pokerd import codec
+from pokerd.dealer import random_action, start_hand
+from pokerd.engine import (
+    Act,
+    Command,
+    CreateTable,
+    Event,
+    SitDown,
+    TableConfig,
+    TableState,
+    handle,
+    view,
+)
+
+
+def test_every_event_and_command_has_a_stable_snake_case_wire_name() -> None:
+    events = [codec.type_tag(cls) for cls in typing.get_args(Event)]
+    commands = [codec.type_tag(cls) for cls in typing.get_args(Command)]
+
+    assert events == [
+        "table_created",
+        "player_seated",
+        "player_left",
+        "leave_scheduled",
+        "player_sat_out",
+        "player_returned",
+        "chips_added",
+        "hand_started",
+        "action_taken",
+        "turn_started",
+        "board_dealt",
+        "hole_cards_shown",
+        "hole_cards_mucked",
+        "hand_ended",
+    ]
+    assert commands == [
+        "create_table",
+        "sit_down",
+        "leave",
+        "sit_out",
+        "come_back",
+        "top_up",
+        "start_hand",
+        "act",
+        "time_out",
+    ]
+
+
+def test_a_command_is_read_from_its_tagged_form() -> None:
+    command = codec.structure_command(
+        {"type": "act", "seat": 2, "action": "raise", "amount": 40, "now_ms": 7}
+    )
+
+    assert command == Act(seat=2, action="raise", amount=40, now_ms=7)
+
+
+@pytest.mark.parametrize(
+    ("message", "complaint"),
+    [
+        ({"type": "act", "seat": "two", "action": "fold", "now_ms": 1}, "$.seat"),
+        ({"type": "act", "seat": 2, "action": "shove", "now_ms": 1}, "$.action"),
+        ({"type": "act", "seat": 2, "action": "fold", "now_ms": 1, "x": 1}, "(x)"),
+        ({"type": "act", "action": "fold", "now_ms": 1}, "$.seat"),
+    ],
+)
+def test_a_malformed_command_is_refused_naming_what_is_wrong(
+    message: dict[str, object], complaint: str
+) -> None:
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.structure_command(message)
+
+    assert complaint in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("message", "complaint"),
+    [
+        ({"type": "steal_pot", "seat": 1}, "unknown type 'steal_pot'"),
+        ({"seat": 1}, "unknown type None"),
+        (["act"], "expected a JSON object, not list"),
+    ],
+)
+def test_a_message_that_is_no_known_command_is_refused(
+    message: object, complaint: str
+) -> None:
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.structure_command(message)
+
+    assert complaint in str(refused.value)
+
+
+def test_a_table_state_is_stored_without_its_pokerkit_cache_and_reads_back_equal() -> (
+    None
+):
+    rng = random.Random(11)
+    state = TableState()
+    for command in (
+        CreateTable(config=TableConfig()),
+        SitDown(seat=0, name="ann", buy_in=100),
+        SitDown(seat=3, name="bo", buy_in=100),
+        SitDown(seat=4, name="cy", buy_in=60),
+        start_hand(1_000, rng),
+    ):
+        state = handle(state, command)[1]
+    for _ in range(3):
+        action = random_action(state, rng, 2_000)
+        if action is not None:
+            state = handle(state, action)[1]
+
+    stored = json.dumps(codec.unstructure(state))
+    restored = codec.structure(json.loads(stored), TableState)
+
+    assert "cell" not in stored
+    assert restored == state
+    assert view(restored, 3) == view(state, 3)
+    assert view(restored, None) == view(state, None)
