@@ -49,7 +49,13 @@ from pokerd.engine.events import (
     TurnStarted,
 )
 from pokerd.engine.evolve import evolve
-from pokerd.engine.poker import ENGINE, board_positions, card_name, hole_position
+from pokerd.engine.poker import (
+    ENGINE,
+    board_positions,
+    card_name,
+    forced_bets,
+    hole_position,
+)
 from pokerd.engine.seating import next_deal
 from pokerd.engine.state import HandState, Seat, TableState
 
@@ -192,6 +198,12 @@ def _top_up(outcome: _Outcome, command: TopUp) -> None:
         raise RuleError("invalid_amount", "a top-up must be a positive amount")
     if state.in_hand(command.seat):
         raise RuleError("hand_in_progress", "you can top up when this hand ends")
+    if seat.stack + command.amount < config.min_buy_in:
+        raise RuleError(
+            "top_up_below_minimum",
+            f"a stack must reach the minimum buy-in of {config.min_buy_in}; "
+            f"add at least {config.min_buy_in - seat.stack}",
+        )
     if seat.stack + command.amount > config.max_buy_in:
         raise RuleError(
             "top_up_above_maximum",
@@ -213,12 +225,12 @@ def _start_hand(outcome: _Outcome, command: StartHand) -> None:
     if deal is None:
         raise RuleError("not_enough_players", "a hand needs two players ready to play")
     players = len(deal.positions)
-    antes = [config.ante] * players
-    # Index 1 is the big blind's; heads-up PokerKit swaps the indices itself.
-    antes[1] += config.big_blind_ante
-    blinds = (config.small_blind, config.big_blind, *config.straddles)[
+    antes_by_role = [config.ante] * players
+    antes_by_role[1] += config.big_blind_ante
+    blinds_by_role = (config.small_blind, config.big_blind, *config.straddles)[
         : max(2, players - 1)
     ]
+    antes, blinds = forced_bets(tuple(antes_by_role), blinds_by_role)
     seats = [state.seats[i] for i in deal.positions]
     outcome.emit(
         HandStarted(
@@ -230,7 +242,7 @@ def _start_hand(outcome: _Outcome, command: StartHand) -> None:
             button=deal.button,
             small_blind=deal.small_blind,
             big_blind=deal.big_blind,
-            antes=tuple(antes),
+            antes=antes,
             ante_trimming=config.big_blind_ante == 0,
             blinds_or_straddles=blinds,
             min_bet=config.big_blind,
@@ -340,6 +352,7 @@ def _puts_all_in(poker: State, index: int, action: TakenAction, amount: int) -> 
 
 def _time_out(outcome: _Outcome, command: TimeOut) -> None:
     state = outcome.state
+    config = _config(state)
     hand = state.hand
     turn = None if hand is None or not hand.in_progress else hand.turn
     if (
@@ -355,11 +368,12 @@ def _time_out(outcome: _Outcome, command: TimeOut) -> None:
             f"the clock runs {turn.deadline_ms - command.now_ms} ms more",
         )
     _auto_act(outcome, hand, command.seat, "timeout")
-    config = _config(outcome.state)
     seat = outcome.state.seats[command.seat]
+    # Also for a seat already sitting out on request: it is gone now, so its
+    # later turns in this hand are played at once.
     if (
         seat is not None
-        and not seat.sitting_out
+        and not seat.away
         and seat.timeouts >= config.timeouts_before_sit_out
     ):
         outcome.emit(PlayerSatOut(seat=command.seat, reason="timeouts"))

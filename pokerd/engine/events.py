@@ -80,9 +80,12 @@ class HandStarted:
     small_blind: int
     big_blind: int
     antes: tuple[int, ...]
+    """Each position's ante (PokerKit takes them by blind role: see
+    `poker.forced_bets`)."""
     ante_trimming: bool
     """PokerKit's ante trimming: True for uniform antes, False otherwise."""
     blinds_or_straddles: tuple[int, ...]
+    """Each position's blind or straddle; missing entries are 0."""
     min_bet: int
     deck: tuple[str, ...]
     secret: str

@@ -79,13 +79,29 @@ class HandGame:
         return self._commitment
 
 
+def forced_bets(
+    antes: tuple[int, ...], blinds_or_straddles: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Convert forced bets between position order and PokerKit's (PHH's) form.
+
+    PokerKit takes antes and blinds by blind role (index 0 the small blind's,
+    1 the big blind's) and, heads-up, applies them to positions reversed,
+    since position 0 is then the big blind. pokerd's events say who paid what
+    in position order. The conversion is its own inverse.
+    """
+    if len(antes) == 2:
+        return antes[::-1], blinds_or_straddles[::-1]
+    return antes, blinds_or_straddles
+
+
 def _deal(started: HandStarted, cards: Sequence[Card]) -> State:
     players = len(started.seats)
+    antes, blinds = forced_bets(started.antes, started.blinds_or_straddles)
     state = NoLimitTexasHoldem.create_state(
         AUTOMATIONS,
         started.ante_trimming,
-        started.antes,
-        started.blinds_or_straddles,
+        antes,
+        blinds,
         started.min_bet,
         started.stacks,
         players,
