@@ -52,6 +52,7 @@ OK = [
     "pluribus-0.phh",
     "pluribus-9.phh",
     "pluribus-11.phh",
+    "spec-dwan-ivey-2009-known.phh",
 ]
 """Fixtures that pokerd replays to the file's finishing stacks."""
 
