@@ -30,7 +30,11 @@ def evolve(state: TableState, event: Event) -> TableState:
             return attrs.evolve(state, config=config, seats=(None,) * config.max_seats)
         case PlayerSeated(seat=seat, name=name, stack=stack):
             return attrs.evolve(
-                _with_seat(state, seat, Seat(name=name, stack=stack)),
+                _with_seat(
+                    state,
+                    seat,
+                    Seat(name=name, stack=stack, seated_after_hand=state.hands_played),
+                ),
                 bought_in=state.bought_in + stack,
             )
         case PlayerLeft(seat=seat, stack=stack):

@@ -25,6 +25,9 @@ class Seat:
     """Sat out by the clock: the seat's turns in the current hand play at once."""
     timeouts: int = 0
     """Consecutive action-clock expiries."""
+    seated_after_hand: int = 0
+    """Hands played when this player sat down: a seat is reused, and what an
+    earlier occupant was dealt is none of this player's business."""
 
 
 @attrs.frozen(kw_only=True)
@@ -100,6 +103,17 @@ class TableState:
     @property
     def hand_in_progress(self) -> bool:
         return self.hand is not None and self.hand.in_progress
+
+    def dealt_position(self, seat: int) -> int | None:
+        """The position of `seat`'s current player in the current or last hand."""
+        hand, occupant = self.hand, self.seats[seat]
+        if (
+            hand is None
+            or occupant is None
+            or hand.number <= occupant.seated_after_hand
+        ):
+            return None
+        return hand.position(seat)
 
     def in_hand(self, seat: int) -> bool:
         """Whether `seat` was dealt into the hand now being played."""

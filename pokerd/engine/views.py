@@ -205,7 +205,7 @@ def _seat_view(state: TableState, index: int, viewer: Viewer) -> SeatView:
     seat = state.seats[index]
     assert seat is not None
     hand = state.hand
-    position = None if hand is None else hand.position(index)
+    position = state.dealt_position(index)
     stack, bet, in_hand, all_in = seat.stack, 0, False, False
     cards: tuple[str, ...] = ()
     proofs: tuple[CardProof, ...] = ()
