@@ -24,7 +24,7 @@ from pokerd.engine.commands import (
     TopUp,
 )
 from pokerd.engine.config import TableConfig, config_problem
-from pokerd.engine.deck import DeckCommitment, deck_problem, secret_problem
+from pokerd.engine.deck import commitment_of, deck_problem, secret_problem
 from pokerd.engine.errors import RuleError
 from pokerd.engine.events import (
     ActionTaken,
@@ -248,7 +248,7 @@ def _start_hand(outcome: _Outcome, command: StartHand) -> None:
             min_bet=config.big_blind,
             deck=command.deck,
             secret=command.secret,
-            commitment=DeckCommitment(command.deck, command.secret).root,
+            commitment=commitment_of(command.deck, command.secret).root,
             missed_big_blind=deal.missed_big_blind,
             started_at=command.now_ms,
         )
@@ -321,22 +321,26 @@ def _act(outcome: _Outcome, command: Act) -> None:
 
 def _raise_to(poker: State, amount: int) -> TakenAction:
     """Check a bet or raise to `amount`, and say which of the two it is."""
-    if not poker.can_complete_bet_or_raise_to():
-        raise RuleError(
-            "raise_not_allowed",
-            "you cannot raise now: betting was not reopened or no chips are behind",
-        )
-    low = poker.min_completion_betting_or_raising_to_amount or 0
-    high = poker.max_completion_betting_or_raising_to_amount or 0
-    if amount < low:
-        raise RuleError("bet_below_minimum", f"the minimum is {low}, not {amount}")
-    if amount > high:
-        raise RuleError(
-            "bet_above_stack", f"the maximum (all in) is {high}, not {amount}"
-        )
     try:
         poker.verify_completion_betting_or_raising_to(amount)
     except ValueError as error:
+        # PokerKit checks once on the happy path; only a refusal pays for
+        # working out which rule it broke.
+        if not poker.can_complete_bet_or_raise_to():
+            raise RuleError(
+                "raise_not_allowed",
+                "you cannot raise now: betting was not reopened or no chips are behind",
+            ) from None
+        low = poker.min_completion_betting_or_raising_to_amount or 0
+        high = poker.max_completion_betting_or_raising_to_amount or 0
+        if amount < low:
+            raise RuleError(
+                "bet_below_minimum", f"the minimum is {low}, not {amount}"
+            ) from None
+        if amount > high:
+            raise RuleError(
+                "bet_above_stack", f"the maximum (all in) is {high}, not {amount}"
+            ) from None
         raise RuleError("illegal_bet", str(error)) from None
     return "raise" if max(poker.bets) > 0 else "bet"
 

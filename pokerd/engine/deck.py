@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import attrs
 
@@ -129,6 +130,16 @@ class DeckCommitment:
     def proofs(self, positions: Iterable[int]) -> tuple[CardProof, ...]:
         """The proofs for several positions, in the order given."""
         return tuple(self.proof(position) for position in positions)
+
+
+@lru_cache(maxsize=256)
+def commitment_of(deck: tuple[str, ...], secret: str) -> DeckCommitment:
+    """The commitment tree for a hand's deck, built once however often asked.
+
+    Dealing a hand asks for the root, then for proofs as cards appear, and
+    redacting the deal asks for each seat's: one tree serves them all.
+    """
+    return DeckCommitment(deck, secret)
 
 
 def card_salt(secret: str, position: int) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import attrs
 from pokerkit import Automation, Card, Mode, NoLimitTexasHoldem, State
 
-from pokerd.engine.deck import DeckCommitment
 from pokerd.engine.events import (
     ActionTaken,
     BoardDealt,
@@ -65,18 +64,12 @@ def burn_position(started: HandStarted, board_size: int) -> int:
 class HandGame:
     """A PokerKit state standing for a hand after its first `steps` steps."""
 
-    __slots__ = ("_commitment", "cards", "state", "steps")
+    __slots__ = ("cards", "state", "steps")
 
     def __init__(self, started: HandStarted) -> None:
         self.cards: tuple[Card, ...] = tuple(Card.parse("".join(started.deck)))
-        self._commitment: DeckCommitment | None = None
         self.state: State | None = _deal(started, self.cards)
         self.steps = 0
-
-    def commitment(self, started: HandStarted) -> DeckCommitment:
-        if self._commitment is None:
-            self._commitment = DeckCommitment(started.deck, started.secret)
-        return self._commitment
 
 
 def forced_bets(

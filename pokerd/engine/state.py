@@ -6,7 +6,7 @@ import attrs
 from pokerkit import State
 
 from pokerd.engine.config import TableConfig
-from pokerd.engine.deck import DeckCommitment
+from pokerd.engine.deck import DeckCommitment, commitment_of
 from pokerd.engine.events import HandEnded, HandStarted, HandStep, TurnStarted
 from pokerd.engine.poker import GameCell, HandGame, apply_step, game_for
 
@@ -62,7 +62,7 @@ class HandState:
         return state
 
     def commitment(self) -> DeckCommitment:
-        return self.game().commitment(self.started)
+        return commitment_of(self.started.deck, self.started.secret)
 
     def position(self, seat: int) -> int | None:
         try:

@@ -7,12 +7,10 @@ the salts of unseen cards reach nobody; mucked cards are never shown.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import attrs
 
 from pokerd.engine.config import TableConfig
-from pokerd.engine.deck import CardProof, DeckCommitment
+from pokerd.engine.deck import CardProof, commitment_of
 from pokerd.engine.events import (
     BoardDealt,
     Event,
@@ -165,7 +163,7 @@ def hole_cards(started: HandStarted, seat: int) -> tuple[str, ...]:
 def hole_proofs(started: HandStarted, seat: int) -> tuple[CardProof, ...]:
     index = started.seats.index(seat)
     players = len(started.seats)
-    commitment = _commitment(started.deck, started.secret)
+    commitment = commitment_of(started.deck, started.secret)
     return commitment.proofs(hole_position(index, r, players) for r in (0, 1))
 
 
@@ -193,12 +191,6 @@ def redact(event: Event, viewer: Viewer) -> PublicEvent:
         hole_cards=hole_cards(event, viewer) if dealt and viewer is not None else (),
         hole_proofs=hole_proofs(event, viewer) if dealt and viewer is not None else (),
     )
-
-
-@lru_cache(maxsize=64)
-def _commitment(deck: tuple[str, ...], secret: str) -> DeckCommitment:
-    # Redacting one HandStarted for every seat at the table builds one tree.
-    return DeckCommitment(deck, secret)
 
 
 def _seat_view(state: TableState, index: int, viewer: Viewer) -> SeatView:
