@@ -1,0 +1,43 @@
+"""The durable event log in SQLite: migrations, appends, snapshots, hand histories."""
+
+from pokerd.store.connection import Synchronous, connect, open_database
+from pokerd.store.log import (
+    SNAPSHOT_FORMAT,
+    ConflictError,
+    EventStore,
+    StoredEvent,
+    WriterStatistics,
+)
+from pokerd.store.migrate import SchemaTooNewError, available_migrations, migrate
+from pokerd.store.reader import (
+    LoadedTable,
+    hand_rows,
+    last_seq,
+    load_table,
+    read_events,
+    snapshot_rows,
+    table_epoch,
+    table_ids,
+)
+
+__all__ = [
+    "SNAPSHOT_FORMAT",
+    "ConflictError",
+    "EventStore",
+    "LoadedTable",
+    "SchemaTooNewError",
+    "StoredEvent",
+    "Synchronous",
+    "WriterStatistics",
+    "available_migrations",
+    "connect",
+    "hand_rows",
+    "last_seq",
+    "load_table",
+    "migrate",
+    "open_database",
+    "read_events",
+    "snapshot_rows",
+    "table_epoch",
+    "table_ids",
+]

@@ -1,0 +1,344 @@
+"""The durable event log: group-committed appends on one writer thread.
+
+One thread owns the write connection. Appends queue up while it commits, and
+it commits everything waiting in one transaction, so many busy tables share
+one fsync (group commit). An append returns only once its transaction has
+committed. Each append sits in its own savepoint, so one table's conflict
+never fails another table's events in the same transaction. Readers use
+connections of their own (WAL lets them read while the writer writes).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import trio
+
+from pokerd import codec
+from pokerd.engine.events import Event, HandEnded
+from pokerd.engine.state import TableState
+from pokerd.history import HandRecord
+from pokerd.store.connection import Synchronous, check_schema, connect, open_database
+
+T = TypeVar("T")
+
+SNAPSHOT_FORMAT = 1
+"""The encoding of snapshots this pokerd writes; others are ignored on load."""
+
+
+class ConflictError(Exception):
+    """The log does not end where the append expected: another writer was first."""
+
+
+@attrs.frozen
+class StoredEvent:
+    seq: int
+    event: Event
+    recorded_at: int
+
+
+@attrs.frozen
+class WriterStatistics:
+    """What the writer thread has done since it started."""
+
+    transactions: int
+    appends: int
+    events: int
+    conflicts: int
+    largest_batch: int
+
+
+@attrs.define(eq=False)
+class _Append:
+    table_id: str
+    first_seq: int
+    rows: list[tuple[str, int, str, str, int]]
+    snapshot: str | None
+    hand: HandRecord | None
+    wake: Callable[[], None]
+    error: BaseException | None = None
+
+
+_STOP = object()
+
+
+class EventStore:
+    """The log of every table in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        group_commit: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.group_commit = group_commit
+        self._writer = open_database(self.path, synchronous=synchronous)
+        self._queue: queue.SimpleQueue[_Append | object] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._stats = {"transactions": 0, "appends": 0, "events": 0, "conflicts": 0}
+        self._largest_batch = 0
+        self._thread = threading.Thread(
+            target=self._write_loop, name="pokerd-log-writer", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Finish what is queued, stop the writer, close the connections."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._writer.close()
+        with self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (WAL: reads never wait for the writer)."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = connect(self.path, synchronous=self.synchronous)
+            check_schema(connection)
+            self._local.connection = connection
+            with self._readers_lock:
+                self._readers.append(connection)
+        return connection
+
+    async def read(self, function: Callable[..., T], *args: object) -> T:
+        """Run `function(reader, *args)` on a worker thread's own connection."""
+        return await trio.to_thread.run_sync(lambda: function(self.reader(), *args))
+
+    def statistics(self) -> WriterStatistics:
+        return WriterStatistics(largest_batch=self._largest_batch, **self._stats)
+
+    # Appending
+
+    async def append(
+        self,
+        table_id: str,
+        first_seq: int,
+        events: Sequence[Event],
+        *,
+        snapshot: TableState | None = None,
+        hand: HandRecord | None = None,
+        now_ms: int | None = None,
+    ) -> None:
+        """Append `events` as seqs first_seq, first_seq + 1, ...; durable on return.
+
+        `snapshot` is the table's state after the last of them; `hand` the
+        record of the hand they end. Raises ConflictError if the log does not
+        end at first_seq - 1. Once queued, the append completes even if the
+        caller is cancelled: an event is never half-written or lost in flight.
+        """
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+        request = self._request(
+            table_id,
+            first_seq=first_seq,
+            events=events,
+            snapshot=snapshot,
+            hand=hand,
+            now_ms=now_ms,
+        )
+        request.wake = lambda: token.run_sync_soon(done.set)
+        self._queue.put(request)
+        with trio.CancelScope(shield=True):
+            await done.wait()
+        if request.error is not None:
+            raise request.error
+
+    def append_blocking(
+        self,
+        table_id: str,
+        first_seq: int,
+        events: Sequence[Event],
+        *,
+        snapshot: TableState | None = None,
+        hand: HandRecord | None = None,
+        now_ms: int | None = None,
+    ) -> None:
+        """`append` for code outside trio (tools, tests)."""
+        done = threading.Event()
+        request = self._request(
+            table_id,
+            first_seq=first_seq,
+            events=events,
+            snapshot=snapshot,
+            hand=hand,
+            now_ms=now_ms,
+        )
+        request.wake = done.set
+        self._queue.put(request)
+        done.wait()
+        if request.error is not None:
+            raise request.error
+
+    def _request(
+        self,
+        table_id: str,
+        *,
+        first_seq: int,
+        events: Sequence[Event],
+        snapshot: TableState | None,
+        hand: HandRecord | None,
+        now_ms: int | None,
+    ) -> _Append:
+        # Encoding happens here, on the caller's side, so a value the codec
+        # cannot encode fails the caller and never reaches the writer.
+        at = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        rows = []
+        for offset, event in enumerate(events):
+            data = codec.unstructure_event(event)
+            rows.append(
+                (table_id, first_seq + offset, data[codec.TAG], json.dumps(data), at)
+            )
+        return _Append(
+            table_id=table_id,
+            first_seq=first_seq,
+            rows=rows,
+            snapshot=None
+            if snapshot is None
+            else json.dumps(codec.unstructure(snapshot)),
+            hand=hand,
+            wake=lambda: None,
+        )
+
+    def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            assert isinstance(first, _Append)
+            batch = [first]
+            while self.group_commit:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stopping = True
+                    break
+                assert isinstance(more, _Append)
+                batch.append(more)
+            self._commit(batch)
+            for request in batch:
+                request.wake()
+
+    def _commit(self, batch: list[_Append]) -> None:
+        connection = self._writer
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for request in batch:
+                connection.execute("SAVEPOINT append")
+                try:
+                    self._write(connection, request)
+                    connection.execute("RELEASE append")
+                except sqlite3.Error as error:
+                    connection.execute("ROLLBACK TO append")
+                    connection.execute("RELEASE append")
+                    request.error = _refusal(request, error)
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            for request in batch:
+                request.error = request.error or error
+        self._stats["transactions"] += 1
+        self._largest_batch = max(self._largest_batch, len(batch))
+        for request in batch:
+            if request.error is None:
+                self._stats["appends"] += 1
+                self._stats["events"] += len(request.rows)
+            elif isinstance(request.error, ConflictError):
+                self._stats["conflicts"] += 1
+
+    @staticmethod
+    def _write(connection: sqlite3.Connection, request: _Append) -> None:
+        if request.first_seq == 1 and request.rows:
+            connection.execute(
+                "INSERT INTO tables (table_id, epoch, created_at) VALUES (?, ?, ?)",
+                (request.table_id, uuid.uuid4().hex, request.rows[0][4]),
+            )
+        connection.executemany(
+            "INSERT INTO events (table_id, seq, type, payload, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            request.rows,
+        )
+        last_seq = request.first_seq + len(request.rows) - 1
+        if request.snapshot is not None:
+            connection.execute(
+                "INSERT OR REPLACE INTO snapshots (table_id, seq, format, state)"
+                " VALUES (?, ?, ?, ?)",
+                (request.table_id, last_seq, SNAPSHOT_FORMAT, request.snapshot),
+            )
+        if request.hand is not None:
+            _write_hand(connection, request, request.hand)
+
+
+def _write_hand(
+    connection: sqlite3.Connection, request: _Append, hand: HandRecord
+) -> None:
+    summary = hand.summary
+    ended = codec.type_tag(HandEnded)
+    last_seq = next(seq for _, seq, kind, _, _ in request.rows if kind == ended)
+    # Walks back from the end of the table's log: a hand is a few dozen events.
+    row = connection.execute(
+        "SELECT seq FROM events WHERE table_id = ? AND seq <= ? AND type = ?"
+        " ORDER BY seq DESC LIMIT 1",
+        (request.table_id, last_seq, "hand_started"),
+    ).fetchone()
+    connection.execute(
+        "INSERT INTO hands (table_id, hand, first_seq, last_seq, started_at, ended_at,"
+        " engine, summary, hole_cards, phh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request.table_id,
+            summary.hand,
+            row[0],
+            last_seq,
+            summary.started_at,
+            summary.ended_at,
+            summary.engine,
+            json.dumps(codec.unstructure(summary)),
+            json.dumps({str(seat): list(cards) for seat, cards in hand.hole_cards}),
+            hand.phh,
+        ),
+    )
+
+
+def _refusal(request: _Append, error: sqlite3.Error) -> BaseException:
+    if isinstance(error, sqlite3.IntegrityError):
+        return ConflictError(
+            f"table {request.table_id}: the log does not end at seq "
+            f"{request.first_seq - 1} ({error})"
+        )
+    return error
+
+
+def decode_rows(rows: Sequence[tuple[Any, ...]]) -> list[StoredEvent]:
+    return [
+        StoredEvent(
+            seq=seq, event=codec.structure_event(json.loads(payload)), recorded_at=at
+        )
+        for seq, payload, at in rows
+    ]

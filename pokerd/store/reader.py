@@ -1,0 +1,147 @@
+"""Reading the log: events, the newest snapshot plus the tail, hand histories."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from typing import Any
+
+import attrs
+
+from pokerd import codec
+from pokerd.engine.evolve import fold
+from pokerd.engine.state import TableState
+from pokerd.store.log import SNAPSHOT_FORMAT, StoredEvent, decode_rows
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class LoadedTable:
+    table_id: str
+    epoch: str
+    state: TableState
+    seq: int
+    """The last seq folded into `state`."""
+    snapshot_seq: int
+    """The snapshot it started from (0: folded from the first event)."""
+
+
+def table_ids(connection: sqlite3.Connection) -> list[str]:
+    rows = connection.execute("SELECT table_id FROM tables ORDER BY table_id")
+    return [row[0] for row in rows]
+
+
+def table_epoch(connection: sqlite3.Connection, table_id: str) -> str | None:
+    row = connection.execute(
+        "SELECT epoch FROM tables WHERE table_id = ?", (table_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def last_seq(connection: sqlite3.Connection, table_id: str) -> int:
+    row = connection.execute(
+        "SELECT MAX(seq) FROM events WHERE table_id = ?", (table_id,)
+    ).fetchone()
+    return int(row[0] or 0)
+
+
+def read_events(
+    connection: sqlite3.Connection,
+    table_id: str,
+    after: int = 0,
+    upto: int | None = None,
+    limit: int | None = None,
+) -> list[StoredEvent]:
+    """Events with after < seq <= upto, in order."""
+    rows = connection.execute(
+        "SELECT seq, payload, recorded_at FROM events"
+        " WHERE table_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        (table_id, after, upto if upto is not None else 2**62, limit or -1),
+    ).fetchall()
+    return decode_rows(rows)
+
+
+def load_table(connection: sqlite3.Connection, table_id: str) -> LoadedTable | None:
+    """The table now: the newest snapshot that decodes, plus a fold of the rest."""
+    epoch = table_epoch(connection, table_id)
+    if epoch is None:
+        return None
+    state, start = TableState(), 0
+    snapshots = connection.execute(
+        "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq DESC",
+        (table_id,),
+    )
+    for seq, form, text in snapshots:
+        decoded = _decode_snapshot(table_id, seq, form, text)
+        if decoded is not None:
+            state, start = decoded, seq
+            break
+    tail = read_events(connection, table_id, after=start)
+    state = fold([stored.event for stored in tail], state)
+    seq = tail[-1].seq if tail else start
+    return LoadedTable(table_id, epoch, state, seq, start)
+
+
+def _decode_snapshot(
+    table_id: str, seq: int, form: int, text: str
+) -> TableState | None:
+    if form != SNAPSHOT_FORMAT:
+        log.info(
+            "table %s: snapshot at %d has format %d; folding instead",
+            table_id,
+            seq,
+            form,
+        )
+        return None
+    try:
+        return codec.structure(json.loads(text), TableState)
+    except (ValueError, codec.DecodeError) as error:
+        log.warning(
+            "table %s: snapshot at %d does not decode (%s)", table_id, seq, error
+        )
+        return None
+
+
+def snapshot_rows(
+    connection: sqlite3.Connection, table_id: str
+) -> list[tuple[int, int, str]]:
+    rows = connection.execute(
+        "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq",
+        (table_id,),
+    )
+    return [(int(seq), int(form), str(text)) for seq, form, text in rows]
+
+
+def hand_rows(
+    connection: sqlite3.Connection, table_id: str, hand: int | None = None
+) -> list[dict[str, Any]]:
+    """Hand-history rows, oldest first (or the one hand asked for)."""
+    query = (
+        "SELECT hand, first_seq, last_seq, started_at, ended_at, engine, summary,"
+        " hole_cards, phh FROM hands WHERE table_id = ?"
+    )
+    parameters: tuple[object, ...] = (table_id,)
+    if hand is not None:
+        query += " AND hand = ?"
+        parameters += (hand,)
+    rows = connection.execute(query + " ORDER BY hand", parameters)
+    columns = [
+        "hand",
+        "first_seq",
+        "last_seq",
+        "started_at",
+        "ended_at",
+        "engine",
+        "summary",
+        "hole_cards",
+        "phh",
+    ]
+    result = []
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        record["summary"] = json.loads(record["summary"])
+        record["hole_cards"] = json.loads(record["hole_cards"])
+        result.append(record)
+    return result
