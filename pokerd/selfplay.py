@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 import trio
 
@@ -106,6 +110,48 @@ async def selfplay(
             if seconds > 0:
                 await trio.sleep(seconds)
                 nursery.cancel_scope.cancel()
+
+
+def run_until_killed(
+    db: Path, *, seed: int, tables: int, events_before_kill: int
+) -> list[dict[str, Any]]:
+    """Start selfplay in its own process, read what it publishes, SIGKILL it.
+
+    Returns the lines read: events as published, and one line per table that
+    resumed from the log. Used by the crash test and the crash benchmark.
+    """
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "pokerd.selfplay", "--db", str(db)),
+            *("--tables", str(tables), "--seed", str(seed)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[dict[str, Any]] = []
+    enough = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            try:
+                lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                break  # a line cut by the kill was never received whole
+            if sum("table" in line for line in lines) >= events_before_kill:
+                enough.set()
+        enough.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    enough.wait(timeout=60)
+    time.sleep(random.Random(seed).uniform(0, 0.05))  # land anywhere, mid-commit too
+    process.kill()
+    process.wait(timeout=30)
+    reader.join(timeout=30)
+    process.stdout.close()
+    return list(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

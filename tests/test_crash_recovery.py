@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from pokerd import codec
 from pokerd.engine import ActionTaken, TurnStarted, fold
+from pokerd.selfplay import run_until_killed
 from pokerd.store import connect, load_table, read_events, table_ids
 
 KILLS = 20
 TABLES = 3
-
-
-def run_until_killed(
-    db: Path, seed: int, events_before_kill: int
-) -> list[dict[str, Any]]:
-    """Start selfplay, read what it publishes, SIGKILL it; return the lines read."""
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "pokerd.selfplay", "--db", str(db)),
-            *("--tables", str(TABLES), "--seed", str(seed)),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    lines: list[dict[str, Any]] = []
-    enough = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for raw in process.stdout:
-            try:
-                lines.append(json.loads(raw))
-            except json.JSONDecodeError:
-                break  # a line cut by the kill was never received whole
-            if sum("table" in line for line in lines) >= events_before_kill:
-                enough.set()
-        enough.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    enough.wait(timeout=60)
-    time.sleep(random.Random(seed).uniform(0, 0.05))  # land anywhere, mid-commit too
-    process.kill()
-    process.wait(timeout=30)
-    reader.join(timeout=30)
-    process.stdout.close()
-    return list(lines)
 
 
 def test_killing_the_process_at_random_moments_loses_no_event_anyone_received(
@@ -67,7 +25,7 @@ def test_killing_the_process_at_random_moments_loses_no_event_anyone_received(
     resumed_mid_hand: list[tuple[str, int]] = []
     for round_ in range(KILLS):
         lines = run_until_killed(
-            db, seed=round_, events_before_kill=rng.randint(1, 120)
+            db, seed=round_, tables=TABLES, events_before_kill=rng.randint(1, 120)
         )
         for line in lines:
             if "resumed" in line:
