@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,7 +41,69 @@ def build_parser() -> argparse.ArgumentParser:
         "1 if any hand errored.",
     )
     replay.add_argument("files", nargs="+", metavar="FILE")
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="create a database or bring its schema up to date",
+        description="Create the SQLite database if it does not exist and apply the "
+        "migrations it lacks, printing each one applied. A database written by a "
+        "newer pokerd is refused and left untouched (exit status 2).",
+    )
+    migrate.add_argument("--db", required=True, metavar="PATH", help="the database")
+
+    story = commands.add_parser(
+        "replay",
+        help="tell or verify a table's log from a database (operator's view)",
+        description="Print TABLE's log as a story: one line per event, prefixed by "
+        "its seq, with the table after it (stacks, pot, board, who is to act). "
+        "This is the operator's view of the server-private log: it shows EVERY "
+        "player's hole cards. The state shown is always the fold of the whole log "
+        "up to that event, whatever range is printed. The database is opened "
+        "read-only and never changed.",
+        epilog="--verify folds each table's whole log (every table without TABLE) "
+        "and checks that seqs run gapless from 1 and that every stored snapshot "
+        "and hand-history row equals the fold at its seq; it prints one line per "
+        "table and exits 1 naming the first divergence (`stored != fold`). "
+        "Snapshots of another format are skipped. Exit status 2: no such "
+        "database, table or hand.",
+    )
+    story.add_argument("--db", required=True, metavar="PATH", help="the database")
+    story.add_argument(
+        "table", nargs="?", metavar="TABLE", help="the table (optional with --verify)"
+    )
+    story.add_argument(
+        "--hand",
+        type=_positive,
+        metavar="N",
+        help="only hand N: its hand_started to its hand_ended (or the log's end)",
+    )
+    story.add_argument(
+        "--from", dest="first", type=_positive, metavar="SEQ", help="from seq SEQ on"
+    )
+    story.add_argument(
+        "--to", dest="last", type=_positive, metavar="SEQ", help="up to seq SEQ"
+    )
+    story.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the log against its snapshots and hand histories",
+    )
+    story.add_argument(
+        "--phh",
+        action="store_true",
+        help="with --hand: print the hand as PHH, every hole card revealed",
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,4 +121,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pokerd.phh import replay_command
 
         return replay_command(args.files, sys.stdout)
+    if args.command == "migrate":
+        from pokerd.replay import migrate_command
+
+        return migrate_command(args.db, sys.stdout, sys.stderr)
+    if args.command == "replay":
+        return _replay(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires one
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from pokerd import replay
+
+    problem = None
+    ranged = args.hand is not None or args.first is not None or args.last is not None
+    if args.verify and (ranged or args.phh):
+        problem = "--verify checks whole logs: no --hand, --from, --to or --phh"
+    elif not args.verify and args.table is None:
+        problem = "TABLE is required (it is optional only with --verify)"
+    elif args.phh and (args.hand is None or args.first or args.last):
+        problem = "--phh prints one whole hand: it needs --hand N, and no --from/--to"
+    elif args.first is not None and args.last is not None and args.first > args.last:
+        problem = f"--from {args.first} is after --to {args.last}"
+    if problem is not None:
+        print(f"pokerd replay: {problem}", file=sys.stderr)
+        return 2
+    try:
+        if args.verify:
+            return replay.verify_command(args.db, args.table, sys.stdout, sys.stderr)
+        if args.phh:
+            return replay.phh_command(
+                args.db, args.table, args.hand, sys.stdout, sys.stderr
+            )
+        return replay.story_command(
+            args.db,
+            args.table,
+            sys.stdout,
+            sys.stderr,
+            hand=args.hand,
+            first=args.first,
+            last=args.last,
+        )
+    except BrokenPipeError:
+        # The reader (`| head`) has gone: stop quietly, without a traceback
+        # when Python flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
