@@ -33,6 +33,8 @@ pytest: install
 
 bench: install
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/crash.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
