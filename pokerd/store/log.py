@@ -203,8 +203,16 @@ class EventStore:
         hand: HandRecord | None,
         now_ms: int | None,
     ) -> _Append:
-        # Encoding happens here, on the caller's side, so a value the codec
-        # cannot encode fails the caller and never reaches the writer.
+        # Checking and encoding happen here, on the caller's side, so a value
+        # the codec cannot encode fails the caller and never reaches the writer.
+        if hand is not None and not any(
+            isinstance(event, HandEnded) and event.hand == hand.summary.hand
+            for event in events
+        ):
+            raise ValueError(
+                f"the record of hand {hand.summary.hand} goes with the append "
+                "that contains its hand_ended"
+            )
         at = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         rows = []
         for offset, event in enumerate(events):
@@ -254,7 +262,9 @@ class EventStore:
                 try:
                     self._write(connection, request)
                     connection.execute("RELEASE append")
-                except sqlite3.Error as error:
+                except Exception as error:
+                    # Whatever went wrong fails this append alone: the writer
+                    # thread must live on, or every caller would wait forever.
                     connection.execute("ROLLBACK TO append")
                     connection.execute("RELEASE append")
                     request.error = _refusal(request, error)
@@ -308,6 +318,11 @@ def _write_hand(
         " ORDER BY seq DESC LIMIT 1",
         (request.table_id, last_seq, "hand_started"),
     ).fetchone()
+    if row is None:
+        raise ValueError(
+            f"table {request.table_id}: hand {summary.hand} ends at seq {last_seq}, "
+            "but no hand_started comes before it"
+        )
     connection.execute(
         "INSERT INTO hands (table_id, hand, first_seq, last_seq, started_at, ended_at,"
         " engine, summary, hole_cards, phh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -326,7 +341,7 @@ def _write_hand(
     )
 
 
-def _refusal(request: _Append, error: sqlite3.Error) -> BaseException:
+def _refusal(request: _Append, error: Exception) -> BaseException:
     if isinstance(error, sqlite3.IntegrityError):
         return ConflictError(
             f"table {request.table_id}: the log does not end at seq "

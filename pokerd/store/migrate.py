@@ -51,6 +51,21 @@ def schema_version(connection: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
+def refuse_newer(
+    connection: sqlite3.Connection, migrations: tuple[Migration, ...] | None = None
+) -> int:
+    """The database's schema version; SchemaTooNewError if newer than `migrations`."""
+    known = available_migrations() if migrations is None else migrations
+    current, newest = schema_version(connection), len(known)
+    if current > newest:
+        raise SchemaTooNewError(
+            f"the database is at schema version {current}, but this pokerd knows "
+            f"only up to {newest}: it was written by a newer pokerd; upgrade pokerd "
+            "(the database was not modified)"
+        )
+    return current
+
+
 def migrate(
     connection: sqlite3.Connection, migrations: tuple[Migration, ...] | None = None
 ) -> list[str]:
@@ -60,14 +75,7 @@ def migrate(
     when the database has a version this pokerd does not know.
     """
     known = available_migrations() if migrations is None else migrations
-    current = schema_version(connection)
-    newest = len(known)
-    if current > newest:
-        raise SchemaTooNewError(
-            f"the database is at schema version {current}, but this pokerd knows "
-            f"only up to {newest}: it was written by a newer pokerd; upgrade pokerd "
-            "(the database was not modified)"
-        )
+    current = refuse_newer(connection, known)
     applied = []
     for migration in known[current:]:
         connection.execute("BEGIN IMMEDIATE")
@@ -86,7 +94,10 @@ def migrate(
             )
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            # Some errors (ON CONFLICT ROLLBACK, a full disk) end the
+            # transaction themselves: a second ROLLBACK would hide the cause.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
         applied.append(migration.name)
     return applied

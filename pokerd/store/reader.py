@@ -58,7 +58,12 @@ def read_events(
     rows = connection.execute(
         "SELECT seq, payload, recorded_at FROM events"
         " WHERE table_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-        (table_id, after, upto if upto is not None else 2**62, limit or -1),
+        (
+            table_id,
+            after,
+            2**62 if upto is None else upto,
+            -1 if limit is None else limit,
+        ),
     ).fetchall()
     return decode_rows(rows)
 
@@ -96,7 +101,12 @@ def _decode_snapshot(
         )
         return None
     try:
-        return codec.structure(json.loads(text), TableState)
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise codec.DecodeError(
+                f"expected a JSON object, not {type(data).__name__}"
+            )
+        return codec.structure(data, TableState)
     except (ValueError, codec.DecodeError) as error:
         log.warning(
             "table %s: snapshot at %d does not decode (%s)", table_id, seq, error
