@@ -73,7 +73,13 @@ def structure(data: Any, cls: type[T]) -> T:
     """Build a `cls` from plain data; raises DecodeError on bad input."""
     try:
         return converter.structure(data, cls)
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as error:
+    except (
+        cattrs.BaseValidationError,
+        AttributeError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as error:
         raise DecodeError(describe_error(error)) from error
 
 

@@ -30,7 +30,7 @@ from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
 from pokerd.store.log import EventStore, StoredEvent
-from pokerd.store.reader import load_table
+from pokerd.store.reader import load_table, tables_to_resume
 from pokerd.table import Publisher, Table
 
 CONFIG = TableConfig(max_seats=6, action_clock_ms=250, min_buy_in=40, max_buy_in=200)
@@ -84,24 +84,30 @@ async def selfplay(
     rng = random.Random(seed)
     publish = printer(out)
     with EventStore(db) as store:
+        # As a server starts: every table with players or a hand unfinished
+        # resumes from the log; missing tables are created and seated.
+        resumable = {t.table_id: t for t in await store.read(tables_to_resume)}
         async with trio.open_nursery() as nursery:
             for number in range(tables):
                 table_id = f"table-{number}"
-                loaded = await store.read(load_table, table_id)
+                loaded = resumable.get(table_id)
+                if loaded is None:  # new, or killed before its players sat
+                    loaded = await store.read(load_table, table_id)
                 table = Table(
                     table_id, store, loaded, publish=publish, next_hand_delay_ms=20
                 )
-                if loaded is None:
+                if table.state.config is None:
                     await table.execute(CreateTable(config=CONFIG))
-                    for seat in range(PLAYERS):
+                for seat in range(PLAYERS):
+                    if table.state.seats[seat] is None:
                         await table.execute(
                             SitDown(seat=seat, name=f"bot{seat}", buy_in=100)
                         )
-                else:
+                if table_id in resumable:
                     resumed = {
                         "resumed": table_id,
-                        "seq": loaded.seq,
-                        "hand_in_progress": loaded.state.hand_in_progress,
+                        "seq": resumable[table_id].seq,
+                        "hand_in_progress": resumable[table_id].state.hand_in_progress,
                     }
                     out.write(json.dumps(resumed) + "\n")
                     out.flush()

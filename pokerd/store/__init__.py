@@ -18,6 +18,7 @@ from pokerd.store.reader import (
     snapshot_rows,
     table_epoch,
     table_ids,
+    tables_to_resume,
 )
 
 __all__ = [
@@ -40,4 +41,5 @@ __all__ = [
     "snapshot_rows",
     "table_epoch",
     "table_ids",
+    "tables_to_resume",
 ]

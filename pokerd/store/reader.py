@@ -155,3 +155,16 @@ def hand_rows(
         record["hole_cards"] = json.loads(record["hole_cards"])
         result.append(record)
     return result
+
+
+def tables_to_resume(connection: sqlite3.Connection) -> list[LoadedTable]:
+    """Every table a restarting server must run: a hand unfinished or players seated."""
+    resumed = []
+    for table_id in table_ids(connection):
+        loaded = load_table(connection, table_id)
+        if loaded is None:
+            continue
+        state = loaded.state
+        if state.hand_in_progress or any(seat is not None for seat in state.seats):
+            resumed.append(loaded)
+    return resumed
