@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from pokerd.engine.events import (
@@ -137,5 +139,5 @@ def _with_seat(state: TableState, index: int, seat: Seat) -> TableState:
     return attrs.evolve(state, seats=tuple(seats))
 
 
-def _update_seat(state: TableState, index: int, **changes: object) -> TableState:
-    return _with_seat(state, index, attrs.evolve(_seat(state, index), **changes))  # type: ignore[arg-type]
+def _update_seat(state: TableState, index: int, **changes: Any) -> TableState:
+    return _with_seat(state, index, attrs.evolve(_seat(state, index), **changes))
