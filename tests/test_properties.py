@@ -39,7 +39,7 @@ from pokerd.engine import (
 )
 from pokerd.engine.deck import card_salt
 
-EXAMPLES = int(os.environ.get("POKERD_PROPERTY_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "30"))
 """Games per property; raise it for a longer hunt (the suite's budget is ~60 s)."""
 
 GAMES = settings(

@@ -1,0 +1,315 @@
+"""The daemon's settings, layered: defaults < config file < POKERD_* < flags."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import inspect
+import math
+import os
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import attrs
+import cattrs
+
+from pokerd.store.connection import Synchronous
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+ENV_PREFIX = "POKERD_"
+CONFIG_VARIABLE = "POKERD_CONFIG"
+"""Names the config file when none is given on the command line."""
+NOT_SETTINGS = frozenset({CONFIG_VARIABLE})
+"""POKERD_ variables that are not settings, so not refused as typos."""
+DB_NAME = "pokerd.db"
+
+Check = Callable[[Any], str | None]
+"""A field's range check: None when the value is fine, else what was expected."""
+_CHECK = "pokerd.settings.check"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the layer and the key."""
+
+
+def _validator(check: Check) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        problem = check(value)
+        if problem is not None:
+            raise ValueError(f"{attribute.name}: {problem}")
+
+    return validate
+
+
+def _setting(default: object, check: Check) -> Any:
+    return attrs.field(
+        default=default, validator=_validator(check), metadata={_CHECK: check}
+    )
+
+
+def _port(value: int) -> str | None:
+    if 0 <= value <= 65535:
+        return None
+    return f"expected a port number 0 to 65535, got {value!r}"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"expected more than 0, got {value!r}"
+
+
+def _not_negative(value: float) -> str | None:
+    return None if value >= 0 else f"expected 0 or more, got {value!r}"
+
+
+def _not_empty(value: str) -> str | None:
+    return None if value else "expected a non-empty text, got ''"
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything `pokerd serve` reads at start-up; see `load_settings`."""
+
+    host: str = _setting("127.0.0.1", _not_empty)
+    """Address to listen on (0.0.0.0 for every interface)."""
+
+    port: int = _setting(8000, _port)
+    """TCP port to listen on (0 picks a free one)."""
+
+    data_dir: Path = attrs.field(default=Path("data"))
+    """Folder for pokerd's files; the database is pokerd.db in it unless db is
+    given."""
+
+    db: Path = attrs.field()
+    """The SQLite event log (default: pokerd.db in data_dir)."""
+
+    synchronous: Synchronous = "FULL"
+    """SQLite durability: FULL survives a power cut, NORMAL only a crash of
+    pokerd, for cheaper commits."""
+
+    next_hand_delay_ms: int = _setting(3000, _not_negative)
+    """Pause between the end of a hand and the start of the next, in
+    milliseconds."""
+
+    shutdown_grace_s: float = _setting(5.0, _not_negative)
+    """Seconds given to connections and tables to finish on shutdown."""
+
+    max_frame_bytes: int = _setting(65536, _positive)
+    """Largest WebSocket message accepted from a client, in bytes."""
+
+    subscriber_queue: int = _setting(256, _positive)
+    """Messages buffered for a subscriber before it is dropped as too slow."""
+
+    heartbeat_s: float = _setting(10.0, _positive)
+    """Seconds between pings to each connection."""
+
+    rate_limit_per_s: float = _setting(20.0, _positive)
+    """Messages per second a connection may send before being throttled."""
+
+    log_level: LogLevel = "INFO"
+    """Least severe log level written: DEBUG, INFO, WARNING, ERROR or
+    CRITICAL."""
+
+    @db.default
+    def _db_in_data_dir(self) -> Path:
+        return self.data_dir / DB_NAME
+
+
+attrs.resolve_types(Settings)
+_FIELDS: dict[str, attrs.Attribute[Any]] = attrs.fields_dict(Settings)
+_VARIABLES = {ENV_PREFIX + name.upper(): name for name in _FIELDS}
+
+
+def field_help() -> dict[str, str]:
+    """Each setting's docstring by field name: the `--help` text of its flag."""
+    tree = ast.parse(inspect.getsource(sys.modules[__name__]))
+    (settings,) = (
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node.name == Settings.__name__
+    )
+    texts: dict[str, str] = {}
+    for node, after in zip(settings.body, settings.body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            texts[node.target.id] = " ".join(after.value.value.split())
+    return texts
+
+
+# Values from every layer go through these hooks. Text is parsed (environment
+# variables are always text), native TOML and flag values are taken as they
+# are when of the right type; anything else is refused with what was expected.
+
+
+def _structure_int(value: object, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _structure_float(value: object, _: type) -> float:
+    number = math.nan
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError):
+            number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"expected a number, got {value!r}")
+    return number
+
+
+def _structure_str(value: object, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"expected a text, got {value!r}")
+
+
+def _structure_path(value: object, _: type) -> Path:
+    if isinstance(value, os.PathLike | str) and os.fspath(value):
+        return Path(value).expanduser()
+    raise ValueError(f"expected a path, got {value!r}")
+
+
+def _is_literal(cls: Any) -> bool:
+    return get_origin(cls) is Literal
+
+
+def _structure_choice(value: object, cls: Any) -> str:
+    choices: tuple[str, ...] = get_args(cls)
+    if isinstance(value, str):
+        for choice in choices:
+            if value.upper() == choice.upper():
+                return choice
+    expected = ", ".join(repr(choice) for choice in choices)
+    raise ValueError(f"expected one of {expected}, got {value!r}")
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(Path, _structure_path)
+    converter.register_structure_hook_func(_is_literal, _structure_choice)
+    return converter
+
+
+_converter = _make_converter()
+
+
+@attrs.frozen
+class _Layer:
+    values: Mapping[str, object]
+    """Raw values by field name."""
+    label: Callable[[str], str]
+    """How a field is named in this layer, for messages."""
+    folder: Path | None = None
+    """What relative paths are relative to (None: the working directory)."""
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """The defaults, overridden by the config file, then by the environment's
+    `POKERD_<FIELD>` variables, then by `overrides` (the command-line flags by
+    field name; None means not given).
+
+    The config file is `config_file`, else the one `POKERD_CONFIG` names, else
+    none. It is a flat TOML table of field names; relative paths in it are
+    relative to its folder, elsewhere to the working directory. Unknown keys
+    and variables, values of the wrong type and out-of-range values raise
+    `SettingsError` naming the layer and the key.
+    """
+    environ = os.environ if environ is None else environ
+    variables = {
+        key: value for key, value in environ.items() if key.startswith(ENV_PREFIX)
+    }
+    if config_file is None and CONFIG_VARIABLE in variables:
+        config_file = _structure(Path, variables[CONFIG_VARIABLE], CONFIG_VARIABLE)
+
+    layers: list[_Layer] = []
+    if config_file is not None:
+        layers.append(_file_layer(config_file))
+    layers.append(_environment_layer(variables))
+    if overrides is not None:
+        layers.append(_flags_layer(overrides))
+
+    chosen: dict[str, Any] = {}
+    for layer in layers:
+        for name, raw in layer.values.items():
+            chosen[name] = _convert(layer, name, raw)
+    return Settings(**chosen)
+
+
+def _file_layer(path: Path) -> _Layer:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise SettingsError(f"{path}: cannot read the config file: {reason}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path}: not a valid TOML file: {error}") from None
+    for key in document:
+        if key not in _FIELDS:
+            raise SettingsError(f"{path}: {key}: unknown setting{_hint(key, _FIELDS)}")
+    return _Layer(document, lambda name: f"{path}: {name}", folder=path.parent)
+
+
+def _environment_layer(variables: Mapping[str, str]) -> _Layer:
+    values: dict[str, object] = {}
+    for key, value in variables.items():
+        if key in _VARIABLES:
+            values[_VARIABLES[key]] = value
+        elif key not in NOT_SETTINGS:
+            raise SettingsError(f"{key}: unknown setting{_hint(key, _VARIABLES)}")
+    return _Layer(values, lambda name: ENV_PREFIX + name.upper())
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _flags_layer(overrides: Mapping[str, object]) -> _Layer:
+    for key in overrides:
+        if key not in _FIELDS:
+            raise SettingsError(f"{_flag(key)}: unknown setting")
+    values = {key: value for key, value in overrides.items() if value is not None}
+    return _Layer(values, _flag)
+
+
+def _hint(key: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _structure(cls: Any, raw: object, label: str) -> Any:
+    try:
+        return _converter.structure(raw, cls)
+    except (ValueError, TypeError) as error:
+        raise SettingsError(f"{label}: {error}") from None
+
+
+def _convert(layer: _Layer, name: str, raw: object) -> Any:
+    field = _FIELDS[name]
+    value = _structure(field.type, raw, layer.label(name))
+    check: Check | None = field.metadata.get(_CHECK)
+    problem = None if check is None else check(value)
+    if problem is not None:
+        raise SettingsError(f"{layer.label(name)}: {problem}")
+    if isinstance(value, Path) and layer.folder is not None:
+        value = layer.folder / value  # an absolute value stays as it is
+    return value
