@@ -23,7 +23,7 @@ from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.seating import next_deal
 from pokerd.engine.state import TableState
 from pokerd.history import hand_record
-from pokerd.store.log import EventStore, StoredEvent
+from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import LoadedTable
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,10 @@ def wall_clock_ms() -> int:
 
 Publisher = Callable[[str, Sequence[StoredEvent], TableState], None]
 """Told of committed events (table id, events with seqs, state after them)."""
+
+
+class TableClosedError(Exception):
+    """This Table object was closed (restarted or stopped): ask for the table again."""
 
 
 class Table:
@@ -63,17 +67,34 @@ class Table:
         self._next_hand_delay_ms = next_hand_delay_ms
         self._lock = trio.Lock()
         self._changed = trio.Event()
+        self._closed = False
+        self.conflict: ConflictError | None = None
+        """The first append refused because the log had moved on under this
+        table (another writer): from then on it can write nothing."""
+        self._conflicted = trio.Event()
 
     async def execute(self, command: Command) -> list[StoredEvent]:
         """Decide `command`, make its events durable, then apply and publish them.
 
         Raises RuleError when the table refuses; nothing is written then.
+        Raises ConflictError when another writer appended to the table's log
+        (see `wait_conflict`), and TableClosedError once the table was closed.
         """
         async with self._lock:
+            if self._closed:
+                raise TableClosedError(
+                    f"table {self.table_id}: this table object is closed"
+                )
             events, after = handle(self.state, command)
             if not events:
                 return []
-            stored = await self._append(events, after)
+            try:
+                stored = await self._append(events, after)
+            except ConflictError as error:
+                if self.conflict is None:
+                    self.conflict = error
+                    self._conflicted.set()
+                raise
             self.state, self.seq = after, self.seq + len(events)
             self._changed.set()
             self._changed = trio.Event()
@@ -109,8 +130,30 @@ class Table:
         return self._clock()
 
     async def wait_changed(self) -> None:
-        """Wait for the next committed change of the table."""
+        """Wait for the next committed change of the table (or its closing)."""
         await self._changed.wait()
+
+    async def wait_conflict(self) -> ConflictError:
+        """Wait until an append finds another writer's events in the log."""
+        await self._conflicted.wait()
+        assert self.conflict is not None
+        return self.conflict
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def close(self) -> None:
+        """Let the command in flight commit, then refuse every later one.
+
+        For whoever owns the table, once its `run` has stopped: a caller still
+        holding this object can then no longer write behind a newer Table
+        loaded from the same log. Waiters in `wait_changed` wake up.
+        """
+        async with self._lock:
+            self._closed = True
+            self._changed.set()
+            self._changed = trio.Event()
 
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
