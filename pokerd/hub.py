@@ -1,0 +1,125 @@
+"""A table's subscribers: committed events fanned out to bounded queues.
+
+The table publishes each command's events once they are durable; every
+subscriber has a queue of its own, bounded, so a slow reader never slows the
+table: when its queue is full the subscriber is dropped (the connection is
+closed and the client resumes from its offset). A subscriber registers at
+the table's current seq without a checkpoint in between, so that events up to
+that seq come from the log (the backlog) and every later one from the queue:
+the seam can neither lose nor repeat an event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator, Sequence
+
+import attrs
+import trio
+
+from pokerd.engine.state import TableState
+from pokerd.engine.views import Viewer
+from pokerd.store.log import StoredEvent
+
+
+@attrs.frozen
+class Batch:
+    """One command's events, with the table's state after the last of them."""
+
+    events: tuple[StoredEvent, ...]
+    state: TableState
+
+
+class SlowConsumerError(Exception):
+    """The subscriber's queue overflowed; it was dropped and must resume."""
+
+
+@attrs.frozen
+class HubStatistics:
+    subscribers: int
+    published_batches: int
+    dropped_slow: int
+
+
+class Subscription:
+    """One subscriber's end: the batches after `since`, in seq order."""
+
+    def __init__(
+        self, hub: TableHub, viewer: Viewer, since: int, capacity: int
+    ) -> None:
+        self.viewer = viewer
+        self.since = since
+        """The seq the table stood at on registering: events up to it are the
+        backlog (read from the log); the queue holds only later ones."""
+        self._hub = hub
+        self._send, self._receive = trio.open_memory_channel[Batch](capacity)
+        self.dropped = False
+
+    def offer(self, batch: Batch) -> bool:
+        """Queue `batch` without waiting; False if the queue is full."""
+        try:
+            self._send.send_nowait(batch)
+        except trio.WouldBlock:
+            return False
+        except trio.ClosedResourceError:
+            return True  # already closed: nothing to deliver to
+        return True
+
+    def drop(self) -> None:
+        self.dropped = True
+        self._send.close()
+
+    def close(self) -> None:
+        """Unsubscribe: nothing more is queued; what was queued can still be read."""
+        self._hub.unsubscribe(self)
+        self._send.close()
+
+    async def batches(self) -> AsyncGenerator[Batch]:
+        """The queued batches as they come; raises SlowConsumerError if dropped."""
+        async for batch in self._receive:
+            yield batch
+        if self.dropped:
+            raise SlowConsumerError(
+                f"more than {self._capacity()} batches waited for this subscriber"
+            )
+
+    def _capacity(self) -> float:
+        return self._send.statistics().max_buffer_size
+
+
+class TableHub:
+    """Every subscriber of one table."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        if capacity < 1 or math.isinf(capacity):
+            raise ValueError("a subscriber queue holds at least one batch, boundedly")
+        self.capacity = capacity
+        self._subscribers: set[Subscription] = set()
+        self._published = 0
+        self._dropped = 0
+
+    def subscribe(self, viewer: Viewer, since: int) -> Subscription:
+        """Register now, at the table's current seq `since` (no await between
+        reading the seq and calling this)."""
+        subscription = Subscription(self, viewer, since, self.capacity)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    def publish(self, events: Sequence[StoredEvent], state: TableState) -> None:
+        """Queue one command's committed events for every subscriber, at once.
+
+        Never waits: a subscriber whose queue is full is dropped instead.
+        """
+        batch = Batch(tuple(events), state)
+        self._published += 1
+        for subscription in list(self._subscribers):
+            if not subscription.offer(batch):
+                self._dropped += 1
+                self._subscribers.discard(subscription)
+                subscription.drop()
+
+    def statistics(self) -> HubStatistics:
+        return HubStatistics(len(self._subscribers), self._published, self._dropped)

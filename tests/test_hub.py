@@ -1,0 +1,143 @@
+"""The hub: fan-out to bounded queues, dropping slow subscribers, a seamless resume."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing, suppress
+from pathlib import Path
+
+import pytest
+import trio
+
+from pokerd.dealer import random_action
+from pokerd.engine import (
+    ComeBack,
+    Command,
+    CreateTable,
+    PlayerSatOut,
+    RuleError,
+    SitDown,
+    TableConfig,
+    TopUp,
+)
+from pokerd.engine.state import TableState
+from pokerd.hub import SlowConsumerError, TableHub
+from pokerd.store import EventStore, StoredEvent, read_events
+from pokerd.table import Table
+
+STATE = TableState()
+
+
+def batch_of(*seqs: int) -> list[StoredEvent]:
+    event = PlayerSatOut(seat=0, reason="requested")
+    return [StoredEvent(seq=seq, event=event, recorded_at=0) for seq in seqs]
+
+
+async def test_a_subscriber_receives_each_published_batch_in_order() -> None:
+    hub = TableHub(capacity=8)
+    subscription = hub.subscribe(None, since=0)
+    hub.publish(batch_of(1, 2), STATE)
+    hub.publish(batch_of(3), STATE)
+    subscription.close()
+
+    seqs = [
+        stored.seq async for batch in subscription.batches() for stored in batch.events
+    ]
+
+    assert seqs == [1, 2, 3]
+
+
+async def test_a_subscriber_that_stops_reading_is_dropped_others_get_everything() -> (
+    None
+):
+    hub = TableHub(capacity=4)
+    slow = hub.subscribe(0, since=0)
+    fast = hub.subscribe(1, since=0)
+    received: list[int] = []
+    for seq in range(1, 101):
+        hub.publish(batch_of(seq), STATE)  # never waits, whoever is slow
+        async with aclosing(fast.batches()) as batches:
+            async for batch in batches:
+                received += [stored.seq for stored in batch.events]
+                break
+
+    assert received == list(range(1, 101))
+    assert slow.dropped
+    assert hub.statistics().dropped_slow == 1
+    assert hub.statistics().subscribers == 1
+    delivered: list[int] = []
+    with pytest.raises(SlowConsumerError):
+        async for batch in slow.batches():
+            delivered += [stored.seq for stored in batch.events]
+    assert delivered == [1, 2, 3, 4], "what was queued before the drop still arrives"
+
+
+def test_a_hub_refuses_an_unbounded_queue() -> None:
+    with pytest.raises(ValueError, match="boundedly"):
+        TableHub(capacity=0)
+
+
+async def test_a_subscriber_resuming_mid_game_gets_every_event_once_in_order(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(7)
+    hub = TableHub(capacity=100_000)
+
+    def publish(_: str, events: Sequence[StoredEvent], state: TableState) -> None:
+        hub.publish(events, state)
+
+    with EventStore(tmp_path / "hub.db") as store:
+        table = Table("t", store, publish=publish, next_hand_delay_ms=0)
+        await table.execute(CreateTable(config=TableConfig(max_seats=3)))
+        for seat in range(3):
+            await table.execute(SitDown(seat=seat, name=f"p{seat}", buy_in=200))
+
+        async def play() -> None:
+            while True:
+                rebuys: list[Command] = [
+                    command
+                    for index, seat in enumerate(table.state.seats)
+                    if seat is not None and seat.stack == 0
+                    for command in (TopUp(seat=index, amount=200), ComeBack(seat=index))
+                ]
+                action = random_action(table.state, rng, table.clock())
+                if not rebuys and action is None:
+                    await table.wait_changed()
+                    continue
+                # The clock may act first for a slow bot: then look again.
+                with suppress(RuleError):
+                    for command in rebuys or ([] if action is None else [action]):
+                        await table.execute(command)
+                await trio.sleep(0)
+
+        with trio.fail_after(60):  # a bound, not a timing: a hang is a failure
+            await watch(table, store, hub, rng, play)
+
+
+async def watch(
+    table: Table,
+    store: EventStore,
+    hub: TableHub,
+    rng: random.Random,
+    play: Callable[[], Awaitable[None]],
+) -> None:
+    """Subscribe at random moments from random offsets while the table plays."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(table.run)
+        nursery.start_soon(play)
+        for _ in range(12):
+            await trio.sleep(rng.uniform(0, 0.05))
+            offset = rng.randint(0, table.seq)
+            subscription = hub.subscribe(2, since=table.seq)
+            backlog = await store.read(read_events, "t", offset, subscription.since)
+            seen = [stored.seq for stored in backlog]
+            wanted = len(seen) + 30
+            async with aclosing(subscription.batches()) as batches:
+                async for batch in batches:
+                    seen += [stored.seq for stored in batch.events]
+                    if len(seen) >= wanted:
+                        break
+            subscription.close()
+            assert seen == list(range(offset + 1, offset + 1 + len(seen)))
+        nursery.cancel_scope.cancel()
