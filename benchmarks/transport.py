@@ -2,8 +2,8 @@
 
 The variants, each a broadcast server in its own process on 127.0.0.1 (an
 ephemeral port), all built on the pattern pokerd will use (every connection
-has a bounded outbound queue drained by its own writer task; a full queue
-drops the message and counts it):
+has a bounded outbound queue of 256 messages drained by its own writer task;
+a full queue drops the message and counts it):
 
 - quart: a quart-trio app, `@app.websocket("/ws/<table>")`, on Hypercorn's
   trio worker (`hypercorn.trio.serve`);
@@ -15,39 +15,50 @@ sends a message, the server decodes it and sends a ~200-byte JSON event to
 all 6 sockets of its table. The clients are two other processes using
 trio-websocket (a table's 6 sockets live in one client process, so one
 monotonic clock times all its copies); they offer permessage-deflate only in
-the deflate scenario. The orchestrating process only starts, steers and
-measures the others (over their stdin/stdout) and stops each by its PID.
+scenario 3. The orchestrating process only starts, steers and measures the
+others (JSON lines over their stdin/stdout) and stops each by its PID. It
+runs scenario by scenario, the variants back to back within each, so that
+load from other processes falls on them alike; every scenario starts a fresh
+server.
 
-For each variant it prints `name: value` lines (figures, no verdicts):
+It prints `name: value` lines (figures, no verdicts), `<variant>.<scenario>.*`:
 
-1. `<v>.s600.*`: 600 sockets (100 tables): time to accept them, server RSS
-   (/proc/PID/status VmRSS) idle, after connecting and after the traffic;
-   paced load, every table 5 msg/s for 10 s, round trip from the send to the
-   sender's own copy (`own_*`) and to the last of the table's copies
-   (`all_*`); saturation, every socket sends its next message as soon as its
-   own copy is back: delivered messages per second; server and client CPU.
-2. `<v>.s6000.gc_default.*` and `<v>.s6000.gc_freeze.*`: 6000 sockets (1000
-   tables), every table 1 msg/s for 10 s, on a fresh server each; in the
-   second the server calls `gc.freeze()` once all sockets are connected. The
-   clients call `gc.freeze()` after connecting in every scenario, to keep
-   their own collector out of the figures.
-3. `<v>.deflate600.*`: 600 sockets that offer permessage-deflate (as every
-   browser does): how many got it, server RSS after connecting and after
-   traffic, saturation. trio-websocket 0.12.2's client has no `extensions`
-   option: the benchmark puts wsproto's `PerMessageDeflate` offer in the
-   opening request the connection is about to send (a private attribute)
-   and reads the outcome from that extension object.
-4. `<v>.stall.*`: one client completes the handshake and never reads; the
-   server sends 1 MiB in ~200-byte messages under `trio.move_on_after(1)`;
-   the client closes its socket after 4 s. Whether the timeout fired at about
-   1 s, when the send loop returned, and how much was sent before a single
-   send first blocked for more than 50 ms.
+1. `s600`: 600 sockets (100 tables): time to accept them all (64 handshakes
+   in flight per client process), server RSS (/proc/PID/status VmRSS) idle,
+   connected and after the traffic; `paced5`: every table 5 msg/s for 10 s,
+   round trip from the send to the sender's own copy (`own_*`) and to the
+   last of the table's 6 copies (`all6_*`); `saturate`: for 10 s every socket
+   sends again as soon as its own copy is back, delivered messages per second.
+   Then `stall`: a client completes the handshake and never reads; the server
+   sends 1 MiB in ~200-byte messages under `trio.move_on_after(1)`; the client
+   closes its socket after 4 s. Whether the timeout fired at about 1 s, when
+   the send loop returned, and how much was sent before a send blocked.
+2. `s6000.gc_default`, `s6000.gc_freeze`: 6000 sockets (1000 tables), every
+   table 1 msg/s for 10 s; in the second the server calls `gc.freeze()` once
+   all sockets are connected. (Clients call `gc.freeze()` after connecting in
+   every scenario, to keep their own collector out of the figures.)
+3. `deflate600`: 600 sockets offering permessage-deflate, as browsers do: how
+   many got it, server RSS after connecting, after 5 s paced and after 5 s
+   saturated. trio-websocket 0.12.2's client has no `extensions` option: the
+   benchmark puts wsproto's `PerMessageDeflate` offer in the opening request
+   the connection is about to send (a private attribute) and reads the outcome
+   from that extension object.
+
+With every load phase: `to_server_*` (send to the server decoding it; the
+event carries the server's time.perf_counter(), one clock on one machine),
+`incomplete` (sends whose copies had not all arrived 5 s after the phase:
+late, since `server_dropped` counts what was dropped), the server's outbound
+backlog (sum of queued messages, sampled each second), event-loop lag (how
+late a 10 ms sleep wakes) in the server and the clients, CPU of the server
+and the clients (percent of one CPU, and microseconds per delivered message),
+and `other_processes_cpu_pct`: what the rest of the machine used meanwhile.
 
     python benchmarks/transport.py [--sockets N] [--quick] [--variants quart,asgi,tw]
 
 `--sockets` is the large count (default 6000, rounded down to tables of 6;
 capped by RLIMIT_NOFILE and the ephemeral port range, printed if so).
-`--quick` uses 60 and 120 sockets and 2 s phases.
+`--quick` uses 60 and 120 sockets, 2 s phases (1 s in scenario 3) and a 2 s
+stall.
 """
 
 from __future__ import annotations
@@ -64,20 +75,20 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+import timeit
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 import trio_websocket
-from hypercorn.config import Config
-from hypercorn.trio import serve
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
-from quart import websocket
-from quart_trio import QuartTrio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import Request
 from wsproto.extensions import PerMessageDeflate
+
+if TYPE_CHECKING:  # the servers import these; clients start faster without
+    from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+    from quart_trio import QuartTrio
 
 HOST = "127.0.0.1"
 SEATS = 6
@@ -86,6 +97,7 @@ CONNECT_CONCURRENCY = 64  # handshakes in flight per client process
 STALL_BYTES = 1 << 20
 STALL_TIMEOUT = 1.0
 STALL_HOLD = 4.0  # the stalled client closes its socket after this long
+STALL_HOLD_QUICK = 2.0
 VARIANTS = {
     "quart": "quart-trio on Hypercorn's trio worker",
     "asgi": "raw ASGI app on Hypercorn's trio worker",
@@ -127,12 +139,49 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_seconds() -> float:
+    """CPU time all CPUs spent busy since boot (/proc/stat), in seconds."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile of unsorted values (nan when empty)."""
     if not values:
         return math.nan
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+class LagMonitor:
+    """How late this process's event loop wakes from a 10 ms sleep."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    async def run(self) -> None:
+        for _ in range(360_000):  # an hour at most; the process ends sooner
+            start = time.perf_counter()
+            await trio.sleep(0.01)
+            self.samples.append((time.perf_counter() - start - 0.01) * 1000)
+
+    def take(self) -> tuple[float, float]:
+        """p99 and max lag (ms) since the last take."""
+        samples, self.samples = self.samples, []
+        return percentile(samples, 99), max(samples, default=math.nan)
+
+
+async def commands() -> AsyncIterator[Json]:
+    """The orchestrator's commands, one JSON line each, until EOF or quit."""
+    for _ in range(100_000):
+        line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+        if not line:
+            return
+        command: Json = json.loads(line)
+        if command["op"] == "quit":
+            return
+        yield command
 
 
 def table_of(path: str) -> str | None:
@@ -184,7 +233,7 @@ class Hub:
                 "amount": 1250,
                 "pot": 4375,
                 "board": ["Ah", "Kd", "7c", "2s"],
-                "clock_ms": 15000,
+                "ts": round(time.perf_counter(), 6),
                 "pad": _PAD,
             },
             separators=(",", ":"),
@@ -253,6 +302,8 @@ async def stall_experiment(variant: str, send: Send) -> None:
                 sent += len(message)
         except Exception as exc:  # a closed peer; recorded, not fatal
             error = type(exc).__name__
+    if blocked_after is None and scope.cancelled_caught:
+        blocked_after = sent  # the timeout interrupted the send that blocked
     emit(
         {
             "stall": {
@@ -269,6 +320,9 @@ async def stall_experiment(variant: str, send: Send) -> None:
 
 
 def make_quart_app(hub: Hub) -> QuartTrio:
+    from quart import websocket
+    from quart_trio import QuartTrio
+
     app = QuartTrio("pokerd_transport_bench")
 
     @app.websocket("/ws/<table>")
@@ -382,6 +436,9 @@ async def server_main(variant: str) -> None:
             )
             port = server.port
         else:
+            from hypercorn.config import Config
+            from hypercorn.trio import serve
+
             config = Config()
             config.bind = [f"{HOST}:0"]
             config.backlog = 4096
@@ -389,29 +446,31 @@ async def server_main(variant: str) -> None:
             app = make_quart_app(hub) if variant == "quart" else make_asgi_app(hub)
             binds: list[str] = await nursery.start(partial(serve, app, config))
             port = int(binds[0].rsplit(":", 1)[1])
+        lag = LagMonitor()
+        nursery.start_soon(lag.run)
         emit({"port": port, "pid": os.getpid(), "nofile": limit})
-        while True:
-            line = await trio.to_thread.run_sync(
-                sys.stdin.readline, abandon_on_cancel=True
-            )
-            if not line:
-                break
-            op = json.loads(line)["op"]
+        async for command in commands():
+            op = command["op"]
             if op == "freeze":
                 gc.freeze()
                 emit({"frozen": gc.get_freeze_count()})
             elif op == "stats":
+                lag_p99, lag_max = lag.take() if command.get("lag") else (0, 0)
                 emit(
                     {
                         "received": hub.received,
                         "queued": hub.queued,
                         "dropped": hub.dropped,
-                        "sockets": sum(len(m) for m in hub.tables.values()),
+                        "backlog": sum(
+                            out.statistics().current_buffer_used
+                            for members in hub.tables.values()
+                            for out in members
+                        ),
                         "gc": [s["collections"] for s in gc.get_stats()],
+                        "lag_p99_ms": lag_p99,
+                        "lag_max_ms": lag_max,
                     }
                 )
-            elif op == "quit":
-                break
         nursery.cancel_scope.cancel()
 
 
@@ -476,11 +535,9 @@ async def open_client_socket(
 class Client:
     """Some tables' sockets in one process; it times every copy it receives."""
 
-    def __init__(
-        self, nursery: trio.Nursery, port: int, tables: list[int], deflate: bool
-    ) -> None:
+    def __init__(self, nursery: trio.Nursery, tables: list[int], deflate: bool) -> None:
         self.nursery = nursery
-        self.port = port
+        self.port = 0
         self.deflate = deflate
         self.tables = {
             t: [_Sock(t * SEATS + s, t) for s in range(SEATS)] for t in tables
@@ -490,6 +547,9 @@ class Client:
         self.own_ms: list[float] = []
         self.all_ms: list[float] = []
         self.copies = 0
+        self.copies_total = 0
+        self.in_ms: list[float] = []
+        self.lag = LagMonitor()
         self.window = (math.inf, math.inf)
         self.unknown = 0
         self.closed = 0
@@ -500,6 +560,9 @@ class Client:
         self.own_ms = []
         self.all_ms = []
         self.copies = 0
+        self.copies_total = 0
+        self.in_ms = []
+        self.lag.take()
         self.unknown = 0
         self.sent = 0
 
@@ -514,6 +577,7 @@ class Client:
                 self.closed += 1
                 return
             now = time.perf_counter()
+            self.copies_total += 1
             if self.window[0] <= now <= self.window[1]:
                 self.copies += 1
             event = json.loads(text)
@@ -524,6 +588,7 @@ class Client:
                 continue
             if key[0] == sock.cid:
                 self.own_ms.append((now - entry.t0) * 1000)
+                self.in_ms.append((event["ts"] - entry.t0) * 1000)
                 if sock.own is not None:
                     sock.own.set()
             entry.left -= 1
@@ -540,7 +605,8 @@ class Client:
         self.sent += 1
         await sock.ws.send_message(f'{{"c":{sock.cid},"s":{sock.seq}}}')
 
-    async def connect(self) -> Json:
+    async def connect(self, port: int) -> Json:
+        self.port = port
         limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
         failed: list[str] = []
 
@@ -585,9 +651,14 @@ class Client:
                 await trio.sleep(0.05)
 
     def _result(self, seconds: float) -> Json:
+        lag_p99, lag_max = self.lag.take()
         return {
+            "lag_p99_ms": lag_p99,
+            "lag_max_ms": lag_max,
+            "in_ms": [round(x, 4) for x in self.in_ms],
             "sent": self.sent,
             "copies": self.copies,
+            "copies_total": self.copies_total,
             "seconds": seconds,
             "own_ms": [round(x, 4) for x in self.own_ms],
             "all_ms": [round(x, 4) for x in self.all_ms],
@@ -643,25 +714,21 @@ class Client:
         result = self._result(seconds - warmup)
         result["own_ms"] = []
         result["all_ms"] = []
+        result["in_ms"] = []
         result["own_p50_ms"] = percentile(self.own_ms, 50)
         return result
 
 
-async def client_main(port: int, tables: list[int], deflate: bool) -> None:
+async def client_main(tables: list[int], deflate: bool) -> None:
     raise_nofile()
     async with trio.open_nursery() as nursery:
-        client = Client(nursery, port, tables, deflate)
+        client = Client(nursery, tables, deflate)
+        nursery.start_soon(client.lag.run)
         emit({"pid": os.getpid()})
-        while True:
-            line = await trio.to_thread.run_sync(
-                sys.stdin.readline, abandon_on_cancel=True
-            )
-            if not line:
-                break
-            command = json.loads(line)
+        async for command in commands():
             op = command["op"]
             if op == "connect":
-                emit(await client.connect())
+                emit(await client.connect(command["port"]))
             elif op == "paced":
                 emit(
                     await client.paced(
@@ -674,8 +741,6 @@ async def client_main(port: int, tables: list[int], deflate: bool) -> None:
                         command["seconds"], command["warmup"], command["drain"]
                     )
                 )
-            elif op == "quit":
-                break
         nursery.cancel_scope.cancel()
 
 
@@ -753,35 +818,34 @@ def out(name: str, value: object) -> None:
 class Bench:
     def __init__(self, quick: bool, small: int, large: int) -> None:
         self.quick = quick
-        self.small = small
-        self.large = large
+        self.small_count = small
+        self.large_count = large
         self.phase = 2.0 if quick else 10.0
+        self.settle = 0.2 if quick else 1.0
+        self.stall_hold = STALL_HOLD_QUICK if quick else STALL_HOLD
         self.children: list[Child] = []
 
-    async def start_server(self, variant: str) -> tuple[Child, int]:
+    async def start(
+        self, variant: str, sockets: int, deflate: bool
+    ) -> tuple[Child, int, list[Child]]:
+        """Spawn the server and the client processes together; wait for all."""
         server = await Child.start(
             self.children, "--role", "server", "--variant", variant
         )
-        hello = await server.recv(60)
-        return server, int(hello["port"])
-
-    async def start_clients(
-        self, port: int, sockets: int, deflate: bool
-    ) -> list[Child]:
         tables = list(range(sockets // SEATS))
         half = (len(tables) + 1) // 2
         clients = []
         for part in (tables[:half], tables[half:]):
             if not part:
                 continue
-            args = ["--role", "client", "--port", str(port), "--tables"]
-            args.append(f"{part[0]}-{part[-1]}")
+            args = ["--role", "client", "--tables", f"{part[0]}-{part[-1]}"]
             if deflate:
                 args.append("--deflate")
             clients.append(await Child.start(self.children, *args))
+        hello = await server.recv(60)
         for client in clients:
             await client.recv(60)
-        return clients
+        return server, int(hello["port"]), clients
 
     async def stop(self, *children: Child) -> None:
         for child in children:
@@ -795,13 +859,15 @@ class Bench:
             await client.send(obj)
         return [await client.recv(timeout) for client in clients]
 
-    async def connect(self, name: str, server: Child, clients: list[Child]) -> Json:
+    async def connect(
+        self, name: str, server: Child, port: int, clients: list[Child]
+    ) -> Json:
         idle = rss_mb(server.pid)
         start = time.perf_counter()
-        replies = await self.everyone(clients, {"op": "connect"}, 240)
+        replies = await self.everyone(clients, {"op": "connect", "port": port}, 240)
         seconds = time.perf_counter() - start
         connected = sum(r["connected"] for r in replies)
-        await trio.sleep(1)
+        await trio.sleep(self.settle)
         rss = rss_mb(server.pid)
         out(f"{name}.connected", connected)
         failed = sum(r["failed"] for r in replies)
@@ -817,36 +883,65 @@ class Bench:
     async def load(
         self, name: str, server: Child, clients: list[Child], obj: Json, timeout: float
     ) -> None:
-        pids = [server.pid] + [c.pid for c in clients]
-        before_stats = await server.request({"op": "stats"}, 10)
+        """Run one load command on every client; print what it measured."""
+        pids = [server.pid, os.getpid()] + [c.pid for c in clients]
+        before = await server.request({"op": "stats", "lag": True}, 10)
         cpu0 = [cpu_seconds(p) for p in pids]
+        busy0 = busy_seconds()
         wall0 = time.perf_counter()
-        replies = await self.everyone(clients, obj, timeout)
-        wall = time.perf_counter() - wall0
-        cpu = [cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
-        stats = await server.request({"op": "stats"}, 10)
+        backlog = [0]
+        done = trio.Event()
+
+        async def poll() -> None:  # the server's outbound backlog, once a second
+            while not done.is_set():
+                with trio.move_on_after(1):
+                    await done.wait()
+                backlog.append((await server.request({"op": "stats"}, 10))["backlog"])
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poll)
+            replies = await self.everyone(clients, obj, timeout)
+            wall = time.perf_counter() - wall0
+            cpu = [cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+            others = busy_seconds() - busy0 - sum(cpu)
+            done.set()
+        stats = await server.request({"op": "stats", "lag": True}, 10)
         seconds = replies[0]["seconds"]
         sent = sum(r["sent"] for r in replies)
         out(f"{name}.sent_per_s", sent / obj["seconds"])
         out(f"{name}.delivered_per_s", sum(r["copies"] for r in replies) / seconds)
         own = [x for r in replies for x in r["own_ms"]]
         every = [x for r in replies for x in r["all_ms"]]
+        inbound = [x for r in replies for x in r["in_ms"]]
         if own:
             out(f"{name}.own_p50_ms", percentile(own, 50))
             out(f"{name}.own_p99_ms", percentile(own, 99))
             out(f"{name}.all6_p50_ms", percentile(every, 50))
             out(f"{name}.all6_p99_ms", percentile(every, 99))
             out(f"{name}.all6_max_ms", max(every, default=math.nan))
+            # send -> the server decoded it (same monotonic clock, same machine)
+            out(f"{name}.to_server_p50_ms", percentile(inbound, 50))
+            out(f"{name}.to_server_p99_ms", percentile(inbound, 99))
         if "own_p50_ms" in replies[0]:
             p50s = [r["own_p50_ms"] for r in replies]
             out(f"{name}.own_p50_ms", sum(p50s) / len(p50s))
         incomplete = sum(r["incomplete"] for r in replies)
         out(f"{name}.incomplete", f"{incomplete} of {sent}")
-        gen = [a - b for a, b in zip(stats["gc"], before_stats["gc"], strict=True)]
+        gen = [a - b for a, b in zip(stats["gc"], before["gc"], strict=True)]
         out(f"{name}.server_gc_collections", "/".join(map(str, gen)))
-        out(f"{name}.server_dropped", stats["dropped"] - before_stats["dropped"])
+        out(f"{name}.server_dropped", stats["dropped"] - before["dropped"])
+        out(f"{name}.server_backlog_max", max(backlog))
+        out(f"{name}.server_loop_lag_p99_ms", stats["lag_p99_ms"])
+        out(f"{name}.server_loop_lag_max_ms", stats["lag_max_ms"])
+        out(f"{name}.clients_loop_lag_p99_ms", max(r["lag_p99_ms"] for r in replies))
+        out(f"{name}.clients_loop_lag_max_ms", max(r["lag_max_ms"] for r in replies))
         out(f"{name}.server_cpu_pct", 100 * cpu[0] / wall)
-        out(f"{name}.clients_cpu_pct", 100 * sum(cpu[1:]) / wall)
+        out(f"{name}.clients_cpu_pct", 100 * sum(cpu[2:]) / wall)
+        copies = max(1, sum(r["copies_total"] for r in replies))
+        out(f"{name}.server_cpu_us_per_delivered", 1e6 * cpu[0] / copies)
+        out(f"{name}.clients_cpu_us_per_delivered", 1e6 * sum(cpu[2:]) / copies)
+        # CPU that processes outside this benchmark used meanwhile (100 per CPU)
+        out(f"{name}.other_processes_cpu_pct", max(0.0, 100 * others / wall))
         closed = sum(r["closed"] for r in replies)
         if closed:
             out(f"{name}.closed_sockets", closed)
@@ -881,7 +976,7 @@ class Bench:
             with trio.fail_after(10):
                 while b"\r\n\r\n" not in head and len(head) < 65536:
                     head += await stream.receive_some(1024)
-            await trio.sleep(STALL_HOLD)
+            await trio.sleep(self.stall_hold)
         finally:
             await stream.aclose()
         with trio.fail_after(30):
@@ -895,46 +990,44 @@ class Bench:
         out(f"{name}.timeout_fired_at_1s", "yes" if on_time else "no")
         out(f"{name}.cancelled_caught", fired)
         out(f"{name}.returned_after_s", at)
-        out(f"{name}.peer_closed_at_s", STALL_HOLD)
+        out(f"{name}.peer_closed_at_s", self.stall_hold)
         out(f"{name}.sent_bytes", f"{result['sent_bytes']} of {result['total_bytes']}")
         out(f"{name}.first_blocked_after_bytes", result["blocked_after_bytes"])
         if result["error"]:
             out(f"{name}.error", result["error"])
 
-    async def variant(self, variant: str) -> None:
-        print(f"# {variant}: {VARIANTS[variant]}", flush=True)
-        small = self.small
-        # 1. the small population: accept, RSS, paced, saturation, stall
-        name = f"{variant}.s{small}"
-        server, port = await self.start_server(variant)
-        clients = await self.start_clients(port, small, deflate=False)
-        await self.connect(name, server, clients)
+    async def small(self, variant: str) -> None:
+        """600 sockets: accept, RSS, paced latency, saturation; then the stall."""
+        name = f"{variant}.s{self.small_count}"
+        server, port, clients = await self.start(variant, self.small_count, False)
+        await self.connect(name, server, port, clients)
         await self.paced(f"{name}.paced5", server, clients, 5.0)
         await self.saturate(f"{name}.saturate", server, clients, self.phase)
         out(f"{name}.rss_after_traffic_mb", rss_mb(server.pid))
         await self.stop(*clients)
         await self.stall(variant, server, port)
         await self.stop(server)
-        # 2. the large population, default collector then gc.freeze()
-        for mode in ("gc_default", "gc_freeze"):
-            name = f"{variant}.s{self.large}.{mode}"
-            server, port = await self.start_server(variant)
-            clients = await self.start_clients(port, self.large, deflate=False)
-            await self.connect(name, server, clients)
-            if mode == "gc_freeze":
-                frozen = await server.request({"op": "freeze"}, 30)
-                out(f"{name}.frozen_objects", frozen["frozen"])
-            await self.paced(f"{name}.paced1", server, clients, 1.0)
-            out(f"{name}.rss_after_traffic_mb", rss_mb(server.pid))
-            await self.stop(*clients)
-            await self.stop(server)
-        # 3. the small population offering permessage-deflate
-        name = f"{variant}.deflate{small}"
-        server, port = await self.start_server(variant)
-        clients = await self.start_clients(port, small, deflate=True)
-        got = await self.connect(name, server, clients)
+
+    async def large(self, variant: str, mode: str) -> None:
+        """6000 sockets at 1 msg/s a table; gc.freeze() once connected if asked."""
+        name = f"{variant}.s{self.large_count}.{mode}"
+        server, port, clients = await self.start(variant, self.large_count, False)
+        await self.connect(name, server, port, clients)
+        if mode == "gc_freeze":
+            frozen = await server.request({"op": "freeze"}, 30)
+            out(f"{name}.frozen_objects", frozen["frozen"])
+        await self.paced(f"{name}.paced1", server, clients, 1.0)
+        out(f"{name}.rss_after_traffic_mb", rss_mb(server.pid))
+        await self.stop(*clients)
+        await self.stop(server)
+
+    async def deflate(self, variant: str) -> None:
+        """600 sockets offering permessage-deflate: negotiated?, RSS, CPU."""
+        name = f"{variant}.deflate{self.small_count}"
+        server, port, clients = await self.start(variant, self.small_count, True)
+        got = await self.connect(name, server, port, clients)
         out(f"{name}.deflate_negotiated", f"{got['deflate']} of {got['connected']}")
-        seconds = self.phase / 2
+        seconds = 1.0 if self.quick else self.phase / 2
         obj = {"op": "paced", "rate": 5.0, "seconds": seconds, "drain": 5.0}
         await self.load(f"{name}.paced5", server, clients, obj, seconds + 65)
         out(f"{name}.rss_after_paced_mb", rss_mb(server.pid))
@@ -944,9 +1037,19 @@ class Bench:
         await self.stop(server)
 
     async def run(self, variants: list[str]) -> None:
+        """Scenario by scenario, the variants back to back in each, so that
+        load from other processes on the machine falls on them alike."""
         try:
+            print(f"# scenario 1: {self.small_count} sockets", flush=True)
             for variant in variants:
-                await self.variant(variant)
+                await self.small(variant)
+            for mode in ("gc_default", "gc_freeze"):
+                print(f"# scenario 2: {self.large_count} sockets, {mode}", flush=True)
+                for variant in variants:
+                    await self.large(variant, mode)
+            print(f"# scenario 3: {self.small_count} sockets, deflate", flush=True)
+            for variant in variants:
+                await self.deflate(variant)
         finally:
             for child in list(self.children):
                 await child.stop()
@@ -972,7 +1075,6 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--role", default="main", help=argparse.SUPPRESS)
     parser.add_argument("--variant", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--tables", default="", help=argparse.SUPPRESS)
     parser.add_argument("--deflate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -982,7 +1084,7 @@ def main() -> None:
         return
     if args.role == "client":
         first, last = map(int, args.tables.split("-"))
-        trio.run(client_main, args.port, list(range(first, last + 1)), args.deflate)
+        trio.run(client_main, list(range(first, last + 1)), args.deflate)
         return
 
     variants = [v for v in args.variants.split(",") if v]
@@ -998,6 +1100,11 @@ def main() -> None:
     out("nofile_soft_limit_after_raise", raise_nofile())
     out("limits", limits)
     out("mode", "quick" if args.quick else "full")
+    # a yardstick for comparing machines: CPython's speed on this one right now
+    best = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000
+    out("cpu_calibration_sum_range_1000_us", best * 1e6)
+    for variant in variants:
+        out(f"variant.{variant}", VARIANTS[variant])
     out("sockets_small", small)
     out("sockets_large", large)
     if large < requested - requested % SEATS:
