@@ -33,6 +33,7 @@ from pokerd.store import (
     table_ids,
 )
 from pokerd.store.migrate import schema_version
+from pokerd.store.reader import HAND_COLUMNS
 from pokerd.story import describe, summary
 
 __all__ = [
@@ -220,19 +221,6 @@ def verify_command(
     return _run("pokerd replay", path, table_id, err, run)
 
 
-_HAND_COLUMNS = (
-    "hand",
-    "first_seq",
-    "last_seq",
-    "started_at",
-    "ended_at",
-    "engine",
-    "summary",
-    "hole_cards",
-    "phh",
-)
-
-
 class _Rows:
     """A cursor read one row ahead, to walk it alongside the log."""
 
@@ -257,7 +245,7 @@ def _verify_table(connection: sqlite3.Connection, table_id: str) -> str:
     )
     hands = _Rows(
         connection.execute(
-            f"SELECT {', '.join(_HAND_COLUMNS)} FROM hands WHERE table_id = ?"
+            f"SELECT {', '.join(HAND_COLUMNS)} FROM hands WHERE table_id = ?"
             " ORDER BY last_seq, hand",
             (table_id,),
         )
@@ -285,7 +273,7 @@ def _verify_table(connection: sqlite3.Connection, table_id: str) -> str:
             checked += 1
         recorded = False
         while hands.head is not None and hands.head[2] <= seq:
-            row = dict(zip(_HAND_COLUMNS, hands.pop(), strict=True))
+            row = dict(zip(HAND_COLUMNS, hands.pop(), strict=True))
             _check_hand(row, seq, event, state, hand_start)
             hand_rows += 1
             recorded = True

@@ -124,33 +124,33 @@ def snapshot_rows(
     return [(int(seq), int(form), str(text)) for seq, form, text in rows]
 
 
+HAND_COLUMNS = (
+    "hand",
+    "first_seq",
+    "last_seq",
+    "started_at",
+    "ended_at",
+    "engine",
+    "summary",
+    "hole_cards",
+    "phh",
+)
+"""The columns of a hands row, in the order `hand_rows` and the replay tool read."""
+
+
 def hand_rows(
     connection: sqlite3.Connection, table_id: str, hand: int | None = None
 ) -> list[dict[str, Any]]:
     """Hand-history rows, oldest first (or the one hand asked for)."""
-    query = (
-        "SELECT hand, first_seq, last_seq, started_at, ended_at, engine, summary,"
-        " hole_cards, phh FROM hands WHERE table_id = ?"
-    )
+    query = f"SELECT {', '.join(HAND_COLUMNS)} FROM hands WHERE table_id = ?"
     parameters: tuple[object, ...] = (table_id,)
     if hand is not None:
         query += " AND hand = ?"
         parameters += (hand,)
     rows = connection.execute(query + " ORDER BY hand", parameters)
-    columns = [
-        "hand",
-        "first_seq",
-        "last_seq",
-        "started_at",
-        "ended_at",
-        "engine",
-        "summary",
-        "hole_cards",
-        "phh",
-    ]
     result = []
     for row in rows:
-        record = dict(zip(columns, row, strict=True))
+        record = dict(zip(HAND_COLUMNS, row, strict=True))
         record["summary"] = json.loads(record["summary"])
         record["hole_cards"] = json.loads(record["hole_cards"])
         result.append(record)
