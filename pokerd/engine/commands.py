@@ -29,6 +29,9 @@ class SitDown:
     seat: int
     name: str
     buy_in: int
+    token_hash: str = ""
+    """The hash of the seat token the shell hands the player (never the token):
+    the log then says who may act for the seat, and a restart keeps it."""
 
 
 @attrs.frozen(kw_only=True)

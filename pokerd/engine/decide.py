@@ -158,7 +158,16 @@ def _sit_down(outcome: _Outcome, command: SitDown) -> None:
             f"the buy-in is {config.min_buy_in} to {config.max_buy_in}, "
             f"not {command.buy_in}",
         )
-    outcome.emit(PlayerSeated(seat=command.seat, name=name, stack=command.buy_in))
+    if command.token_hash and state.seat_of_token(command.token_hash) is not None:
+        raise RuleError("token_in_use", "that token already acts for a seat here")
+    outcome.emit(
+        PlayerSeated(
+            seat=command.seat,
+            name=name,
+            stack=command.buy_in,
+            token_hash=command.token_hash,
+        )
+    )
 
 
 def _leave(outcome: _Outcome, command: Leave) -> None:

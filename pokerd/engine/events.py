@@ -27,6 +27,8 @@ class PlayerSeated:
     seat: int
     name: str
     stack: int
+    token_hash: str = ""
+    """The seat token's hash; server-private: redaction blanks it."""
 
 
 @attrs.frozen(kw_only=True)

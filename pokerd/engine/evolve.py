@@ -30,12 +30,17 @@ def evolve(state: TableState, event: Event) -> TableState:
     match event:
         case TableCreated(config=config):
             return attrs.evolve(state, config=config, seats=(None,) * config.max_seats)
-        case PlayerSeated(seat=seat, name=name, stack=stack):
+        case PlayerSeated(seat=seat, name=name, stack=stack, token_hash=token_hash):
             return attrs.evolve(
                 _with_seat(
                     state,
                     seat,
-                    Seat(name=name, stack=stack, seated_after_hand=state.hands_played),
+                    Seat(
+                        name=name,
+                        stack=stack,
+                        token_hash=token_hash,
+                        seated_after_hand=state.hands_played,
+                    ),
                 ),
                 bought_in=state.bought_in + stack,
             )

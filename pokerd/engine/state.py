@@ -25,6 +25,8 @@ class Seat:
     """Sat out by the clock: the seat's turns in the current hand play at once."""
     timeouts: int = 0
     """Consecutive action-clock expiries."""
+    token_hash: str = ""
+    """Hash of the token that acts for this seat; the seat's end revokes it."""
     seated_after_hand: int = 0
     """Hands played when this player sat down: a seat is reused, and what an
     earlier occupant was dealt is none of this player's business."""
@@ -103,6 +105,15 @@ class TableState:
     @property
     def hand_in_progress(self) -> bool:
         return self.hand is not None and self.hand.in_progress
+
+    def seat_of_token(self, token_hash: str) -> int | None:
+        """The seat a token (by its hash) acts for, if it still does."""
+        if not token_hash:
+            return None
+        for index, seat in enumerate(self.seats):
+            if seat is not None and seat.token_hash == token_hash:
+                return index
+        return None
 
     def dealt_position(self, seat: int) -> int | None:
         """The position of `seat`'s current player in the current or last hand."""

@@ -17,6 +17,7 @@ from pokerd.engine.events import (
     HandDealt,
     HandStarted,
     HoleCardsShown,
+    PlayerSeated,
     PotResult,
     PublicEvent,
 )
@@ -169,6 +170,8 @@ def hole_proofs(started: HandStarted, seat: int) -> tuple[CardProof, ...]:
 
 def redact(event: Event, viewer: Viewer) -> PublicEvent:
     """`event` as `viewer` may receive it."""
+    if isinstance(event, PlayerSeated):
+        return attrs.evolve(event, token_hash="") if event.token_hash else event
     if not isinstance(event, HandStarted):
         return event
     dealt = viewer is not None and viewer in event.seats

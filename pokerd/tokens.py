@@ -1,0 +1,20 @@
+"""Seat tokens: 128 random bits for the player, only their hash for the table."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+TOKEN_BYTES = 16
+"""128 bits: guessing a live token is out of reach."""
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token for the player, and the hash the table keeps."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    """What the log stores: SHA-256 of the token, hex. Never the token itself."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
