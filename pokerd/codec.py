@@ -18,6 +18,7 @@ from cattrs.strategies import configure_tagged_union
 from pokerd.engine.commands import Command
 from pokerd.engine.events import Event, HandDealt, PublicEvent
 from pokerd.engine.state import HandState
+from pokerd.protocol import ClientMessage, SeatRequest, ServerMessage
 
 T = TypeVar("T")
 
@@ -25,8 +26,19 @@ TAG = "type"
 
 
 def type_tag(cls: type) -> str:
-    """`HandStarted` -> `hand_started`: the wire name of an event or command."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+    """`HandStarted` -> `hand_started`: the wire name of an event or command.
+
+    Protocol messages drop their class-name suffix: `ActRequest` -> `act`,
+    `EventMessage` -> `event`.
+    """
+    name = cls.__name__
+    for suffix in ("Request", "Message"):
+        if name.endswith(suffix) and name != suffix and cls.__module__ == _PROTOCOL:
+            name = name.removesuffix(suffix)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+_PROTOCOL = "pokerd.protocol"
 
 
 def _make_converter() -> cattrs.Converter:
@@ -48,6 +60,8 @@ def _make_converter() -> cattrs.Converter:
     configure_tagged_union(Event, converter, tag_generator=type_tag, tag_name=TAG)
     configure_tagged_union(PublicEvent, converter, tag_generator=type_tag, tag_name=TAG)
     configure_tagged_union(Command, converter, tag_generator=type_tag, tag_name=TAG)
+    for union in (ClientMessage, SeatRequest, ServerMessage):
+        configure_tagged_union(union, converter, tag_generator=type_tag, tag_name=TAG)
     return converter
 
 
@@ -96,6 +110,9 @@ def _structure_union(data: Any, union: Any, names: frozenset[str]) -> Any:
 _EVENT_TAGS = frozenset(type_tag(cls) for cls in get_args(Event))
 _PUBLIC_EVENT_TAGS = frozenset(type_tag(cls) for cls in get_args(PublicEvent))
 _COMMAND_TAGS = frozenset(type_tag(cls) for cls in get_args(Command))
+_CLIENT_TAGS = frozenset(type_tag(cls) for cls in get_args(ClientMessage))
+_SEAT_REQUEST_TAGS = frozenset(type_tag(cls) for cls in get_args(SeatRequest))
+_SERVER_TAGS = frozenset(type_tag(cls) for cls in get_args(ServerMessage))
 
 
 def structure_event(data: Any) -> Event:
@@ -111,6 +128,28 @@ def structure_public_event(data: Any) -> PublicEvent:
 def structure_command(data: Any) -> Command:
     command: Command = _structure_union(data, Command, _COMMAND_TAGS)
     return command
+
+
+def structure_client_message(data: Any) -> ClientMessage:
+    message: ClientMessage = _structure_union(data, ClientMessage, _CLIENT_TAGS)
+    return message
+
+
+def structure_seat_request(data: Any) -> SeatRequest:
+    request: SeatRequest = _structure_union(data, SeatRequest, _SEAT_REQUEST_TAGS)
+    return request
+
+
+def structure_server_message(data: Any) -> ServerMessage:
+    message: ServerMessage = _structure_union(data, ServerMessage, _SERVER_TAGS)
+    return message
+
+
+def unstructure_message(message: ClientMessage | ServerMessage) -> dict[str, Any]:
+    """A protocol message as a dict with its `type` tag."""
+    union = ServerMessage if type(message) in get_args(ServerMessage) else ClientMessage
+    data: dict[str, Any] = converter.unstructure(message, unstructure_as=union)
+    return data
 
 
 def describe_error(error: Exception) -> str:
