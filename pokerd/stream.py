@@ -1,0 +1,103 @@
+"""A viewer's stream of a table: welcome, the missed events or a snapshot, then live.
+
+Transport-agnostic: the WebSocket handler and the long poll both use it. The
+subscriber registers at the table's seq in the same step as it reads the
+state, so the backlog (from the log) and the live batches (from the hub) meet
+without a gap or a repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from pokerd.engine.events import Event, HandStarted, PublicEvent
+from pokerd.engine.state import TableState
+from pokerd.engine.views import Viewer, redact, view
+from pokerd.hub import Batch, Subscription, TableHub
+from pokerd.protocol import EventMessage, Resume, Snapshot, Welcome
+from pokerd.store.log import EventStore, StoredEvent
+from pokerd.store.reader import read_events, table_epoch
+from pokerd.table import Table
+
+MAX_BACKLOG = 5_000
+"""Missed events sent one by one on resume; further behind, a snapshot."""
+
+
+def redaction_for(state: TableState, seat: Viewer) -> Callable[[Event], PublicEvent]:
+    """How events reach `seat`'s current player: the deal of a hand dealt
+    before they sat down reaches them as it reaches a spectator."""
+    occupant = None if seat is None else state.seats[seat]
+    seated_after = None if occupant is None else occupant.seated_after_hand
+
+    def redact_for(event: Event) -> PublicEvent:
+        if isinstance(event, HandStarted) and (
+            seated_after is None or event.hand <= seated_after
+        ):
+            return redact(event, None)
+        return redact(event, seat)
+
+    return redact_for
+
+
+def event_messages(
+    events: Sequence[StoredEvent],
+    state: TableState,
+    seat: Viewer,
+    redact_for: Callable[[Event], PublicEvent],
+) -> list[EventMessage]:
+    """Events as messages; the last carries the viewer's view of `state`."""
+    messages = [
+        EventMessage(seq=stored.seq, event=redact_for(stored.event))
+        for stored in events
+    ]
+    if messages:
+        messages[-1] = attrs.evolve(messages[-1], view=view(state, seat))
+    return messages
+
+
+@attrs.define
+class Stream:
+    """What a viewer gets first, and its subscription for what follows."""
+
+    welcome: Welcome
+    first: list[EventMessage | Snapshot]
+    subscription: Subscription
+    redact_for: Callable[[Event], PublicEvent]
+
+    def live(self, batch: Batch) -> list[EventMessage]:
+        return event_messages(
+            batch.events, batch.state, self.subscription.viewer, self.redact_for
+        )
+
+
+async def open_stream(
+    table: Table,
+    hub: TableHub,
+    store: EventStore,
+    seat: Viewer,
+    resume: Resume | None,
+) -> Stream:
+    """Register `seat` (None: a spectator) with the table, resuming if it can."""
+    epoch = await store.read(table_epoch, table.table_id) or ""
+    # No checkpoint from here to subscribe: `since` and `state` are one moment.
+    state, since = table.state, table.seq
+    subscription = hub.subscribe(seat, since)
+    redact_for = redaction_for(state, seat)
+    recovered = (
+        resume is not None
+        and resume.epoch == epoch
+        and 0 <= resume.offset <= since
+        and since - resume.offset <= MAX_BACKLOG
+    )
+    first: list[EventMessage | Snapshot]
+    if recovered and resume is not None:
+        backlog = await store.read(read_events, table.table_id, resume.offset, since)
+        first = list(event_messages(backlog, state, seat, redact_for))
+    else:
+        first = [Snapshot(seq=since, view=view(state, seat))]
+    welcome = Welcome(
+        table=table.table_id, epoch=epoch, seat=seat, seq=since, recovered=recovered
+    )
+    return Stream(welcome, first, subscription, redact_for)
