@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "newer pokerd is refused and left untouched (exit status 2).",
     )
     migrate.add_argument("--db", required=True, metavar="PATH", help="the database")
+
+    _add_serve(commands)
 
     story = commands.add_parser(
         "replay",
@@ -96,6 +99,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pokerd.settings import field_help
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the table server (HTTP API)",
+        description="Serve the tables of the database over HTTP until SIGINT or "
+        "SIGTERM. Settings come from the defaults, then the config file, then "
+        "POKERD_<FIELD> environment variables, then these flags.",
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML config file of settings (default: $POKERD_CONFIG, if set)",
+    )
+    for field, text in field_help().items():
+        serve.add_argument(
+            "--" + field.replace("_", "-"),
+            dest=field,
+            metavar=field.upper(),
+            help=text,
+        )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pokerd.server.serve import run
+    from pokerd.settings import SettingsError, field_help, load_settings
+
+    overrides = {field: getattr(args, field) for field in field_help()}
+    try:
+        settings = load_settings(config_file=args.config, overrides=overrides)
+    except SettingsError as error:
+        print(f"pokerd serve: {error}", file=sys.stderr)
+        return 2
+    return run(settings)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -127,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return migrate_command(args.db, sys.stdout, sys.stderr)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "serve":
+        return _serve(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires one
 
 

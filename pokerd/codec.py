@@ -41,8 +41,31 @@ def type_tag(cls: type) -> str:
 _PROTOCOL = "pokerd.protocol"
 
 
+def _strict_int(value: object, _: type) -> int:
+    # cattrs would turn "8" into 8, 8.7 into 8 and true into 1: a client
+    # sending those has a bug it should hear about.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _strict_bool(value: object, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _strict_str(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
+    return value
+
+
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(bool, _strict_bool)
     # A hand's PokerKit game is a cache rebuilt from its events: never stored.
     converter.register_unstructure_hook(
         HandState,

@@ -124,3 +124,20 @@ def test_a_table_state_is_stored_without_its_pokerkit_cache_and_reads_back_equal
     assert restored == state
     assert view(restored, 3) == view(state, 3)
     assert view(restored, None) == view(state, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("amount", "8"), ("amount", 8.7), ("amount", True), ("id", 5), ("id", None)],
+)
+def test_a_value_of_the_wrong_type_is_refused_not_converted(
+    field: str, value: object
+) -> None:
+    request: dict[str, object] = {"id": "c1", "action": "raise", "amount": 8}
+    request[field] = value
+
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.structure_seat_request({**request, "type": "act"})
+
+    assert "expected" in str(refused.value)
+    assert f"$.{field}" in str(refused.value)

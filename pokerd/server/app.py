@@ -1,0 +1,205 @@
+"""The HTTP API: Quart-Trio routes over a PokerService, JSON in and out.
+
+Every error is a `protocol.Error` (`{"type": "error", "code", "message"}`)
+with an HTTP status: 400 for input that does not decode, 401 for a missing or
+unknown seat token, 404 for an unknown table or hand, 409 for what the table's
+rules refuse, 413 for a body over the limit, 503 for a table stopped or
+restarting. The seat of a request is never in the request: it is the seat the
+`Authorization: Bearer TOKEN` header's token holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, TypeVar
+
+import attrs
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from pokerd import codec
+from pokerd.engine.config import TableConfig
+from pokerd.protocol import Error
+from pokerd.server.service import MAX_WAIT_S, PokerService, ServiceError
+
+T = TypeVar("T")
+
+HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    500: "internal",
+}
+
+
+@attrs.frozen(kw_only=True)
+class SitDownBody:
+    """The body of `POST /tables/{id}/seats` (the token comes with the answer)."""
+
+    seat: int
+    name: str
+    buy_in: int
+
+
+def create_app(service: PokerService, *, max_body_bytes: int = 65_536) -> QuartTrio:
+    """The API over `service`, which its owner runs (see pokerd.server.serve)."""
+    app = QuartTrio(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+
+    def answer(data: Any, status: int = 200) -> Response:
+        return app.response_class(
+            json.dumps(data, separators=(",", ":")),
+            status=status,
+            content_type="application/json",
+        )
+
+    def error(message: Error, status: int) -> Response:
+        return answer(codec.unstructure_message(message), status)
+
+    @app.errorhandler(ServiceError)
+    async def service_error(failure: ServiceError) -> Response:
+        return error(failure.error, failure.status)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(failure: HTTPException) -> Response:
+        status = failure.code or 500
+        message = failure.description or failure.name
+        if status == 413:
+            message = f"the body is over {max_body_bytes} bytes"
+        code = HTTP_CODES.get(status, f"http_{status}")
+        return error(Error(code=code, message=message), status)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return answer({"ok": True, "tables": service.running_tables()})
+
+    @app.post("/tables")
+    async def create_table() -> Response:
+        config = _decode(_object(await _body()), TableConfig)
+        return answer(await service.create_table(config), 201)
+
+    @app.get("/tables")
+    async def list_tables() -> Response:
+        return answer(await service.list_tables())
+
+    @app.get("/tables/<table_id>")
+    async def table_view(table_id: str) -> Response:
+        return answer(await service.table_view(table_id, _token()))
+
+    @app.post("/tables/<table_id>/seats")
+    async def sit_down(table_id: str) -> Response:
+        body = _decode(_object(await _body()), SitDownBody)
+        seated = await service.sit_down(
+            table_id, seat=body.seat, name=body.name, buy_in=body.buy_in
+        )
+        return answer(seated, 201)
+
+    @app.post("/tables/<table_id>/requests")
+    async def seat_request(table_id: str) -> Response:
+        token = _token()
+        data = await _body()
+        try:
+            decoded = codec.structure_seat_request(data)
+        except codec.DecodeError as failure:
+            raise ServiceError(400, "bad_request", str(failure)) from None
+        answered = await service.request(table_id, token, decoded)
+        return answer(codec.unstructure_message(answered.message), answered.status)
+
+    @app.get("/tables/<table_id>/events")
+    async def events(table_id: str) -> Response:
+        after = _query_int("after")
+        wait = _query_float("wait")
+        if not 0 <= wait <= MAX_WAIT_S:
+            raise ServiceError(
+                400, "bad_request", f"wait is 0 to {MAX_WAIT_S:g} seconds"
+            )
+        page = await service.events(
+            table_id,
+            _token(),
+            after=after,
+            wait=wait,
+            epoch=request.args.get("epoch"),
+        )
+        return answer(page)
+
+    @app.get("/tables/<table_id>/hands")
+    async def hands(table_id: str) -> Response:
+        return answer(await service.hands(table_id))
+
+    @app.get("/tables/<table_id>/hands/<int:number>")
+    async def hand(table_id: str, number: int) -> Response:
+        return answer(await service.hand(table_id, number, _token()))
+
+    @app.get("/tables/<table_id>/hands/<int:number>/phh")
+    async def hand_phh(table_id: str, number: int) -> Response:
+        text = await service.hand_phh(table_id, number)
+        return app.response_class(text, content_type="text/plain; charset=utf-8")
+
+    return app
+
+
+async def _body() -> Any:
+    """The request's body as JSON (413 past the limit, 400 if not JSON)."""
+    raw = await request.get_data(cache=False, as_text=False)
+    try:
+        return json.loads(raw)
+    except ValueError as failure:
+        raise ServiceError(
+            400, "bad_request", f"the body is not JSON: {failure}"
+        ) from None
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ServiceError(
+            400, "bad_request", f"expected a JSON object, not {type(data).__name__}"
+        )
+    return data
+
+
+def _decode(data: dict[str, Any], cls: type[T]) -> T:
+    try:
+        return codec.structure(data, cls)
+    except codec.DecodeError as failure:
+        raise ServiceError(400, "bad_request", str(failure)) from None
+
+
+def _token() -> str | None:
+    """The bearer token of the request, or None without an Authorization header."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ServiceError(
+            401, "bad_token", "expected the header Authorization: Bearer TOKEN"
+        )
+    return token
+
+
+def _query_int(name: str) -> int:
+    text = request.args.get(name)
+    if text is None:
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise ServiceError(
+            400, "bad_request", f"{name} must be a whole number, not {text!r}"
+        ) from None
+
+
+def _query_float(name: str) -> float:
+    text = request.args.get(name)
+    if text is None:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ServiceError(400, "bad_request", f"{name} must be a number, not {text!r}")
+    return value

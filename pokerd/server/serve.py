@@ -1,0 +1,104 @@
+"""`pokerd serve`: the HTTP API on Hypercorn's trio worker, stopped gracefully.
+
+Start-up opens (creating and migrating) the database, lets the supervisor
+resume every table the log says must run, starts listening, logs one line with
+the address and the database, and freezes what start-up allocated out of the
+garbage collector's way (`gc.freeze()`, see docs/design.md).
+
+SIGINT or SIGTERM: long polls answer at once, Hypercorn stops accepting and
+gives the requests in flight most of `shutdown_grace_s` to finish, then the
+tables are cancelled (an append in flight is shielded: it commits first) and
+the log is closed. A second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from pokerd.server.app import create_app
+from pokerd.server.service import PokerService
+from pokerd.settings import Settings
+from pokerd.store.log import EventStore
+
+log = logging.getLogger(__name__)
+
+HTTP_SHARE_OF_GRACE = 0.8
+"""Of the shutdown grace, what Hypercorn gives the requests in flight; the
+rest is for the tables and the log to stop."""
+
+
+def run(settings: Settings) -> int:
+    """Serve until SIGINT or SIGTERM; the exit status."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    trio.run(serve, settings)
+    return 0
+
+
+async def serve(
+    settings: Settings,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `settings`' database until SIGINT or SIGTERM (started: the URLs)."""
+    with (
+        trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+        EventStore(settings.db, synchronous=settings.synchronous) as store,
+    ):
+        service = PokerService(
+            store,
+            next_hand_delay_ms=settings.next_hand_delay_ms,
+            subscriber_queue=settings.subscriber_queue,
+        )
+        async with trio.open_nursery() as tables:
+            await tables.start(service.run)
+            await _serve_http(service, settings, signals, task_status)
+            tables.cancel_scope.cancel()
+    log.info("pokerd stopped")
+
+
+async def _serve_http(
+    service: PokerService,
+    settings: Settings,
+    signals: AsyncIterator[int],
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
+    config = Config()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.graceful_timeout = settings.shutdown_grace_s * HTTP_SHARE_OF_GRACE
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    app = create_app(service, max_body_bytes=settings.max_frame_bytes)
+    stop = trio.Event()
+
+    async with trio.open_nursery() as nursery:
+
+        async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
+            await hypercorn_serve(
+                app, config, shutdown_trigger=stop.wait, task_status=task_status
+            )
+            nursery.cancel_scope.cancel()  # done: stop watching for signals
+
+        urls: list[str] = await nursery.start(http)
+        log.info("pokerd serving on %s, db %s", ", ".join(urls), settings.db)
+        gc.freeze()
+        task_status.started(urls)
+        async for number in signals:
+            name = signal.Signals(number).name
+            if stop.is_set():
+                log.warning("%s again: stopping now", name)
+                nursery.cancel_scope.cancel()
+                break
+            log.info("%s: shutting down (grace %gs)", name, settings.shutdown_grace_s)
+            service.close()
+            stop.set()
