@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench clean
+.PHONY: install run demo test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -14,9 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Until the live server lands, `make run` plays a demo table in the terminal
-# through the real engine (shuffled decks, bots, the action clock's rules).
+# The server on its defaults: 127.0.0.1:8000, data/pokerd.db (created and
+# migrated on first start).
 run: install
+	$(BIN)/pokerd serve
+
+# Bots play a table in the terminal through the real engine.
+demo: install
 	$(BIN)/pokerd demo
 
 test: lint typecheck pytest
