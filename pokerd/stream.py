@@ -43,16 +43,17 @@ def redaction_for(state: TableState, seat: Viewer) -> Callable[[Event], PublicEv
 
 def event_messages(
     events: Sequence[StoredEvent],
-    state: TableState,
+    state: TableState | None,
     seat: Viewer,
     redact_for: Callable[[Event], PublicEvent],
 ) -> list[EventMessage]:
-    """Events as messages; the last carries the viewer's view of `state`."""
+    """Events as messages; the last carries the viewer's view of `state`, the
+    table after it (None when the caller does not have that state)."""
     messages = [
         EventMessage(seq=stored.seq, event=redact_for(stored.event))
         for stored in events
     ]
-    if messages:
+    if messages and state is not None:
         messages[-1] = attrs.evolve(messages[-1], view=view(state, seat))
     return messages
 

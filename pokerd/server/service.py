@@ -27,14 +27,12 @@ from pokerd import codec
 from pokerd.engine.commands import Command, SitDown
 from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
-from pokerd.engine.events import Event, HandStarted, PublicEvent
 from pokerd.engine.state import TableState
-from pokerd.engine.views import Viewer, redact, view
+from pokerd.engine.views import Viewer, view
 from pokerd.hub import Batch, SlowConsumerError, Subscription, TableHub
 from pokerd.protocol import (
     Ack,
     Error,
-    EventMessage,
     SeatRequest,
     request_id_problem,
     to_command,
@@ -48,6 +46,7 @@ from pokerd.store.reader import (
     table_epoch,
     table_ids,
 )
+from pokerd.stream import event_messages, redaction_for
 from pokerd.supervisor import Supervisor, TableStoppedError
 from pokerd.table import Table, TableClosedError, wall_clock_ms
 from pokerd.tokens import new_token, token_hash
@@ -364,7 +363,7 @@ class PokerService:
         # No await from here to subscribing: the seq and the hub's queue meet
         # without a seam.
         state, seq = table.state, table.seq
-        seat, seated_after = _viewer(state, token)
+        seat, _ = _viewer(state, token)
         answer: dict[str, Any] = {"epoch": current_epoch, "seq": seq}
         if (epoch is not None and epoch != current_epoch) or after > seq:
             answer["recovered"] = False
@@ -385,16 +384,8 @@ class PokerService:
             batch = await self._next_batch(subscription, min(wait, MAX_WAIT_S))
             if batch is not None:
                 events, last_state = batch.events, batch.state
-        messages = []
-        for index, stored in enumerate(events):
-            last = index == len(events) - 1
-            message = EventMessage(
-                seq=stored.seq,
-                event=_redact_for(stored.event, seat, seated_after),
-                view=view(last_state, seat) if last and last_state else None,
-            )
-            messages.append(codec.unstructure_message(message))
-        answer["events"] = messages
+        messages = event_messages(events, last_state, seat, redaction_for(state, seat))
+        answer["events"] = [codec.unstructure_message(m) for m in messages]
         if events:
             answer["seq"] = events[-1].seq
         return answer
@@ -503,14 +494,6 @@ def _viewer(state: TableState, token: str | None) -> tuple[Viewer, int]:
     occupant = state.seats[seat]
     assert occupant is not None
     return seat, occupant.seated_after_hand
-
-
-def _redact_for(event: Event, seat: Viewer, seated_after: int) -> PublicEvent:
-    """`event` for the seat's current player: a hand dealt before they sat down
-    was someone else's, so they get its spectator form."""
-    if isinstance(event, HandStarted) and event.hand <= seated_after:
-        return redact(event, None)
-    return redact(event, seat)
 
 
 def _public_row(row: dict[str, Any]) -> dict[str, Any]:
