@@ -62,6 +62,11 @@ class TableStoppedError(Exception):
         self.stopped = stopped
 
 
+MAX_RESTARTS_IN_WINDOW = 5
+RESTART_WINDOW_S = 60.0
+"""A table restarted this many times within the window is stopped instead."""
+
+
 @attrs.define(eq=False)
 class _Slot:
     """A table id's place in the supervisor, across restarts of its Table."""
@@ -72,6 +77,8 @@ class _Slot:
     """Set once `table` is running again (or the slot is gone)."""
     failed_at: int | None = None
     """The log's last seq at the table's previous failure."""
+    restarted_at: list[float] = attrs.Factory(list)
+    """When (trio's clock) the table was last restarted, within the window."""
 
 
 class Supervisor:
@@ -303,6 +310,19 @@ class Supervisor:
                 failure,
             )
             return None
+        # A failure right after each commit makes progress every time; without
+        # a bound it would be restarted for ever.
+        now = trio.current_time()
+        recent = [t for t in slot.restarted_at if now - t < RESTART_WINDOW_S]
+        if len(recent) >= MAX_RESTARTS_IN_WINDOW:
+            self._stop(
+                table,
+                f"it failed {len(recent) + 1} times within {RESTART_WINDOW_S:g} s "
+                f"({_describe(failure)})",
+                failure,
+            )
+            return None
+        slot.restarted_at = [*recent, now]
         slot.failed_at = loaded.seq
         self._restarts += 1
         log.warning(

@@ -7,6 +7,7 @@ jumps the clock. Waiting for the log writer's thread happens in real time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -33,7 +35,12 @@ from pokerd.engine import (
     handle,
 )
 from pokerd.store import ConflictError, EventStore, StoredEvent, load_table, read_events
-from pokerd.supervisor import StoppedTable, Supervisor, TableStoppedError
+from pokerd.supervisor import (
+    MAX_RESTARTS_IN_WINDOW,
+    StoppedTable,
+    Supervisor,
+    TableStoppedError,
+)
 from pokerd.table import Table, TableClosedError
 
 EPOCH_MS = 1_800_000_000_000
@@ -60,11 +67,14 @@ class Recorder:
     def __init__(self) -> None:
         self.events: dict[str, list[StoredEvent]] = {}
         self.break_on_next_deal: set[str] = set()
+        self.break_always: set[str] = set()
 
     def __call__(
         self, table_id: str, events: Sequence[StoredEvent], _: TableState
     ) -> None:
         self.events.setdefault(table_id, []).extend(events)
+        if table_id in self.break_always:
+            raise RuntimeError("publish always breaks")
         if table_id in self.break_on_next_deal and any(
             isinstance(stored.event, HandStarted) for stored in events
         ):
@@ -377,3 +387,32 @@ async def test_a_conflict_met_by_a_caller_stops_the_table_and_reaches_the_caller
         with pytest.raises(TableClosedError):
             await quiet.execute(SitDown(seat=3, name="dave", buy_in=100))
         assert supervisor.table_ids() == []
+
+
+async def test_a_table_failing_after_every_commit_is_stopped_after_a_few_restarts(
+    store: EventStore, mock_clock: trio.testing.MockClock
+) -> None:
+    # Nobody is sat out by the clock, so every jump makes the table commit.
+    patient = attrs.evolve(CONFIG, timeouts_before_sit_out=1_000)
+    await table_in_log(store, "doomed", players=2, deal=True, config=patient)
+    recorder = Recorder()
+    recorder.break_always.add("doomed")
+
+    async with running(supervisor_for(store, recorder)) as supervisor:
+
+        def moved_on(restarts: int) -> bool:
+            statistics = supervisor.statistics()
+            return statistics.restarts > restarts or bool(statistics.stopped)
+
+        for _ in range(MAX_RESTARTS_IN_WINDOW + 1):
+            if supervisor.statistics().stopped:
+                break
+            restarts = supervisor.statistics().restarts
+            mock_clock.jump(CLOCK_S)  # the clock fires; its publish fails
+            await eventually(functools.partial(moved_on, restarts))
+        [stopped] = supervisor.statistics().stopped
+        assert stopped.table_id == "doomed"
+        assert supervisor.statistics().restarts == MAX_RESTARTS_IN_WINDOW
+        assert f"failed {MAX_RESTARTS_IN_WINDOW + 1} times within" in stopped.reason
+        with pytest.raises(TableStoppedError):
+            supervisor.get("doomed")
