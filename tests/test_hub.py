@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from pathlib import Path
 
 import pytest
 import trio
+from live_tables import new_table, play, seat_players
 
-from pokerd.dealer import random_action
 from pokerd.engine import (
-    ComeBack,
-    Command,
-    CreateTable,
     PlayerSatOut,
-    RuleError,
-    SitDown,
-    TableConfig,
-    TopUp,
 )
 from pokerd.engine.state import TableState
 from pokerd.hub import SlowConsumerError, TableHub
@@ -84,35 +76,11 @@ async def test_a_subscriber_resuming_mid_game_gets_every_event_once_in_order(
     rng = random.Random(7)
     hub = TableHub(capacity=100_000)
 
-    def publish(_: str, events: Sequence[StoredEvent], state: TableState) -> None:
-        hub.publish(events, state)
-
     with EventStore(tmp_path / "hub.db") as store:
-        table = Table("t", store, publish=publish, next_hand_delay_ms=0)
-        await table.execute(CreateTable(config=TableConfig(max_seats=3)))
-        for seat in range(3):
-            await table.execute(SitDown(seat=seat, name=f"p{seat}", buy_in=200))
-
-        async def play() -> None:
-            while True:
-                rebuys: list[Command] = [
-                    command
-                    for index, seat in enumerate(table.state.seats)
-                    if seat is not None and seat.stack == 0
-                    for command in (TopUp(seat=index, amount=200), ComeBack(seat=index))
-                ]
-                action = random_action(table.state, rng, table.clock())
-                if not rebuys and action is None:
-                    await table.wait_changed()
-                    continue
-                # The clock may act first for a slow bot: then look again.
-                with suppress(RuleError):
-                    for command in rebuys or ([] if action is None else [action]):
-                        await table.execute(command)
-                await trio.sleep(0)
-
+        table = new_table(store, hub)
+        await seat_players(table, 3)
         with trio.fail_after(60):  # a bound, not a timing: a hang is a failure
-            await watch(table, store, hub, rng, play)
+            await watch(table, store, hub, rng)
 
 
 async def watch(
@@ -120,12 +88,11 @@ async def watch(
     store: EventStore,
     hub: TableHub,
     rng: random.Random,
-    play: Callable[[], Awaitable[None]],
 ) -> None:
     """Subscribe at random moments from random offsets while the table plays."""
     async with trio.open_nursery() as nursery:
         await nursery.start(table.run)
-        nursery.start_soon(play)
+        nursery.start_soon(play, table, rng)
         for _ in range(12):
             await trio.sleep(rng.uniform(0, 0.05))
             offset = rng.randint(0, table.seq)

@@ -3,65 +3,23 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from pathlib import Path
 
 import trio
+from live_tables import new_table, play, seat_players
 
 from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
-    ComeBack,
-    Command,
-    CreateTable,
     HandDealt,
     Leave,
-    RuleError,
     SitDown,
-    TableConfig,
-    TopUp,
     redact,
 )
-from pokerd.engine.state import TableState
 from pokerd.hub import TableHub
 from pokerd.protocol import EventMessage, Resume, Snapshot
-from pokerd.store import EventStore, StoredEvent, read_events
+from pokerd.store import EventStore, read_events
 from pokerd.stream import open_stream
-from pokerd.table import Table
-
-
-def new_table(store: EventStore, hub: TableHub) -> Table:
-    def publish(_: str, events: Sequence[StoredEvent], state: TableState) -> None:
-        hub.publish(events, state)
-
-    return Table("t", store, publish=publish, next_hand_delay_ms=0)
-
-
-async def seat_players(table: Table, players: int) -> None:
-    await table.execute(CreateTable(config=TableConfig(max_seats=players)))
-    for seat in range(players):
-        await table.execute(SitDown(seat=seat, name=f"p{seat}", buy_in=200))
-
-
-async def play(table: Table, rng: random.Random) -> None:
-    """Bots act, rebuy and come back, for as long as the test lets them."""
-    while True:
-        commands: list[Command] = [
-            command
-            for index, seat in enumerate(table.state.seats)
-            if seat is not None and seat.stack == 0
-            for command in (TopUp(seat=index, amount=200), ComeBack(seat=index))
-        ]
-        action = random_action(table.state, rng, table.clock())
-        if action is not None:
-            commands.append(action)
-        if not commands:
-            await table.wait_changed()
-            continue
-        with suppress(RuleError):  # the clock or the dealer went first
-            for command in commands:
-                await table.execute(command)
-        await trio.sleep(0)
 
 
 async def test_resuming_from_any_offset_gives_every_missed_event_once_then_live(
