@@ -8,6 +8,7 @@ malformed message is an error rather than silently half-read.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, TypeVar, get_args
 
@@ -173,6 +174,20 @@ def unstructure_message(message: ClientMessage | ServerMessage) -> dict[str, Any
     union = ServerMessage if type(message) in get_args(ServerMessage) else ClientMessage
     data: dict[str, Any] = converter.unstructure(message, unstructure_as=union)
     return data
+
+
+def encode_message(message: ClientMessage | ServerMessage) -> str:
+    """A protocol message as the compact JSON text sent over the wire."""
+    return json.dumps(unstructure_message(message), separators=(",", ":"))
+
+
+def decode_client_message(text: str | bytes) -> ClientMessage:
+    """A client's WebSocket message; DecodeError says what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DecodeError(f"not JSON: {error}") from None
+    return structure_client_message(data)
 
 
 def describe_error(error: Exception) -> str:

@@ -12,13 +12,17 @@ the seam can neither lose nor repeat an event.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from typing import Any
 
 import attrs
 import trio
 
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer
+from pokerd.protocol import ServerMessage
 from pokerd.store.log import StoredEvent
 
 
@@ -28,6 +32,11 @@ class Batch:
 
     events: tuple[StoredEvent, ...]
     state: TableState
+    published_at: float = attrs.field(factory=time.perf_counter, eq=False)
+    """time.perf_counter() when the table published it (for broadcast latency)."""
+    encoded: dict[Any, list[str]] = attrs.field(factory=dict, eq=False, repr=False)
+    """The batch's messages as sent, by redaction: every viewer who sees the
+    batch alike (spectators, say) shares one encoding."""
 
 
 class SlowConsumerError(Exception):
@@ -52,13 +61,16 @@ class Subscription:
         """The seq the table stood at on registering: events up to it are the
         backlog (read from the log); the queue holds only later ones."""
         self._hub = hub
-        self._send, self._receive = trio.open_memory_channel[Batch](capacity)
+        self._send, self._receive = trio.open_memory_channel[Batch | ServerMessage](
+            capacity
+        )
         self.dropped = False
 
-    def offer(self, batch: Batch) -> bool:
-        """Queue `batch` without waiting; False if the queue is full."""
+    def offer(self, item: Batch | ServerMessage) -> bool:
+        """Queue a batch (or a message for this subscriber alone, after the
+        batches before it) without waiting; False if the queue is full."""
         try:
-            self._send.send_nowait(batch)
+            self._send.send_nowait(item)
         except trio.WouldBlock:
             return False
         except trio.ClosedResourceError:
@@ -69,6 +81,15 @@ class Subscription:
         self.dropped = True
         self._send.close()
 
+    def tell(self, message: ServerMessage) -> bool:
+        """Queue a message for this subscriber alone, after the batches already
+        queued (an ack after the events it names); False, and the subscriber
+        dropped, if the queue is full."""
+        if self.offer(message):
+            return True
+        self._hub.drop(self)
+        return False
+
     def close(self) -> None:
         """Unsubscribe: nothing more is queued; what was queued can still be read."""
         self._hub.unsubscribe(self)
@@ -76,8 +97,16 @@ class Subscription:
 
     async def batches(self) -> AsyncGenerator[Batch]:
         """The queued batches as they come; raises SlowConsumerError if dropped."""
-        async for batch in self._receive:
-            yield batch
+        async with aclosing(self.items()) as items:
+            async for item in items:
+                if isinstance(item, Batch):
+                    yield item
+
+    async def items(self) -> AsyncGenerator[Batch | ServerMessage]:
+        """The queued batches and messages in order; raises SlowConsumerError
+        once the queue is drained if the subscriber was dropped."""
+        async for item in self._receive:
+            yield item
         if self.dropped:
             raise SlowConsumerError(
                 f"more than {self._capacity()} batches waited for this subscriber"
@@ -117,9 +146,15 @@ class TableHub:
         self._published += 1
         for subscription in list(self._subscribers):
             if not subscription.offer(batch):
-                self._dropped += 1
-                self._subscribers.discard(subscription)
-                subscription.drop()
+                self.drop(subscription)
+
+    def drop(self, subscription: Subscription) -> None:
+        """Unsubscribe a subscriber that fell behind; its reader gets
+        SlowConsumerError once it has read what was queued."""
+        if subscription in self._subscribers:
+            self._dropped += 1
+            self._subscribers.discard(subscription)
+        subscription.drop()
 
     def statistics(self) -> HubStatistics:
         return HubStatistics(len(self._subscribers), self._published, self._dropped)

@@ -78,7 +78,11 @@ class Settings:
     """Address to listen on (0.0.0.0 for every interface)."""
 
     port: int = _setting(8000, _port)
-    """TCP port to listen on (0 picks a free one)."""
+    """TCP port of the HTTP API (0 picks a free one)."""
+
+    live_port: int = _setting(8001, _port)
+    """TCP port of the WebSocket live stream, on the same host (0 picks a free
+    one); a proxy can put both behind one port, see docs/design.md."""
 
     data_dir: Path = attrs.field(default=Path("data"))
     """Folder for pokerd's files; the database is pokerd.db in it unless db is
@@ -104,11 +108,14 @@ class Settings:
     subscriber_queue: int = _setting(256, _positive)
     """Messages buffered for a subscriber before it is dropped as too slow."""
 
-    heartbeat_s: float = _setting(10.0, _positive)
-    """Seconds between pings to each connection."""
+    heartbeat_s: float = _setting(5.0, _positive)
+    """Seconds between pings to each WebSocket; one not answered within as long
+    again closes it. Also the time a new socket has to say hello, and a send
+    may block."""
 
     rate_limit_per_s: float = _setting(20.0, _positive)
-    """Messages per second a connection may send before being throttled."""
+    """Messages per second a WebSocket may send (in bursts of as many); the
+    rest are refused with the error rate_limited."""
 
     log_level: LogLevel = "INFO"
     """Least severe log level written: DEBUG, INFO, WARNING, ERROR or

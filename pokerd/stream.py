@@ -8,10 +8,11 @@ without a gap or a repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import attrs
 
+from pokerd.codec import encode_message
 from pokerd.engine.events import Event, HandStarted, PublicEvent
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, redact, view
@@ -25,11 +26,20 @@ MAX_BACKLOG = 5_000
 """Missed events sent one by one on resume; further behind, a snapshot."""
 
 
+def _seated_after(state: TableState, seat: Viewer) -> int | None:
+    occupant = None if seat is None else state.seats[seat]
+    return None if occupant is None else occupant.seated_after_hand
+
+
+def redaction_key(state: TableState, seat: Viewer) -> Hashable:
+    """Equal for two viewers exactly when `redaction_for` treats them alike."""
+    return seat, _seated_after(state, seat)
+
+
 def redaction_for(state: TableState, seat: Viewer) -> Callable[[Event], PublicEvent]:
     """How events reach `seat`'s current player: the deal of a hand dealt
     before they sat down reaches them as it reaches a spectator."""
-    occupant = None if seat is None else state.seats[seat]
-    seated_after = None if occupant is None else occupant.seated_after_hand
+    seated_after = _seated_after(state, seat)
 
     def redact_for(event: Event) -> PublicEvent:
         if isinstance(event, HandStarted) and (
@@ -66,11 +76,21 @@ class Stream:
     first: list[EventMessage | Snapshot]
     subscription: Subscription
     redact_for: Callable[[Event], PublicEvent]
+    redaction: Hashable
+    """This viewer's `redaction_key`: viewers with the same one share encodings."""
 
     def live(self, batch: Batch) -> list[EventMessage]:
         return event_messages(
             batch.events, batch.state, self.subscription.viewer, self.redact_for
         )
+
+    def encoded(self, batch: Batch) -> list[str]:
+        """`live(batch)` as JSON texts, encoded once per redaction per batch."""
+        texts = batch.encoded.get(self.redaction)
+        if texts is None:
+            texts = [encode_message(message) for message in self.live(batch)]
+            batch.encoded[self.redaction] = texts
+        return texts
 
 
 async def open_stream(
@@ -79,9 +99,16 @@ async def open_stream(
     store: EventStore,
     seat: Viewer,
     resume: Resume | None,
+    *,
+    epoch: str | None = None,
 ) -> Stream:
-    """Register `seat` (None: a spectator) with the table, resuming if it can."""
-    epoch = await store.read(table_epoch, table.table_id) or ""
+    """Register `seat` (None: a spectator) with the table, resuming if it can.
+
+    Given the table's `epoch`, nothing is awaited before the table's state is
+    read, so a caller that picked `seat` from that state sees it unchanged.
+    """
+    if epoch is None:
+        epoch = await store.read(table_epoch, table.table_id) or ""
     # No checkpoint from here to subscribe: `since` and `state` are one moment.
     state, since = table.state, table.seq
     subscription = hub.subscribe(seat, since)
@@ -101,4 +128,4 @@ async def open_stream(
     welcome = Welcome(
         table=table.table_id, epoch=epoch, seat=seat, seq=since, recovered=recovered
     )
-    return Stream(welcome, first, subscription, redact_for)
+    return Stream(welcome, first, subscription, redact_for, redaction_key(state, seat))

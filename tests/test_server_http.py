@@ -9,19 +9,15 @@ alone (the first hand is dealt as soon as two players sit).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, cast
-from urllib.parse import urlencode
 
 import pytest
 import trio
 from quart.testing import QuartClient
+from served import pokerd_serve, stop
 
 from pokerd import codec
 from pokerd.cli import main
@@ -200,7 +196,7 @@ async def test_health_says_ok_and_counts_the_running_tables(tmp_path: Path) -> N
         status, health = await client.call("GET", "/healthz")
 
     assert status == 200
-    assert health == {"ok": True, "tables": 1}
+    assert health == {"ok": True, "tables": 1, "live": ""}
 
 
 async def test_a_created_table_is_listed_with_its_config_seats_taken_and_hands(
@@ -795,136 +791,13 @@ def test_serve_refuses_a_bad_setting_and_names_it(
     assert "--port" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class HttpApi:
-    """Plain HTTP/1.1 to a real server: one connection per call, read by
-    Content-Length (quart-trio does not close the connection after a reply)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        raw: bytes | None = None,
-        token: str | None = None,
-        query: dict[str, Any] | None = None,
-    ) -> tuple[int, Any]:
-        data = raw if raw is not None or body is None else json.dumps(body).encode()
-        target = path + ("?" + urlencode(query) if query else "")
-        lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
-        if token is not None:
-            lines.append(f"Authorization: Bearer {token}")
-        if data is not None:
-            lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        stream = await trio.open_tcp_stream("127.0.0.1", self.port)
-        async with stream:
-            await stream.send_all(head + (data or b""))
-            received = b""
-            while b"\r\n\r\n" not in received:
-                received += await self._more(stream)
-            header, _, content = received.partition(b"\r\n\r\n")
-            status_line, *fields = header.decode("latin-1").split("\r\n")
-            headers = {
-                name.strip().lower(): value.strip()
-                for name, _, value in (field.partition(":") for field in fields)
-            }
-            length = int(headers["content-length"])
-            while len(content) < length:
-                content += await self._more(stream)
-        text = content[:length].decode("utf-8")
-        status = int(status_line.split()[1])
-        if headers.get("content-type", "").startswith("application/json"):
-            return status, json.loads(text)
-        return status, text
-
-    @staticmethod
-    async def _more(stream: trio.SocketStream) -> bytes:
-        chunk = await stream.receive_some(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection mid-answer")
-        return chunk
-
-
-GRACE_S = 3
-
-
-@contextmanager
-def log_file(path: Path) -> Iterator[int]:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        yield descriptor
-    finally:
-        os.close(descriptor)
-
-
-@asynccontextmanager
-async def pokerd_serve(
-    db: Path, log: Path
-) -> AsyncIterator[tuple[HttpApi, trio.Process]]:
-    """`pokerd serve` on a free port; stopped by its PID if the test did not."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "pokerd",
-        "serve",
-        "--db",
-        str(db),
-        "--port",
-        str(port),
-        "--next-hand-delay-ms",
-        "0",
-        "--shutdown-grace-s",
-        str(GRACE_S),
-    ]
-    with log_file(log) as output:
-        process = await trio.lowlevel.open_process(
-            command, stdout=output, stderr=output
-        )
-    try:
-        client = HttpApi(port)
-        with trio.fail_after(STEP_S):
-            while True:
-                try:
-                    status, _ = await client.call("GET", "/healthz")
-                except OSError:
-                    await trio.sleep(0.05)
-                    continue
-                assert status == 200
-                break
-        yield client, process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            with trio.CancelScope(shield=True):
-                await process.wait()
-
-
-async def stop(process: trio.Process, log: Path) -> int:
-    process.send_signal(signal.SIGTERM)
-    with trio.fail_after(GRACE_S + 2):
-        code = await process.wait()
-    assert code == 0, log.read_text()
-    return code
-
-
 async def test_pokerd_serve_plays_a_hand_over_http_stops_on_sigterm_and_resumes(
     tmp_path: Path,
 ) -> None:
     db, log = tmp_path / "served.db", tmp_path / "serve.log"
     polled: list[dict[str, Any]] = []
-    async with pokerd_serve(db, log) as (client, process):
+    async with pokerd_serve(db, log) as running:
+        client, process = running.api, running.process
         table, tokens = await dealt_heads_up(client)
         assert await play_out_the_hand(client, table, tokens) >= 4
         _, hands = await client.call("GET", f"/tables/{table}/hands")
@@ -955,7 +828,8 @@ async def test_pokerd_serve_plays_a_hand_over_http_stops_on_sigterm_and_resumes(
     assert page["events"][0]["event"]["action"] == "call"
     assert "serving on http://127.0.0.1" in log.read_text()
 
-    async with pokerd_serve(db, log) as (client, process):
+    async with pokerd_serve(db, log) as running:
+        client, process = running.api, running.process
         _, health = await client.call("GET", "/healthz")
         resumed = await table_view(client, table, tokens[0])
         # A client stalled half-way through its request holds the shutdown

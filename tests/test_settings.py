@@ -23,6 +23,7 @@ def test_defaults_are_the_documented_values() -> None:
     assert attrs.asdict(settings, recurse=False) == {
         "host": "127.0.0.1",
         "port": 8000,
+        "live_port": 8001,
         "data_dir": Path("data"),
         "db": Path("data/pokerd.db"),
         "synchronous": "FULL",
@@ -30,7 +31,7 @@ def test_defaults_are_the_documented_values() -> None:
         "shutdown_grace_s": 5.0,
         "max_frame_bytes": 65536,
         "subscriber_queue": 256,
-        "heartbeat_s": 10.0,
+        "heartbeat_s": 5.0,
         "rate_limit_per_s": 20.0,
         "log_level": "INFO",
     }
@@ -387,4 +388,4 @@ def test_every_setting_has_a_help_text() -> None:
 
     assert set(texts) == set(attrs.fields_dict(Settings))
     assert all(texts.values())
-    assert texts["port"] == "TCP port to listen on (0 picks a free one)."
+    assert texts["port"] == "TCP port of the HTTP API (0 picks a free one)."

@@ -43,8 +43,11 @@ class SitDownBody:
     buy_in: int
 
 
-def create_app(service: PokerService, *, max_body_bytes: int = 65_536) -> QuartTrio:
-    """The API over `service`, which its owner runs (see pokerd.server.serve)."""
+def create_app(
+    service: PokerService, *, max_body_bytes: int = 65_536, live_url: str = ""
+) -> QuartTrio:
+    """The API over `service`, which its owner runs (see pokerd.server.serve);
+    `live_url` is where the live stream listens, for `/healthz`."""
     app = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
@@ -56,6 +59,7 @@ def create_app(service: PokerService, *, max_body_bytes: int = 65_536) -> QuartT
         )
 
     def error(message: Error, status: int) -> Response:
+        service.metrics.errors.inc(message.code, "http")
         return answer(codec.unstructure_message(message), status)
 
     @app.errorhandler(ServiceError)
@@ -73,7 +77,16 @@ def create_app(service: PokerService, *, max_body_bytes: int = 65_536) -> QuartT
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return answer({"ok": True, "tables": service.running_tables()})
+        return answer(
+            {"ok": True, "tables": service.running_tables(), "live": live_url}
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return app.response_class(
+            service.metrics.render(),
+            content_type="text/plain; version=0.0.4; charset=utf-8",
+        )
 
     @app.post("/tables")
     async def create_table() -> Response:
@@ -105,6 +118,8 @@ def create_app(service: PokerService, *, max_body_bytes: int = 65_536) -> QuartT
         except codec.DecodeError as failure:
             raise ServiceError(400, "bad_request", str(failure)) from None
         answered = await service.request(table_id, token, decoded)
+        if isinstance(answered.message, Error):
+            return error(answered.message, answered.status)
         return answer(codec.unstructure_message(answered.message), answered.status)
 
     @app.get("/tables/<table_id>/events")

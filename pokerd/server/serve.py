@@ -1,14 +1,18 @@
-"""`pokerd serve`: the HTTP API on Hypercorn's trio worker, stopped gracefully.
+"""`pokerd serve`: the HTTP API and the live stream in one process, stopped gracefully.
 
-Start-up opens (creating and migrating) the database, lets the supervisor
-resume every table the log says must run, starts listening, logs one line with
-the address and the database, and freezes what start-up allocated out of the
-garbage collector's way (`gc.freeze()`, see docs/design.md).
+The HTTP API runs on Hypercorn's trio worker; the live WebSocket stream on a
+trio-websocket listener of its own (`live_port`, see docs/design.md for why
+and for putting both behind one proxy port). Start-up opens (creating and
+migrating) the database, lets the supervisor resume every table the log says
+must run, starts both listeners, logs one line with the addresses and the
+database, and freezes what start-up allocated out of the garbage collector's
+way (`gc.freeze()`, see docs/design.md).
 
-SIGINT or SIGTERM: long polls answer at once, Hypercorn stops accepting and
-gives the requests in flight most of `shutdown_grace_s` to finish, then the
-tables are cancelled (an append in flight is shielded: it commits first) and
-the log is closed. A second signal stops at once.
+SIGINT or SIGTERM: long polls answer at once, every live socket is closed with
+code 1001 (going away), Hypercorn stops accepting and gives the requests in
+flight most of `shutdown_grace_s` to finish, then the tables are cancelled (an
+append in flight is shielded: it commits first) and the log is closed. A
+second signal stops at once.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
+import attrs
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from pokerd.server.app import create_app
+from pokerd.server.live import CLOSE_TIMEOUT_S, LiveLimits, LiveServer
 from pokerd.server.service import PokerService
 from pokerd.settings import Settings
 from pokerd.store.log import EventStore
@@ -32,6 +38,16 @@ log = logging.getLogger(__name__)
 HTTP_SHARE_OF_GRACE = 0.8
 """Of the shutdown grace, what Hypercorn gives the requests in flight; the
 rest is for the tables and the log to stop."""
+
+
+@attrs.frozen
+class Listening:
+    """Where a started server listens."""
+
+    http: list[str]
+    """The HTTP API's URLs."""
+    live: str
+    """The live stream listener's URL (ws://HOST:PORT)."""
 
 
 def run(settings: Settings) -> int:
@@ -47,9 +63,9 @@ def run(settings: Settings) -> int:
 async def serve(
     settings: Settings,
     *,
-    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `settings`' database until SIGINT or SIGTERM (started: the URLs)."""
+    """Serve `settings`' database until SIGINT or SIGTERM (started: where)."""
     with (
         trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
         EventStore(settings.db, synchronous=settings.synchronous) as store,
@@ -59,18 +75,27 @@ async def serve(
             next_hand_delay_ms=settings.next_hand_delay_ms,
             subscriber_queue=settings.subscriber_queue,
         )
+        live = LiveServer(
+            service,
+            LiveLimits(
+                max_frame_bytes=settings.max_frame_bytes,
+                heartbeat_s=settings.heartbeat_s,
+                rate_limit_per_s=settings.rate_limit_per_s,
+            ),
+        )
         async with trio.open_nursery() as tables:
             await tables.start(service.run)
-            await _serve_http(service, settings, signals, task_status)
+            await _serve_network(service, live, settings, signals, task_status)
             tables.cancel_scope.cancel()
     log.info("pokerd stopped")
 
 
-async def _serve_http(
+async def _serve_network(
     service: PokerService,
+    live: LiveServer,
     settings: Settings,
     signals: AsyncIterator[int],
-    task_status: trio.TaskStatus[list[str]],
+    task_status: trio.TaskStatus[Listening],
 ) -> None:
     config = Config()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -78,21 +103,31 @@ async def _serve_http(
     config.graceful_timeout = settings.shutdown_grace_s * HTTP_SHARE_OF_GRACE
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
-    app = create_app(service, max_body_bytes=settings.max_frame_bytes)
     stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
+        live_url: str = await nursery.start(live.run, settings.host, settings.live_port)
+        app = create_app(
+            service, max_body_bytes=settings.max_frame_bytes, live_url=live_url
+        )
 
         async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
             await hypercorn_serve(
                 app, config, shutdown_trigger=stop.wait, task_status=task_status
             )
+            with trio.move_on_after(CLOSE_TIMEOUT_S):
+                await live.wait_idle()
             nursery.cancel_scope.cancel()  # done: stop watching for signals
 
         urls: list[str] = await nursery.start(http)
-        log.info("pokerd serving on %s, db %s", ", ".join(urls), settings.db)
+        log.info(
+            "pokerd serving on %s, live stream on %s, db %s",
+            ", ".join(urls),
+            live_url,
+            settings.db,
+        )
         gc.freeze()
-        task_status.started(urls)
+        task_status.started(Listening(urls, live_url))
         async for number in signals:
             name = signal.Signals(number).name
             if stop.is_set():
@@ -101,4 +136,5 @@ async def _serve_http(
                 break
             log.info("%s: shutting down (grace %gs)", name, settings.shutdown_grace_s)
             service.close()
+            live.close()
             stop.set()

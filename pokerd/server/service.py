@@ -30,9 +30,11 @@ from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, view
 from pokerd.hub import Batch, SlowConsumerError, Subscription, TableHub
+from pokerd.metrics import Metrics
 from pokerd.protocol import (
     Ack,
     Error,
+    Resume,
     SeatRequest,
     request_id_problem,
     to_command,
@@ -46,7 +48,7 @@ from pokerd.store.reader import (
     table_epoch,
     table_ids,
 )
-from pokerd.stream import event_messages, redaction_for
+from pokerd.stream import Stream, event_messages, open_stream, redaction_for
 from pokerd.supervisor import Supervisor, TableStoppedError
 from pokerd.table import Table, TableClosedError, wall_clock_ms
 from pokerd.tokens import new_token, token_hash
@@ -146,8 +148,21 @@ class PokerService:
         next_hand_delay_ms: int = 3_000,
         subscriber_queue: int = 256,
         clock: Callable[[], int] = wall_clock_ms,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = Metrics() if metrics is None else metrics
+        store.on_append = self._appended
+        self.metrics.gauge(
+            "pokerd_tables_live",
+            "Tables running (their clock and dealer in this process).",
+            lambda: [((), self.running_tables())],
+        )
+        self.metrics.gauge(
+            "pokerd_long_polls",
+            "HTTP long polls waiting for events.",
+            lambda: [((), len(self._polls))],
+        )
         self.supervisor = Supervisor(
             store,
             publish=self._publish,
@@ -178,6 +193,10 @@ class PokerService:
 
     def running_tables(self) -> int:
         return len(self.supervisor.table_ids())
+
+    def _appended(self, events: int, seconds: float) -> None:
+        self.metrics.events_appended.inc(by=events)
+        self.metrics.append_latency.observe(seconds)
 
     def hub(self, table_id: str) -> TableHub:
         hub = self._hubs.get(table_id)
@@ -339,6 +358,19 @@ class PokerService:
         )
 
     # Events
+
+    async def open_stream(
+        self, table_id: str, token: str | None, resume: Resume | None
+    ) -> Stream:
+        """Subscribe the token's seat (no token: a spectator) to the table's
+        events: the welcome, the missed events or a snapshot, then live."""
+        epoch = await self._epoch(table_id)
+        table = await self._open(table_id)
+        # No await from reading the seat to `open_stream` reading the state.
+        seat, _ = _viewer(table.state, token)
+        return await open_stream(
+            table, self.hub(table_id), self.store, seat, resume, epoch=epoch
+        )
 
     async def events(
         self,

@@ -91,6 +91,8 @@ class EventStore:
         self._readers_lock = threading.Lock()
         self._stats = {"transactions": 0, "appends": 0, "events": 0, "conflicts": 0}
         self._largest_batch = 0
+        self.on_append: Callable[[int, float], None] | None = None
+        """Told each `append`'s event count and seconds from queueing to commit."""
         self._thread = threading.Thread(
             target=self._write_loop, name="pokerd-log-writer", daemon=True
         )
@@ -161,11 +163,14 @@ class EventStore:
             now_ms=now_ms,
         )
         request.wake = lambda: token.run_sync_soon(done.set)
+        queued = time.perf_counter()
         self._queue.put(request)
         with trio.CancelScope(shield=True):
             await done.wait()
         if request.error is not None:
             raise request.error
+        if self.on_append is not None:
+            self.on_append(len(events), time.perf_counter() - queued)
 
     def append_blocking(
         self,

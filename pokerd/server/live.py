@@ -1,0 +1,411 @@
+"""The live stream: a trio-websocket listener with one endpoint per table.
+
+`ws://HOST:LIVE_PORT/tables/{id}/live`. The client's first message is a
+`hello` (its seat token, or none for a spectator, and where to resume); the
+server answers `welcome`, then the missed events or a snapshot, then every
+event as the table commits it, each redacted for this viewer and carrying
+its seq. Seat requests (`act`, `sit_out`, ...) go through the same
+`PokerService.request` as over HTTP, so ids are idempotent across both.
+
+Each connection runs three tasks: the reader (requests in, answers queued),
+the writer (the subscriber queue out: the table's batches and this client's
+answers, in order, so an ack never overtakes the event it names) and the
+heartbeat. The queue is the hub's bounded one: a client that falls behind is
+closed with SLOW_CONSUMER, and a send blocked for `heartbeat_s` (a client
+that stopped reading) closes it the same way, so the table never waits.
+Why trio-websocket and not Hypercorn here: docs/design.md.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from contextlib import aclosing
+from functools import partial
+
+import attrs
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    Endpoint,
+    WebSocketConnection,
+    WebSocketRequest,
+    serve_websocket,
+)
+
+from pokerd.codec import DecodeError, decode_client_message, encode_message
+from pokerd.hub import Batch, SlowConsumerError
+from pokerd.metrics import Metrics
+from pokerd.protocol import Error, Hello, Ping, Pong, ServerMessage
+from pokerd.server.service import PokerService, ServiceError
+from pokerd.stream import Stream
+from pokerd.tokens import token_hash
+
+log = logging.getLogger(__name__)
+
+PATH = re.compile(r"/tables/(?P<table>[A-Za-z0-9_-]{1,64})/live")
+"""The one endpoint of each table (a query string is ignored)."""
+CLOSE_TIMEOUT_S = 1.0
+"""How long a closing handshake may take before the socket is just closed."""
+HANDSHAKE_TIMEOUT_S = 10.0
+"""How long the HTTP upgrade request may take to arrive."""
+ENDING_CODES = frozenset({"no_such_table", "table_stopped"})
+"""Errors during hello after which the connection cannot be of use."""
+
+
+class CloseCode(enum.IntEnum):
+    """Why the server closed a live socket (the WebSocket close code)."""
+
+    GOING_AWAY = 1001
+    """The server is shutting down: reconnect later, or to another server."""
+    MESSAGE_TOO_BIG = 1009
+    """A message over `max_frame_bytes` (closed by trio-websocket)."""
+    SLOW_CONSUMER = 4001
+    """The client fell behind: reconnect and resume from the last seq seen."""
+    NO_HELLO = 4002
+    """No valid hello within `heartbeat_s` of connecting."""
+    SEAT_LOST = 4003
+    """The token's seat is no longer its own (the player left)."""
+    TABLE_GONE = 4004
+    """The table does not exist or was stopped."""
+    NO_PONG = 4005
+    """A ping went unanswered for `heartbeat_s`: the peer is presumed dead."""
+
+
+@attrs.frozen(kw_only=True)
+class LiveLimits:
+    """The per-connection limits, from the settings."""
+
+    max_frame_bytes: int = 65_536
+    heartbeat_s: float = 5.0
+    rate_limit_per_s: float = 20.0
+
+
+class TokenBucket:
+    """`rate` messages a second, in bursts of up to `rate`."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic):
+        self.rate = rate
+        self._clock = clock
+        self._tokens = max(rate, 1.0)
+        self._last = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(
+            max(self.rate, 1.0), self._tokens + (now - self._last) * self.rate
+        )
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+class LiveServer:
+    """Every live socket of the process, for the listener's lifetime."""
+
+    def __init__(
+        self,
+        service: PokerService,
+        limits: LiveLimits | None = None,
+    ) -> None:
+        self.service = service
+        self.limits = LiveLimits() if limits is None else limits
+        self.metrics: Metrics = service.metrics
+        self._connections: set[LiveConnection] = set()
+        self._closing = trio.Event()
+        self._idle = trio.Event()
+        self._idle.set()
+        self.metrics.gauge(
+            "pokerd_connections",
+            "WebSocket connections open now.",
+            lambda: [((), len(self._connections))],
+        )
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    async def run(
+        self,
+        host: str,
+        port: int,
+        *,
+        task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen until `close`, then wait for every connection to finish
+        (started: the listener's URL)."""
+        # The handlers outlive the listener: closing stops accepting first,
+        # then waits for the open sockets to say goodbye.
+        async with (
+            trio.open_nursery() as handlers,
+            trio.open_nursery() as listening,
+        ):
+            server = await listening.start(
+                partial(
+                    serve_websocket,
+                    self._handle,
+                    host,
+                    port,
+                    None,
+                    handler_nursery=handlers,
+                    max_message_size=self.limits.max_frame_bytes,
+                    connect_timeout=HANDSHAKE_TIMEOUT_S,
+                    disconnect_timeout=CLOSE_TIMEOUT_S,
+                )
+            )
+            task_status.started(_url(server.listeners[0]))
+            await self._closing.wait()
+            listening.cancel_scope.cancel()
+
+    def close(self) -> None:
+        """Shutting down: refuse new sockets, close every open one with
+        GOING_AWAY (clients resume elsewhere or later)."""
+        self._closing.set()
+        for connection in list(self._connections):
+            connection.close(CloseCode.GOING_AWAY, "the server is shutting down")
+
+    async def wait_idle(self) -> None:
+        """Until no connection is open."""
+        await self._idle.wait()
+
+    async def _handle(self, request: WebSocketRequest) -> None:
+        path = request.path.partition("?")[0]
+        match = PATH.fullmatch(path)
+        if match is None:
+            await _reject(request, 404, "no_such_endpoint", f"no stream at {path}")
+            return
+        if self._closing.is_set():
+            await _reject(request, 503, "shutting_down", "the server is stopping")
+            return
+        ws = await request.accept()
+        connection = LiveConnection(self, ws, match["table"])
+        self._connections.add(connection)
+        self._idle = trio.Event() if self._idle.is_set() else self._idle
+        self.metrics.connections_opened.inc()
+        try:
+            await connection.run()
+        finally:
+            self._connections.discard(connection)
+            if not self._connections:
+                self._idle.set()
+
+
+def _url(listener: Endpoint | str) -> str:
+    return listener.url if isinstance(listener, Endpoint) else listener
+
+
+async def _reject(request: WebSocketRequest, status: int, code: str, text: str) -> None:
+    body = encode_message(Error(code=code, message=text)).encode()
+    await request.reject(
+        status, extra_headers=[(b"content-type", b"application/json")], body=body
+    )
+
+
+class LiveConnection:
+    """One client's socket at one table."""
+
+    def __init__(self, server: LiveServer, ws: WebSocketConnection, table: str):
+        self._server = server
+        self._service = server.service
+        self._metrics = server.metrics
+        self._limits = server.limits
+        self._ws = ws
+        self._table = table
+        self._bucket = TokenBucket(self._limits.rate_limit_per_s)
+        self._scope = trio.CancelScope()
+        self._token: str | None = None
+        self._close: tuple[int, str] | None = None
+
+    def close(self, code: int, reason: str) -> None:
+        """End the connection with `code` (the first reason given wins)."""
+        if self._close is None:
+            self._close = (code, reason)
+        self._scope.cancel()
+
+    async def run(self) -> None:
+        with self._scope:
+            try:
+                stream = await self._hello()
+                if stream is not None:
+                    await self._serve(stream)
+            except ConnectionClosed:
+                pass  # the client went: nothing to tell it
+        code, reason = self._close or (1000, "")
+        with trio.move_on_after(CLOSE_TIMEOUT_S):
+            await self._ws.aclose(code, reason)
+
+    # Before the stream: nothing else writes, so answers go straight out.
+
+    async def _hello(self) -> Stream | None:
+        heartbeat = self._limits.heartbeat_s
+        with trio.move_on_after(heartbeat):
+            while True:
+                text = await self._ws.get_message()
+                if not self._bucket.take():
+                    await self._send_now(_rate_limited(text))
+                    continue
+                try:
+                    message = decode_client_message(text)
+                except DecodeError as error:
+                    await self._send_now(_bad_message(text, error))
+                    continue
+                if not isinstance(message, Hello):
+                    await self._send_now(
+                        Error(
+                            code="hello_expected",
+                            message="the first message is a hello",
+                            id=getattr(message, "id", None),
+                        )
+                    )
+                    continue
+                try:
+                    stream = await self._service.open_stream(
+                        self._table, message.token, message.resume
+                    )
+                except ServiceError as error:
+                    await self._send_now(error.error)
+                    if error.error.code in ENDING_CODES:
+                        self.close(CloseCode.TABLE_GONE, error.error.message)
+                        return None
+                    continue
+                self._token = message.token
+                return stream
+        self.close(CloseCode.NO_HELLO, f"no hello within {heartbeat:g} s")
+        return None
+
+    async def _send_now(self, message: ServerMessage) -> None:
+        self._count(message, "websocket")
+        await self._send(encode_message(message))
+
+    # The stream.
+
+    async def _serve(self, stream: Stream) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write, stream)
+                nursery.start_soon(self._heartbeat)
+                await self._read(stream)
+                nursery.cancel_scope.cancel()  # the client closed
+        finally:
+            stream.subscription.close()
+
+    async def _read(self, stream: Stream) -> None:
+        while True:
+            try:
+                text = await self._ws.get_message()
+            except ConnectionClosed:
+                return
+            if not self._bucket.take():
+                self._tell(stream, _rate_limited(text))
+                continue
+            try:
+                message = decode_client_message(text)
+            except DecodeError as error:
+                self._tell(stream, _bad_message(text, error))
+                continue
+            match message:
+                case Ping():
+                    self._tell(stream, Pong())
+                case Hello():
+                    self._tell(
+                        stream,
+                        Error(
+                            code="unexpected_hello",
+                            message="this connection already said hello",
+                        ),
+                    )
+                case _:
+                    try:
+                        answer = await self._service.request(
+                            self._table, self._token, message
+                        )
+                        reply: ServerMessage = answer.message
+                    except ServiceError as error:
+                        reply = attrs.evolve(error.error, id=message.id)
+                    self._tell(stream, reply)
+
+    def _tell(self, stream: Stream, message: ServerMessage) -> None:
+        """Queue an answer behind the events already queued."""
+        if not stream.subscription.tell(message):
+            self._slow("queue")
+
+    async def _write(self, stream: Stream) -> None:
+        for first in [stream.welcome, *stream.first]:
+            await self._send(encode_message(first))
+        seat = stream.subscription.viewer
+        hashed = None if self._token is None else token_hash(self._token)
+        try:
+            async with aclosing(stream.subscription.items()) as items:
+                async for item in items:
+                    if isinstance(item, Batch):
+                        for text in stream.encoded(item):
+                            await self._send(text)
+                        self._metrics.broadcast_latency.observe(
+                            time.perf_counter() - item.published_at
+                        )
+                        if hashed is not None and (
+                            item.state.seat_of_token(hashed) != seat
+                        ):
+                            self.close(CloseCode.SEAT_LOST, "this token holds no seat")
+                            return
+                    else:
+                        self._count(item, "websocket")
+                        await self._send(encode_message(item))
+        except SlowConsumerError:
+            self._slow("queue")
+
+    async def _send(self, text: str) -> None:
+        """Send, or give up on a client that has not read for `heartbeat_s`."""
+        with trio.move_on_after(self._limits.heartbeat_s) as scope:
+            await self._ws.send_message(text)
+        if scope.cancelled_caught:
+            # Half a frame may be on the wire: the socket is only good to close.
+            self._slow("stalled")
+        else:
+            self._metrics.messages_sent.inc()
+
+    def _slow(self, reason: str) -> None:
+        self._metrics.slow_consumers_dropped.inc(reason)
+        log.info("table %s: dropped a slow live client (%s)", self._table, reason)
+        self.close(CloseCode.SLOW_CONSUMER, "fell behind: resume from your last seq")
+
+    async def _heartbeat(self) -> None:
+        heartbeat = self._limits.heartbeat_s
+        while True:
+            await trio.sleep(heartbeat)
+            with trio.move_on_after(heartbeat) as scope:
+                await self._ws.ping()
+            if scope.cancelled_caught:
+                self.close(CloseCode.NO_PONG, f"no pong within {heartbeat:g} s")
+
+    def _count(self, message: ServerMessage, transport: str) -> None:
+        if isinstance(message, Error):
+            self._metrics.errors.inc(message.code, transport)
+
+
+def _request_id(text: str | bytes) -> str | None:
+    """The id of a message that did not decode, if it has a usable one."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and len(found) <= 64 else None
+
+
+def _rate_limited(text: str | bytes) -> Error:
+    return Error(
+        code="rate_limited",
+        message="too many messages: this one was not applied, send it again later",
+        id=_request_id(text),
+    )
+
+
+def _bad_message(text: str | bytes, error: DecodeError) -> Error:
+    return Error(code="bad_message", message=str(error), id=_request_id(text))

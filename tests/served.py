@@ -1,0 +1,306 @@
+"""A real server for tests: in this process or as `pokerd serve`, with clients.
+
+`served` runs `pokerd.server.serve.serve` (Hypercorn and the trio-websocket
+listener, on ephemeral ports of 127.0.0.1) inside the test's Trio run;
+`pokerd_serve` starts the daemon as a process, stopped by its PID. `HttpApi`
+speaks plain HTTP/1.1 and `LiveClient` is a trio-websocket client of one
+table's live stream that keeps every message it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlencode
+
+import attrs
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    open_websocket_url,
+)
+
+from pokerd.server.serve import serve
+from pokerd.settings import Settings
+
+STEP_S = 20
+"""Bound on any one wait of a test: generous, never expected."""
+GRACE_S = 3
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class HttpApi:
+    """Plain HTTP/1.1 to a real server: one connection per call, read by
+    Content-Length (quart-trio does not close the connection after a reply)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        token: str | None = None,
+        query: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None or body is None else json.dumps(body).encode()
+        target = path + ("?" + urlencode(query) if query else "")
+        lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
+        if token is not None:
+            lines.append(f"Authorization: Bearer {token}")
+        if data is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        stream = await trio.open_tcp_stream("127.0.0.1", self.port)
+        async with stream:
+            await stream.send_all(head + (data or b""))
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += await self._more(stream)
+            header, _, content = received.partition(b"\r\n\r\n")
+            status_line, *fields = header.decode("latin-1").split("\r\n")
+            headers = {
+                name.strip().lower(): value.strip()
+                for name, _, value in (field.partition(":") for field in fields)
+            }
+            length = int(headers["content-length"])
+            while len(content) < length:
+                content += await self._more(stream)
+        text = content[:length].decode("utf-8")
+        status = int(status_line.split()[1])
+        if headers.get("content-type", "").startswith("application/json"):
+            return status, json.loads(text)
+        return status, text
+
+    @staticmethod
+    async def _more(stream: trio.SocketStream) -> bytes:
+        chunk = await stream.receive_some(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection mid-answer")
+        return chunk
+
+
+@attrs.frozen
+class Served:
+    """A running server: its HTTP API and the live stream's base URL."""
+
+    api: HttpApi
+    live: str
+    """ws://127.0.0.1:PORT"""
+
+
+@asynccontextmanager
+async def served(db: Path, **settings: Any) -> AsyncIterator[Served]:
+    """`serve` in this Trio run on free ports, cancelled when the block ends."""
+    defaults: dict[str, Any] = {"port": 0, "live_port": 0, "next_hand_delay_ms": 0}
+    chosen = Settings(db=db, **{**defaults, **settings})
+    async with trio.open_nursery() as nursery:
+        where = await nursery.start(serve, chosen)
+        port = int(where.http[0].rsplit(":", 1)[1])
+        yield Served(HttpApi(port), where.live)
+        nursery.cancel_scope.cancel()
+
+
+@contextmanager
+def log_file(path: Path) -> Iterator[int]:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        yield descriptor
+    finally:
+        os.close(descriptor)
+
+
+@attrs.frozen
+class Process:
+    """`pokerd serve` running as a process."""
+
+    api: HttpApi
+    live: str
+    process: trio.Process
+
+
+@asynccontextmanager
+async def pokerd_serve(db: Path, log: Path, *flags: str) -> AsyncIterator[Process]:
+    """`pokerd serve` on free ports; killed by its PID if the test did not stop it."""
+    port, live_port = free_port(), free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "pokerd",
+        "serve",
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+        "--live-port",
+        str(live_port),
+        "--next-hand-delay-ms",
+        "0",
+        "--shutdown-grace-s",
+        str(GRACE_S),
+        *flags,
+    ]
+    with log_file(log) as output:
+        process = await trio.lowlevel.open_process(
+            command, stdout=output, stderr=output
+        )
+    try:
+        client = HttpApi(port)
+        with trio.fail_after(STEP_S):
+            while True:
+                try:
+                    status, _ = await client.call("GET", "/healthz")
+                except OSError:
+                    await trio.sleep(0.05)
+                    continue
+                assert status == 200
+                break
+        yield Process(client, f"ws://127.0.0.1:{live_port}", process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            with trio.CancelScope(shield=True):
+                await process.wait()
+
+
+async def stop(process: trio.Process, log: Path) -> int:
+    """SIGTERM, and the exit status, which must be 0."""
+    process.terminate()
+    with trio.fail_after(GRACE_S + 2):
+        code = await process.wait()
+    assert code == 0, log.read_text()
+    return code
+
+
+class LiveClient:
+    """One socket of a table's live stream; every message it got, in order."""
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self.received: list[dict[str, Any]] = []
+        self._read = 0
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The event messages received so far."""
+        return [m for m in self.received if m["type"] == "event"]
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the latest event, snapshot or welcome received."""
+        for message in reversed(self.received):
+            if message["type"] in ("event", "snapshot", "welcome"):
+                return int(message["seq"])
+        raise AssertionError("nothing received yet")
+
+    def view(self) -> dict[str, Any]:
+        """The viewer's latest view (from the last event or snapshot with one)."""
+        for message in reversed(self.received):
+            if message.get("view") is not None:
+                return cast(dict[str, Any], message["view"])
+        raise AssertionError("no view received yet")
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        await self.ws.send_message(text)
+
+    async def receive(self) -> dict[str, Any]:
+        """The next message (kept in `received`)."""
+        with trio.fail_after(STEP_S):
+            message = json.loads(await self.ws.get_message())
+        assert isinstance(message, dict)
+        self.received.append(message)
+        return message
+
+    async def until(self, check: Any) -> dict[str, Any]:
+        """Receive until a message for which `check(message)` is true."""
+        while True:
+            message = await self.receive()
+            if check(message):
+                return message
+
+    async def until_event(self, kind: str) -> dict[str, Any]:
+        return await self.until(
+            lambda m: m["type"] == "event" and m["event"]["type"] == kind
+        )
+
+    async def until_seq(self, seq: int) -> None:
+        """Receive until the event at `seq` (or a later seq) has arrived."""
+        if self.received and self.last_seq >= seq:
+            return
+        await self.until(lambda m: m["type"] == "event" and m["seq"] >= seq)
+
+    async def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send a seat request; its answer (ack or error), events kept meanwhile."""
+        await self.send(message)
+        return await self.until(
+            lambda m: m["type"] in ("ack", "error") and m.get("id") == message["id"]
+        )
+
+    async def act(
+        self, request_id: str, action: str, amount: int | None = None
+    ) -> dict[str, Any]:
+        return await self.request(
+            {"type": "act", "id": request_id, "action": action, "amount": amount}
+        )
+
+    async def closed(self) -> int | None:
+        """Read until the server closes the socket; its close code."""
+        with trio.fail_after(STEP_S):
+            while True:
+                try:
+                    await self.receive()
+                except ConnectionClosed as closed:
+                    return None if closed.reason is None else closed.reason.code
+
+
+@asynccontextmanager
+async def live_client(
+    live: str,
+    table: str,
+    *,
+    token: str | None = None,
+    resume: dict[str, Any] | None = None,
+    hello: bool = True,
+) -> AsyncIterator[LiveClient]:
+    """A socket at `table`'s live stream; said hello (and got the welcome) unless
+    `hello` is False."""
+    async with open_websocket_url(f"{live}/tables/{table}/live") as ws:
+        client = LiveClient(ws)
+        if hello:
+            await client.send({"type": "hello", "token": token, "resume": resume})
+            welcome = await client.receive()
+            assert welcome["type"] == "welcome", welcome
+        yield client
+
+
+async def new_table(api: HttpApi, **config: Any) -> str:
+    status, created = await api.call("POST", "/tables", body={"max_seats": 6, **config})
+    assert status == 201, created
+    return str(created["table"])
+
+
+async def sit(api: HttpApi, table: str, seat: int, name: str, buy_in: int = 100) -> str:
+    status, seated = await api.call(
+        "POST",
+        f"/tables/{table}/seats",
+        body={"seat": seat, "name": name, "buy_in": buy_in},
+    )
+    assert status == 201, seated
+    return str(seated["token"])
