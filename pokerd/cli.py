@@ -104,10 +104,12 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     serve = commands.add_parser(
         "serve",
-        help="run the table server (HTTP API)",
-        description="Serve the tables of the database over HTTP until SIGINT or "
-        "SIGTERM. Settings come from the defaults, then the config file, then "
-        "POKERD_<FIELD> environment variables, then these flags.",
+        help="run the table server (HTTP API and live WebSocket stream)",
+        description="Serve the tables of the database until SIGINT or SIGTERM, on "
+        "two listeners: the HTTP API on --port (default 8000) and the live "
+        "WebSocket stream, ws://HOST:LIVE_PORT/tables/{id}/live, on --live-port "
+        "(default 8001). Settings come from the defaults, then the config file, "
+        "then POKERD_<FIELD> environment variables, then these flags.",
     )
     serve.add_argument(
         "--config",

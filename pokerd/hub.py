@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -65,6 +65,11 @@ class Subscription:
             capacity
         )
         self.dropped = False
+        self.ended: str | None = None
+        """Why the table ended this subscription, if it did."""
+        self.on_drop: Callable[[], None] | None = None
+        """Called once when the hub drops this subscriber (it must not raise):
+        a connection closes at once instead of when its reader drains."""
 
     def offer(self, item: Batch | ServerMessage) -> bool:
         """Queue a batch (or a message for this subscriber alone, after the
@@ -78,8 +83,12 @@ class Subscription:
         return True
 
     def drop(self) -> None:
+        if self.dropped:
+            return
         self.dropped = True
         self._send.close()
+        if self.on_drop is not None:
+            self.on_drop()
 
     def tell(self, message: ServerMessage) -> bool:
         """Queue a message for this subscriber alone, after the batches already
@@ -89,6 +98,10 @@ class Subscription:
             return True
         self._hub.drop(self)
         return False
+
+    def finish(self) -> None:
+        """Queue nothing more: the reader gets what was queued, then the end."""
+        self._send.close()
 
     def close(self) -> None:
         """Unsubscribe: nothing more is queued; what was queued can still be read."""
@@ -155,6 +168,15 @@ class TableHub:
             self._dropped += 1
             self._subscribers.discard(subscription)
         subscription.drop()
+
+    def end(self, reason: str) -> None:
+        """The table is gone: each subscriber reads what was queued, then the
+        end (not a drop: there is nothing to resume), with `reason` in
+        `Subscription.ended`."""
+        for subscription in list(self._subscribers):
+            subscription.ended = reason
+            subscription.finish()
+        self._subscribers.clear()
 
     def statistics(self) -> HubStatistics:
         return HubStatistics(len(self._subscribers), self._published, self._dropped)

@@ -91,9 +91,12 @@ class Supervisor:
         publish: Publisher | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         next_hand_delay_ms: int = 2_000,
+        on_stopped: Callable[[StoppedTable], None] | None = None,
     ) -> None:
         self.store = store
         self._publish = publish
+        self._on_stopped = on_stopped
+        """Told of each table it stops (must not raise), e.g. to end streams."""
         self._clock = clock
         self._next_hand_delay_ms = next_hand_delay_ms
         self._nursery: trio.Nursery | None = None
@@ -343,6 +346,8 @@ class Supervisor:
             reason,
             exc_info=error,
         )
+        if self._on_stopped is not None:
+            self._on_stopped(stopped)
 
 
 def _leaves(error: BaseException | None) -> list[BaseException]:

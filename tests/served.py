@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from pokerd.settings import Settings
 STEP_S = 20
 """Bound on any one wait of a test: generous, never expected."""
 GRACE_S = 3
+RATE_LIMIT_PAUSE_S = 0.1
 
 
 def free_port() -> int:
@@ -111,7 +113,7 @@ async def served(db: Path, **settings: Any) -> AsyncIterator[Served]:
     defaults: dict[str, Any] = {"port": 0, "live_port": 0, "next_hand_delay_ms": 0}
     chosen = Settings(db=db, **{**defaults, **settings})
     async with trio.open_nursery() as nursery:
-        where = await nursery.start(serve, chosen)
+        where = await nursery.start(partial(serve, chosen, handle_signals=False))
         port = int(where.http[0].rsplit(":", 1)[1])
         yield Served(HttpApi(port), where.live)
         nursery.cancel_scope.cancel()
@@ -241,17 +243,30 @@ class LiveClient:
         )
 
     async def until_seq(self, seq: int) -> None:
-        """Receive until the event at `seq` (or a later seq) has arrived."""
-        if self.received and self.last_seq >= seq:
+        """Receive until the event (or snapshot) at `seq` or later has arrived."""
+        if any(
+            m["type"] in ("event", "snapshot") and m["seq"] >= seq
+            for m in self.received
+        ):
             return
-        await self.until(lambda m: m["type"] == "event" and m["seq"] >= seq)
+        await self.until(
+            lambda m: m["type"] in ("event", "snapshot") and m["seq"] >= seq
+        )
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Send a seat request; its answer (ack or error), events kept meanwhile."""
-        await self.send(message)
-        return await self.until(
-            lambda m: m["type"] in ("ack", "error") and m.get("id") == message["id"]
-        )
+        """Send a seat request; its answer (ack or error), events kept meanwhile.
+
+        Refused as rate_limited, it is sent again (same id) a moment later, as
+        the protocol asks: tests play far faster than people.
+        """
+        while True:
+            await self.send(message)
+            answer = await self.until(
+                lambda m: m["type"] in ("ack", "error") and m.get("id") == message["id"]
+            )
+            if answer.get("code") != "rate_limited":
+                return answer
+            await trio.sleep(RATE_LIMIT_PAUSE_S)
 
     async def act(
         self, request_id: str, action: str, amount: int | None = None
@@ -281,13 +296,21 @@ async def live_client(
 ) -> AsyncIterator[LiveClient]:
     """A socket at `table`'s live stream; said hello (and got the welcome) unless
     `hello` is False."""
-    async with open_websocket_url(f"{live}/tables/{table}/live") as ws:
-        client = LiveClient(ws)
-        if hello:
-            await client.send({"type": "hello", "token": token, "resume": resume})
-            welcome = await client.receive()
-            assert welcome["type"] == "welcome", welcome
-        yield client
+    opened: list[WebSocketConnection] = []
+    try:
+        async with open_websocket_url(f"{live}/tables/{table}/live") as ws:
+            opened.append(ws)
+            client = LiveClient(ws)
+            if hello:
+                await client.send({"type": "hello", "token": token, "resume": resume})
+                welcome = await client.receive()
+                assert welcome["type"] == "welcome", welcome
+            yield client
+    finally:
+        # trio-websocket 0.12.2 leaves the TCP stream open when the peer
+        # vanished (close code 1006): its exit returns early then.
+        for ws in opened:
+            await ws._stream.aclose()
 
 
 async def new_table(api: HttpApi, **config: Any) -> str:

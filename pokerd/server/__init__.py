@@ -1,4 +1,4 @@
-"""The live server: the HTTP API on Quart-Trio, over the supervised tables."""
+"""The live server: the HTTP API (Quart-Trio) and the WebSocket live stream."""
 
 from pokerd.server.app import create_app
 from pokerd.server.service import PokerService, ServiceError

@@ -18,12 +18,14 @@ Why trio-websocket and not Hypercorn here: docs/design.md.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
 import re
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from functools import partial
 
@@ -34,7 +36,7 @@ from trio_websocket import (
     Endpoint,
     WebSocketConnection,
     WebSocketRequest,
-    serve_websocket,
+    WebSocketServer,
 )
 
 from pokerd.codec import DecodeError, decode_client_message, encode_message
@@ -53,6 +55,8 @@ CLOSE_TIMEOUT_S = 1.0
 """How long a closing handshake may take before the socket is just closed."""
 HANDSHAKE_TIMEOUT_S = 10.0
 """How long the HTTP upgrade request may take to arrive."""
+SEND_BUFFER_BYTES = 64 * 1024
+"""Kernel send buffer of each live socket (Linux doubles it)."""
 ENDING_CODES = frozenset({"no_such_table", "table_stopped"})
 """Errors during hello after which the connection cannot be of use."""
 
@@ -146,19 +150,23 @@ class LiveServer:
             trio.open_nursery() as handlers,
             trio.open_nursery() as listening,
         ):
-            server = await listening.start(
-                partial(
-                    serve_websocket,
-                    self._handle,
-                    host,
-                    port,
-                    None,
-                    handler_nursery=handlers,
-                    max_message_size=self.limits.max_frame_bytes,
-                    connect_timeout=HANDSHAKE_TIMEOUT_S,
-                    disconnect_timeout=CLOSE_TIMEOUT_S,
+            listeners = await trio.open_tcp_listeners(port, host=host)
+            for listener in listeners:
+                # Accepted sockets inherit it: a client that stops reading
+                # fills this and blocks the writer within seconds, instead of
+                # quietly soaking up megabytes of autotuned kernel buffer.
+                listener.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES
                 )
+            server = WebSocketServer(
+                self._handle,
+                listeners,
+                handler_nursery=handlers,
+                max_message_size=self.limits.max_frame_bytes,
+                connect_timeout=HANDSHAKE_TIMEOUT_S,
+                disconnect_timeout=CLOSE_TIMEOUT_S,
             )
+            await listening.start(server.run)
             task_status.started(_url(server.listeners[0]))
             await self._closing.wait()
             listening.cancel_scope.cancel()
@@ -221,12 +229,23 @@ class LiveConnection:
         self._scope = trio.CancelScope()
         self._token: str | None = None
         self._close: tuple[int, str] | None = None
+        self._unanswered = 0
+        """Messages read whose answer is not written yet: a lost seat's
+        socket closes only once they are (its own leave's ack among them)."""
+        self._sending = False
+        """A send began and did not finish: it may have left half a frame."""
+        self._send_scope: trio.CancelScope | None = None
 
     def close(self, code: int, reason: str) -> None:
         """End the connection with `code` (the first reason given wins)."""
         if self._close is None:
             self._close = (code, reason)
         self._scope.cancel()
+        sending = self._send_scope
+        if sending is not None:
+            sending.deadline = min(
+                sending.deadline, trio.current_time() + CLOSE_TIMEOUT_S
+            )
 
     async def run(self) -> None:
         with self._scope:
@@ -237,7 +256,11 @@ class LiveConnection:
             except ConnectionClosed:
                 pass  # the client went: nothing to tell it
         code, reason = self._close or (1000, "")
-        with trio.move_on_after(CLOSE_TIMEOUT_S):
+        with trio.move_on_after(CLOSE_TIMEOUT_S) as closing:
+            if self._sending:
+                # A close frame after half a frame would be garbage: closing
+                # in a cancelled scope skips the frame and closes the socket.
+                closing.cancel()
             await self._ws.aclose(code, reason)
 
     # Before the stream: nothing else writes, so answers go straight out.
@@ -286,12 +309,20 @@ class LiveConnection:
     # The stream.
 
     async def _serve(self, stream: Stream) -> None:
+        stream.subscription.on_drop = partial(self._slow, "queue")
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._write, stream)
-                nursery.start_soon(self._heartbeat)
-                await self._read(stream)
-                nursery.cancel_scope.cancel()  # the client closed
+
+                async def until_closed(task: Callable[[], Awaitable[None]]) -> None:
+                    """Run `task`; whichever task ends, the connection ends."""
+                    # ConnectionClosed: the client went, or the socket was closed.
+                    with contextlib.suppress(ConnectionClosed):
+                        await task()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(until_closed, partial(self._write, stream))
+                nursery.start_soon(until_closed, self._heartbeat)
+                await until_closed(partial(self._read, stream))
         finally:
             stream.subscription.close()
 
@@ -301,6 +332,7 @@ class LiveConnection:
                 text = await self._ws.get_message()
             except ConnectionClosed:
                 return
+            self._unanswered += 1
             if not self._bucket.take():
                 self._tell(stream, _rate_limited(text))
                 continue
@@ -340,37 +372,62 @@ class LiveConnection:
             await self._send(encode_message(first))
         seat = stream.subscription.viewer
         hashed = None if self._token is None else token_hash(self._token)
+        seat_lost = False
         try:
             async with aclosing(stream.subscription.items()) as items:
                 async for item in items:
                     if isinstance(item, Batch):
+                        if seat_lost:
+                            continue  # redacted for a seat that is not ours now
                         for text in stream.encoded(item):
                             await self._send(text)
                         self._metrics.broadcast_latency.observe(
                             time.perf_counter() - item.published_at
                         )
-                        if hashed is not None and (
+                        seat_lost = hashed is not None and (
                             item.state.seat_of_token(hashed) != seat
-                        ):
-                            self.close(CloseCode.SEAT_LOST, "this token holds no seat")
-                            return
+                        )
                     else:
                         self._count(item, "websocket")
                         await self._send(encode_message(item))
+                        self._unanswered -= 1
+                    if seat_lost and self._unanswered == 0:
+                        self.close(CloseCode.SEAT_LOST, "this token holds no seat")
+                        return
         except SlowConsumerError:
             self._slow("queue")
+            return
+        ended = stream.subscription.ended or "the table was stopped"
+        await self._send_now(Error(code="table_stopped", message=ended))
+        self.close(CloseCode.TABLE_GONE, "the table was stopped")
 
     async def _send(self, text: str) -> None:
-        """Send, or give up on a client that has not read for `heartbeat_s`."""
-        with trio.move_on_after(self._limits.heartbeat_s) as scope:
+        """Send, or give up on a client that has not read for `heartbeat_s`.
+
+        Closing the connection does not cut a send short (a close frame after
+        half a frame would be garbage): it only brings its deadline forward to
+        CLOSE_TIMEOUT_S.
+        """
+        now = trio.current_time()
+        deadline = now + self._limits.heartbeat_s
+        if self._close is not None:
+            deadline = min(deadline, now + CLOSE_TIMEOUT_S)
+        with trio.CancelScope(shield=True, deadline=deadline) as scope:
+            self._send_scope = scope
+            self._sending = True
             await self._ws.send_message(text)
-        if scope.cancelled_caught:
+            self._sending = False
+        self._send_scope = None
+        if not scope.cancelled_caught:
+            self._metrics.messages_sent.inc()
+        elif self._close is None:
             # Half a frame may be on the wire: the socket is only good to close.
             self._slow("stalled")
-        else:
-            self._metrics.messages_sent.inc()
 
     def _slow(self, reason: str) -> None:
+        """Close as SLOW_CONSUMER (once, whichever way it was noticed first)."""
+        if self._close is not None:
+            return
         self._metrics.slow_consumers_dropped.inc(reason)
         log.info("table %s: dropped a slow live client (%s)", self._table, reason)
         self.close(CloseCode.SLOW_CONSUMER, "fell behind: resume from your last seq")

@@ -17,10 +17,11 @@ second signal stops at once.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import attrs
 import trio
@@ -63,11 +64,16 @@ def run(settings: Settings) -> int:
 async def serve(
     settings: Settings,
     *,
+    handle_signals: bool = True,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `settings`' database until SIGINT or SIGTERM (started: where)."""
+    """Serve `settings`' database until SIGINT or SIGTERM (started: where).
+
+    Without `handle_signals` (a server inside another program, or a test) the
+    signals keep their usual meaning and only cancellation stops it.
+    """
     with (
-        trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+        _signals(handle_signals) as signals,
         EventStore(settings.db, synchronous=settings.synchronous) as store,
     ):
         service = PokerService(
@@ -88,6 +94,20 @@ async def serve(
             await _serve_network(service, live, settings, signals, task_status)
             tables.cancel_scope.cancel()
     log.info("pokerd stopped")
+
+
+@contextlib.contextmanager
+def _signals(handle: bool) -> Iterator[AsyncIterator[int]]:
+    if handle:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            yield signals
+    else:
+        yield _never()
+
+
+async def _never() -> AsyncIterator[int]:
+    await trio.sleep_forever()
+    yield 0  # pragma: no cover (makes this an async generator)
 
 
 async def _serve_network(

@@ -49,7 +49,7 @@ from pokerd.store.reader import (
     table_ids,
 )
 from pokerd.stream import Stream, event_messages, open_stream, redaction_for
-from pokerd.supervisor import Supervisor, TableStoppedError
+from pokerd.supervisor import StoppedTable, Supervisor, TableStoppedError
 from pokerd.table import Table, TableClosedError, wall_clock_ms
 from pokerd.tokens import new_token, token_hash
 
@@ -168,6 +168,7 @@ class PokerService:
             publish=self._publish,
             clock=clock,
             next_hand_delay_ms=next_hand_delay_ms,
+            on_stopped=self._stopped,
         )
         self._subscriber_queue = subscriber_queue
         self._hubs: dict[str, TableHub] = {}
@@ -197,6 +198,12 @@ class PokerService:
     def _appended(self, events: int, seconds: float) -> None:
         self.metrics.events_appended.inc(by=events)
         self.metrics.append_latency.observe(seconds)
+
+    def _stopped(self, stopped: StoppedTable) -> None:
+        """A stopped table's streams end, told why."""
+        hub = self._hubs.get(stopped.table_id)
+        if hub is not None:
+            hub.end(f"the table was stopped: {stopped.reason}")
 
     def hub(self, table_id: str) -> TableHub:
         hub = self._hubs.get(table_id)
