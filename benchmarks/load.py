@@ -1,0 +1,1081 @@
+"""Load benchmark: `pokerd serve` driven by bot processes, push against polling.
+
+The orchestrator (this file run plainly) starts a fresh `pokerd serve` for
+each scenario, on a fresh SQLite file at its default durability (FULL) and
+its default settings bar the ports, then starts bot worker processes (this
+file with `--worker`), each playing whole tables: the six seats of a table
+live in one worker, so one monotonic clock times an action from the acting
+bot's send to each seat's receipt of the resulting `action_taken`. Workers
+report JSON lines; the orchestrator samples the server's CPU and memory from
+/proc and reads its `/metrics`.
+
+Scenarios (`--scenarios`, all by default; `--quick` shrinks every one):
+
+- `human100`: 100 tables of 6, bots think 1-3 s.
+- `human1000`: 1000 tables of 6, bots think 1-3 s.
+- `saturation`: bots act at once; the number of tables steps up and the
+  highest action rate held with p99 under 50 ms is reported, with the
+  messages per second the server delivered.
+- `chaos`: `human100` with 5% of actions followed by a dropped socket; each
+  drop resumes from its offset and the seqs received must stay contiguous.
+- `poll1s`, `longpoll`: `human100`'s traffic with clients that poll the view
+  once a second (the design pokerd replaces) or long-poll the events, for the
+  ratio of their latency to push.
+- `ceiling`: a bare trio-websocket broadcast server (no game, no store, no
+  redaction) with as many sockets as the saturation step that held, messages
+  of the same size, saturated: what the stack itself can deliver.
+
+Figures print as `name: value` lines and are written as JSON under
+benchmarks/results/ with the machine and the git commit.
+
+    python benchmarks/load.py [--quick] [--scenarios a,b] [--duration S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import math
+import os
+import platform
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio_websocket
+
+HOST = "127.0.0.1"
+SEATS = 6
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+CONNECT_CONCURRENCY = 32
+"""Tables being set up at once per worker (HTTP calls and handshakes)."""
+SATURATION_P99_MS = 50.0
+CHAOS_DROP = 0.05
+BUY_IN = 200
+
+Json = dict[str, Any]
+
+
+# Shared helpers
+
+
+def emit(obj: Json) -> None:
+    """One JSON line on stdout: how a worker answers the orchestrator."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def raise_nofile() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def proc_status(pid: int, key: str) -> float:
+    """A /proc/PID/status field in MB (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {key} for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Http:
+    """Plain HTTP/1.1 on one kept-alive connection, read by Content-Length."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._stream: trio.SocketStream | None = None
+        self._buffer = b""
+
+    async def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
+        data = b"" if body is None else json.dumps(body).encode()
+        head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{self.port}"]
+        if token is not None:
+            head.append(f"Authorization: Bearer {token}")
+        head.append(f"Content-Length: {len(data)}")
+        if data:
+            head.append("Content-Type: application/json")
+        request = ("\r\n".join(head) + "\r\n\r\n").encode() + data
+        for attempt in range(2):
+            if self._stream is None:
+                self._stream = await trio.open_tcp_stream(HOST, self.port)
+                self._buffer = b""
+            try:
+                await self._stream.send_all(request)
+                return await self._answer()
+            except (trio.BrokenResourceError, ConnectionError):
+                await self.aclose()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _answer(self) -> tuple[int, Any]:
+        while b"\r\n\r\n" not in self._buffer:
+            await self._more()
+        header, _, rest = self._buffer.partition(b"\r\n\r\n")
+        status_line, *fields = header.decode("latin-1").split("\r\n")
+        length = 0
+        for line in fields:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        self._buffer = rest
+        while len(self._buffer) < length:
+            await self._more()
+        content, self._buffer = self._buffer[:length], self._buffer[length:]
+        status = int(status_line.split()[1])
+        return status, json.loads(content) if content else None
+
+    async def _more(self) -> None:
+        assert self._stream is not None
+        chunk = await self._stream.receive_some(65536)
+        if not chunk:
+            raise ConnectionError("closed mid-answer")
+        self._buffer += chunk
+
+    async def aclose(self) -> None:
+        if self._stream is not None:
+            with contextlib.suppress(trio.BrokenResourceError, OSError):
+                await self._stream.aclose()
+        self._stream = None
+
+
+def choose(legal: Json, rng: random.Random) -> tuple[str, int | None]:
+    """A plausible bot: mostly check or call, sometimes fold or raise a little."""
+    roll = rng.random()
+    if legal["call"] > 0 and roll < 0.15:
+        return "fold", None
+    if legal["min_raise_to"] is not None and roll < 0.3:
+        high = min(legal["max_raise_to"], 2 * legal["min_raise_to"])
+        return "raise", rng.randint(legal["min_raise_to"], high)
+    return ("check" if legal["check"] else "call"), None
+
+
+# The worker: tables of six bots on sockets (or pollers)
+
+
+@dataclass
+class TableRun:
+    table: str
+    tokens: list[str]
+    pending: tuple[int, float] | None = None
+    """(seat, perf_counter at send) of the action in flight."""
+    pending_seq: int | None = None
+    """Polling modes: the seq the in-flight action was acked at."""
+    seen_by: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Stats:
+    latencies_ms: list[float] = field(default_factory=list)
+    actions: int = 0
+    events: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    gaps: int = 0
+    duplicates: int = 0
+    drops: int = 0
+    resumed: int = 0
+    not_recovered: int = 0
+    connect_failures: int = 0
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+
+class Worker:
+    def __init__(self, spec: Json) -> None:
+        self.spec = spec
+        self.http_port: int = spec["http_port"]
+        self.live: str = spec["live"]
+        low, high = spec["think"]
+        self.think = (float(low), float(high))
+        self.chaos: float = spec.get("chaos", 0.0)
+        self.mode: str = spec.get("mode", "push")
+        self.rng = random.Random(spec["seed"])
+        self.stats = Stats()
+        self.running = True
+        self.measuring = False
+        self.nursery: trio.Nursery | None = None
+        """Where the sockets' reader tasks run."""
+
+    async def main(self) -> None:
+        tables: list[TableRun] = []
+        limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+
+        async def setup() -> None:
+            async with limiter:
+                tables.append(await self.create_table())
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(self.spec["tables"]):
+                nursery.start_soon(setup)
+        emit({"event": "created", "tables": len(tables)})
+        connected = trio.Event()
+        ready = 0
+        total = len(tables) * SEATS
+
+        def one_ready() -> None:
+            nonlocal ready
+            ready += 1
+            if ready == total:
+                connected.set()
+
+        async with trio.open_nursery() as nursery:
+            for run in tables:
+                for seat in range(SEATS):
+                    play = self.poll_seat if self.mode != "push" else self.push_seat
+                    nursery.start_soon(play, run, seat, one_ready, limiter)
+            with trio.move_on_after(120):
+                await connected.wait()
+            gc.collect()
+            gc.freeze()
+            emit({"event": "connected", "sockets": ready})
+            await trio.sleep(self.spec["warmup"])
+            self.measuring = True
+            started = time.perf_counter()
+            await trio.sleep(self.spec["duration"])
+            self.measuring = False
+            elapsed = time.perf_counter() - started
+            self.running = False
+            nursery.cancel_scope.cancel()
+        stats = self.stats
+        emit(
+            {
+                "event": "done",
+                "elapsed": elapsed,
+                "latencies_ms": stats.latencies_ms,
+                "actions": stats.actions,
+                "events": stats.events,
+                "errors": stats.errors,
+                "gaps": stats.gaps,
+                "duplicates": stats.duplicates,
+                "drops": stats.drops,
+                "resumed": stats.resumed,
+                "not_recovered": stats.not_recovered,
+                "connect_failures": stats.connect_failures,
+            }
+        )
+
+    async def create_table(self) -> TableRun:
+        http = Http(self.http_port)
+        try:
+            status, created = await http.call(
+                "POST",
+                "/tables",
+                {"max_seats": SEATS, "max_buy_in": BUY_IN, "min_buy_in": 40},
+            )
+            assert status == 201, created
+            table = created["table"]
+            tokens = []
+            for seat in range(SEATS):
+                status, seated = await http.call(
+                    "POST",
+                    f"/tables/{table}/seats",
+                    {"seat": seat, "name": f"bot{seat}", "buy_in": BUY_IN},
+                )
+                assert status == 201, seated
+                tokens.append(seated["token"])
+        finally:
+            await http.aclose()
+        return TableRun(table, tokens)
+
+    def thinking(self) -> float:
+        low, high = self.think
+        return self.rng.uniform(low, high) if high > 0 else 0.0
+
+    def record(self, run: TableRun, seat: int, now: float) -> None:
+        """`seat` received the in-flight action's event at `now`."""
+        if run.pending is None or seat in run.seen_by:
+            return
+        run.seen_by.add(seat)
+        if self.measuring:
+            self.stats.latencies_ms.append((now - run.pending[1]) * 1000)
+
+    # Push: a WebSocket per seat.
+
+    async def push_seat(
+        self,
+        run: TableRun,
+        seat: int,
+        ready: Callable[[], None],
+        limiter: trio.CapacityLimiter,
+    ) -> None:
+        token = run.tokens[seat]
+        epoch: str | None = None
+        offset = 0
+        first = True
+        acted_at = -1
+        requests = 0
+        url = f"{self.live}/tables/{run.table}/live"
+        while self.running:
+            try:
+                async with limiter:
+                    ws = await trio_websocket.connect_websocket_url(
+                        self._nursery_for(run), url
+                    )
+            except (OSError, trio_websocket.HandshakeError):
+                self.stats.connect_failures += 1
+                await trio.sleep(0.5)
+                continue
+            try:
+                resume = None if epoch is None else {"epoch": epoch, "offset": offset}
+                await ws.send_message(
+                    json.dumps({"type": "hello", "token": token, "resume": resume})
+                )
+                if first:
+                    ready()
+                    first = False
+                view: Json | None = None
+                view_seq = 0
+                waiting: set[str] = set()
+                """Requests sent and not answered: a bot acts on a view only
+                once its previous request was answered."""
+                while True:
+                    text = await ws.get_message()
+                    now = time.perf_counter()
+                    message = json.loads(text)
+                    kind = message["type"]
+                    if kind == "welcome":
+                        if epoch is not None:
+                            if message["recovered"]:
+                                self.stats.resumed += 1
+                            else:
+                                self.stats.not_recovered += 1
+                        epoch = message["epoch"]
+                        if not message["recovered"]:
+                            offset = message["seq"]
+                        continue
+                    if kind == "snapshot":
+                        offset = message["seq"]
+                        view, view_seq = message["view"], message["seq"]
+                    elif kind == "event":
+                        seq = message["seq"]
+                        if seq <= offset:
+                            self.stats.duplicates += 1
+                            continue
+                        if seq != offset + 1:
+                            self.stats.gaps += 1
+                        offset = seq
+                        if self.measuring:
+                            self.stats.events += 1
+                        event = message["event"]
+                        if (
+                            event["type"] == "action_taken"
+                            and event["cause"] == "player"
+                            and run.pending is not None
+                            and event["seat"] == run.pending[0]
+                        ):
+                            self.record(run, seat, now)
+                        if message["view"] is not None:
+                            view, view_seq = message["view"], seq
+                    elif kind in ("ack", "error"):
+                        # Then look at the view again: the turn may have come
+                        # back while this answer was on its way.
+                        waiting.discard(message["id"])
+                        if kind == "error":
+                            self.stats.error(message["code"])
+                    else:
+                        continue
+                    if view is None or view_seq <= acted_at or waiting:
+                        continue
+                    if view["to_act"] == seat and view["legal"]:
+                        acted_at = view_seq
+                        await trio.sleep(self.thinking())
+                        action, amount = choose(view["legal"], self.rng)
+                        requests += 1
+                        waiting.add(f"{seat}-{requests}")
+                        run.pending, run.seen_by = (seat, time.perf_counter()), set()
+                        await ws.send_message(
+                            json.dumps(
+                                {
+                                    "type": "act",
+                                    "id": f"{seat}-{requests}",
+                                    "action": action,
+                                    "amount": amount,
+                                }
+                            )
+                        )
+                        if self.measuring:
+                            self.stats.actions += 1
+                        if self.chaos and self.rng.random() < self.chaos:
+                            self.stats.drops += 1
+                            break
+                    elif view["hand_in_progress"] is False:
+                        me = view["seats"][seat]
+                        if me is not None and me["stack"] == 0:
+                            acted_at = view_seq
+                            requests += 1
+                            waiting.add(f"{seat}-{requests}")
+                            await ws.send_message(
+                                json.dumps(
+                                    {
+                                        "type": "top_up",
+                                        "id": f"{seat}-{requests}",
+                                        "amount": BUY_IN,
+                                    }
+                                )
+                            )
+                            if me["sitting_out"]:
+                                requests += 1
+                                waiting.add(f"{seat}-{requests}")
+                                await ws.send_message(
+                                    json.dumps(
+                                        {
+                                            "type": "come_back",
+                                            "id": f"{seat}-{requests}",
+                                        }
+                                    )
+                                )
+            except trio_websocket.ConnectionClosed:
+                pass
+            finally:
+                # Abrupt: the chaos drop and the end of a run just cut the TCP.
+                with contextlib.suppress(Exception):
+                    await ws._stream.aclose()
+                ws._reader_running = False
+
+    def _nursery_for(self, run: TableRun) -> trio.Nursery:
+        assert self.nursery is not None
+        return self.nursery
+
+    # Polling: the view once a second, or the events by long poll.
+
+    async def poll_seat(
+        self,
+        run: TableRun,
+        seat: int,
+        ready: Callable[[], None],
+        limiter: trio.CapacityLimiter,
+    ) -> None:
+        token = run.tokens[seat]
+        http = Http(self.http_port)
+        acted_at = -1
+        requests = 0
+        after = 0
+        ready()
+        await trio.sleep(self.rng.random())  # polls spread over the second
+        try:
+            while self.running:
+                if self.mode == "poll1s":
+                    tick = time.perf_counter()
+                    _, view = await http.call(
+                        "GET", f"/tables/{run.table}", token=token
+                    )
+                    now = time.perf_counter()
+                    seq = view["seq"]
+                else:
+                    _, page = await http.call(
+                        "GET",
+                        f"/tables/{run.table}/events?after={after}&wait=30",
+                        token=token,
+                    )
+                    now = time.perf_counter()
+                    seq = page["seq"]
+                    view = None
+                    for message in page["events"]:
+                        if message["view"] is not None:
+                            view = {**message["view"], "seq": message["seq"]}
+                    if self.measuring:
+                        self.stats.events += len(page["events"])
+                    after = seq
+                if run.pending_seq is not None and seq >= run.pending_seq:
+                    self.record(run, seat, now)
+                if view is not None and view["seq"] > acted_at:
+                    if view["to_act"] == seat and view["legal"]:
+                        acted_at = view["seq"]
+                        await trio.sleep(self.thinking())
+                        action, amount = choose(view["legal"], self.rng)
+                        requests += 1
+                        run.pending, run.seen_by = (seat, time.perf_counter()), set()
+                        run.pending_seq = None
+                        _, answer = await http.call(
+                            "POST",
+                            f"/tables/{run.table}/requests",
+                            {
+                                "type": "act",
+                                "id": f"{seat}-{requests}",
+                                "action": action,
+                                "amount": amount,
+                            },
+                            token=token,
+                        )
+                        if answer["type"] == "ack":
+                            run.pending_seq = answer["seq"]
+                            # The actor's own copy is the ack itself.
+                            run.seen_by.add(seat)
+                        else:
+                            self.stats.error(answer["code"])
+                        if self.measuring:
+                            self.stats.actions += 1
+                    elif not view["hand_in_progress"]:
+                        me = view["seats"][seat]
+                        if me is not None and me["stack"] == 0:
+                            for body in (
+                                {"type": "top_up", "amount": BUY_IN},
+                                {"type": "come_back"},
+                            ):
+                                requests += 1
+                                await http.call(
+                                    "POST",
+                                    f"/tables/{run.table}/requests",
+                                    {**body, "id": f"{seat}-{requests}"},
+                                    token=token,
+                                )
+                if self.mode == "poll1s":
+                    await trio.sleep(max(0.0, 1.0 - (time.perf_counter() - tick)))
+        finally:
+            await http.aclose()
+
+
+async def worker_main(spec: Json) -> None:
+    raise_nofile()
+    worker = Worker(spec)
+    async with trio.open_nursery() as nursery:
+        worker.nursery = nursery
+        await worker.main()
+        nursery.cancel_scope.cancel()
+
+
+# The ceiling: a bare broadcast server and its saturating clients.
+
+
+async def ceiling_server(port: int) -> None:
+    """Tables of six sockets by path; each message is relayed to the six."""
+    raise_nofile()
+    tables: dict[str, set[trio.MemorySendChannel[str]]] = {}
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        send, receive = trio.open_memory_channel[str](256)
+        members = tables.setdefault(request.path, set())
+        members.add(send)
+
+        async def writer() -> None:
+            async for text in receive:
+                await ws.send_message(text)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(writer)
+                while True:
+                    text = str(await ws.get_message())
+                    json.loads(text)  # a server reads what it is sent
+                    for member in list(members):
+                        with contextlib.suppress(trio.WouldBlock):
+                            member.send_nowait(text)
+        except trio_websocket.ConnectionClosed:
+            pass
+        finally:
+            members.discard(send)
+
+    listeners = await trio.open_tcp_listeners(port, host=HOST)
+    server = trio_websocket.WebSocketServer(handler, listeners)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run)
+        gc.collect()
+        gc.freeze()
+        emit({"event": "listening"})
+
+
+async def ceiling_client(spec: Json) -> None:
+    """Per table, seats take turns sending a message of `size` bytes; the next
+    goes once all six have it (one in flight per table, as at a poker table)."""
+    raise_nofile()
+    stats = Stats()
+    padding = "x" * max(0, spec["size"] - 60)
+    measuring = False
+    limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+
+    async def table(number: int, task_status: trio.TaskStatus[None]) -> None:
+        url = f"ws://{HOST}:{spec['port']}/t/{number}"
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = []
+            for _ in range(SEATS):
+                async with limiter:
+                    sockets.append(
+                        await stack.enter_async_context(
+                            trio_websocket.open_websocket_url(url)
+                        )
+                    )
+            task_status.started()
+            turn = 0
+            while True:
+                sent = time.perf_counter()
+                await sockets[turn % SEATS].send_message(
+                    json.dumps({"seat": turn % SEATS, "pad": padding})
+                )
+                for ws in sockets:
+                    json.loads(await ws.get_message())
+                    if measuring:
+                        stats.latencies_ms.append((time.perf_counter() - sent) * 1000)
+                        stats.events += 1
+                if measuring:
+                    stats.actions += 1
+                turn += 1
+
+    async with trio.open_nursery() as nursery:
+        for number in range(spec["tables"]):
+            await nursery.start(table, number)
+        gc.collect()
+        gc.freeze()
+        emit({"event": "connected", "sockets": spec["tables"] * SEATS})
+        await trio.sleep(spec["warmup"])
+        measuring = True
+        started = time.perf_counter()
+        await trio.sleep(spec["duration"])
+        measuring = False
+        elapsed = time.perf_counter() - started
+        nursery.cancel_scope.cancel()
+    emit(
+        {
+            "event": "done",
+            "elapsed": elapsed,
+            "latencies_ms": stats.latencies_ms,
+            "actions": stats.actions,
+            "events": stats.events,
+        }
+    )
+
+
+# The orchestrator.
+
+
+class Child:
+    """A process of this file answering in JSON lines; stopped by its PID."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+
+    def expect(self, event: str) -> Json:
+        assert self.process.stdout is not None
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"a child ended before {event!r}")
+            message: Json = json.loads(line)
+            if message.get("event") == event:
+                return message
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Server:
+    """`pokerd serve` on a fresh database in `folder`, default settings."""
+
+    def __init__(self, folder: Path, flags: tuple[str, ...] = ()) -> None:
+        self.port, self.live_port = free_port(), free_port()
+        self.log = (folder / "serve.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pokerd",
+                "serve",
+                "--db",
+                str(folder / "load.db"),
+                "--port",
+                str(self.port),
+                "--live-port",
+                str(self.live_port),
+                "--log-level",
+                "WARNING",
+                *flags,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.get("/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def get(self, path: str) -> str:
+        import http.client
+
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        try:
+            connection.request("GET", path)
+            return connection.getresponse().read().decode()
+        finally:
+            connection.close()
+
+    def metric(self, name: str) -> float:
+        total = 0.0
+        for line in self.get("/metrics").splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@dataclass
+class Scenario:
+    name: str
+    tables: int
+    think: tuple[float, float]
+    duration: float
+    warmup: float
+    mode: str = "push"
+    chaos: float = 0.0
+    workers: int = 1
+    server_flags: tuple[str, ...] = ()
+
+
+def split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def run_scenario(scenario: Scenario, seed: int) -> Json:
+    """One scenario on a fresh server; its figures."""
+    with tempfile.TemporaryDirectory(prefix="pokerd-load-") as tmp:
+        server = Server(Path(tmp), scenario.server_flags)
+        workers: list[Child] = []
+        try:
+            rss_idle = proc_status(server.pid, "VmRSS")
+            for index, tables in enumerate(split(scenario.tables, scenario.workers)):
+                spec = {
+                    "http_port": server.port,
+                    "live": f"ws://{HOST}:{server.live_port}",
+                    "tables": tables,
+                    "think": scenario.think,
+                    "duration": scenario.duration,
+                    "warmup": scenario.warmup,
+                    "mode": scenario.mode,
+                    "chaos": scenario.chaos,
+                    "seed": seed * 1000 + index,
+                }
+                workers.append(Child("--worker", json.dumps(spec)))
+            for child in workers:
+                child.expect("connected")
+            rss_connected = proc_status(server.pid, "VmRSS")
+            time.sleep(scenario.warmup)
+            cpu0, sent0 = (
+                cpu_seconds(server.pid),
+                server.metric("pokerd_messages_sent_total"),
+            )
+            appended0 = server.metric("pokerd_events_appended_total")
+            wall0 = time.perf_counter()
+            peak = rss_connected
+            while time.perf_counter() - wall0 < scenario.duration:
+                time.sleep(min(1.0, scenario.duration))
+                peak = max(peak, proc_status(server.pid, "VmRSS"))
+            wall = time.perf_counter() - wall0
+            cpu1 = cpu_seconds(server.pid)
+            sent1 = server.metric("pokerd_messages_sent_total")
+            appended1 = server.metric("pokerd_events_appended_total")
+            dropped = server.metric("pokerd_slow_consumers_dropped_total")
+            reports = [child.expect("done") for child in workers]
+            hwm = proc_status(server.pid, "VmHWM")
+        finally:
+            for child in workers:
+                child.stop()
+            server.stop()
+    latencies = [x for report in reports for x in report["latencies_ms"]]
+    actions = sum(report["actions"] for report in reports)
+    elapsed = max(report["elapsed"] for report in reports)
+    errors: dict[str, int] = {}
+    for report in reports:
+        for code, count in report["errors"].items():
+            errors[code] = errors.get(code, 0) + count
+    players = scenario.tables * SEATS
+    return {
+        "tables": scenario.tables,
+        "players": players,
+        "mode": scenario.mode,
+        "think_s": list(scenario.think),
+        "duration_s": round(elapsed, 2),
+        "latency_ms": {
+            "samples": len(latencies),
+            "p50": round(percentile(latencies, 50), 3),
+            "p99": round(percentile(latencies, 99), 3),
+            "p999": round(percentile(latencies, 99.9), 3),
+            "max": round(max(latencies, default=math.nan), 3),
+        },
+        "actions_per_s": round(actions / elapsed, 1),
+        "events_appended_per_s": round((appended1 - appended0) / wall, 1),
+        "messages_sent_per_s": round((sent1 - sent0) / wall, 1),
+        "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+        "server_rss_idle_mb": round(rss_idle, 1),
+        "server_rss_connected_mb": round(rss_connected, 1),
+        "server_rss_peak_mb": round(max(peak, hwm), 1),
+        "server_kb_per_player": round((max(peak, hwm) - rss_idle) * 1024 / players, 1),
+        "errors": errors,
+        "slow_consumers_dropped": dropped,
+        "gaps": sum(report["gaps"] for report in reports),
+        "duplicates": sum(report["duplicates"] for report in reports),
+        "chaos_drops": sum(report["drops"] for report in reports),
+        "chaos_resumed": sum(report["resumed"] for report in reports),
+        "chaos_not_recovered": sum(report["not_recovered"] for report in reports),
+        "connect_failures": sum(report["connect_failures"] for report in reports),
+    }
+
+
+def run_ceiling(tables: int, size: int, duration: float, warmup: float) -> Json:
+    port = free_port()
+    server = Child("--ceiling-server", str(port))
+    try:
+        server.expect("listening")
+        cpu0 = cpu_seconds(server.process.pid)
+        client = Child(
+            "--ceiling-client",
+            json.dumps(
+                {
+                    "port": port,
+                    "tables": tables,
+                    "size": size,
+                    "duration": duration,
+                    "warmup": warmup,
+                }
+            ),
+        )
+        try:
+            client.expect("connected")
+            report = client.expect("done")
+        finally:
+            client.stop()
+        cpu1 = cpu_seconds(server.process.pid)
+    finally:
+        server.stop()
+    latencies = report["latencies_ms"]
+    return {
+        "tables": tables,
+        "sockets": tables * SEATS,
+        "message_bytes": size,
+        "latency_ms": {
+            "p50": round(percentile(latencies, 50), 3),
+            "p99": round(percentile(latencies, 99), 3),
+        },
+        "rounds_per_s": round(report["actions"] / report["elapsed"], 1),
+        "messages_delivered_per_s": round(report["events"] / report["elapsed"], 1),
+        "server_cpu_s": round(cpu1 - cpu0, 2),
+    }
+
+
+def machine() -> Json:
+    with open("/proc/meminfo") as f:
+        total_kb = int(f.readline().split()[1])
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(total_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": commit + ("+dirty" if dirty else ""),
+    }
+
+
+def out(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def print_figures(prefix: str, figures: Json) -> None:
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            print_figures(f"{prefix}.{key}", value)
+        else:
+            out(f"{prefix}.{key}", value)
+
+
+SCENARIOS = ("human100", "human1000", "saturation", "chaos", "poll1s", "longpoll")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small, short runs")
+    parser.add_argument("--scenarios", default=",".join((*SCENARIOS, "ceiling")))
+    parser.add_argument("--duration", type=float, help="seconds measured per run")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    raise_nofile()
+    chosen = args.scenarios.split(",")
+    quick = args.quick
+    duration = args.duration or (5.0 if quick else 60.0)
+    warmup = 2.0 if quick else 10.0
+    human = (1.0, 3.0)
+    small, large = (10, 30) if quick else (100, 1000)
+    results: Json = {"machine": machine(), "quick": quick, "scenarios": {}}
+    figures: dict[str, Json] = results["scenarios"]
+    out("machine", json.dumps(results["machine"]))
+
+    def record(name: str, scenario_figures: Json) -> None:
+        figures[name] = scenario_figures
+        print_figures(name, scenario_figures)
+
+    if "human100" in chosen:
+        record(
+            "human100",
+            run_scenario(
+                Scenario("human100", small, human, duration, warmup), args.seed
+            ),
+        )
+    if "human1000" in chosen:
+        record(
+            "human1000",
+            run_scenario(
+                Scenario("human1000", large, human, duration, warmup, workers=2),
+                args.seed,
+            ),
+        )
+    if "chaos" in chosen:
+        record(
+            "chaos",
+            run_scenario(
+                Scenario("chaos", small, human, duration, warmup, chaos=CHAOS_DROP),
+                args.seed,
+            ),
+        )
+    for mode in ("poll1s", "longpoll"):
+        if mode in chosen:
+            record(
+                mode,
+                run_scenario(
+                    Scenario(mode, small, human, duration, warmup, mode=mode),
+                    args.seed,
+                ),
+            )
+    best: Json | None = None
+    if "saturation" in chosen:
+        steps = (2, 5) if quick else (10, 20, 40, 80, 160)
+        step_duration = min(duration, 5.0 if quick else 20.0)
+        for tables in steps:
+            step = run_scenario(
+                Scenario(
+                    "saturation",
+                    tables,
+                    (0.0, 0.0),
+                    step_duration,
+                    warmup / 2,
+                    # Hands back to back: the pause between hands is not load.
+                    server_flags=("--next-hand-delay-ms", "0"),
+                ),
+                args.seed,
+            )
+            record(f"saturation.t{tables}", step)
+            if step["latency_ms"]["p99"] < SATURATION_P99_MS and (
+                best is None or step["actions_per_s"] > best["actions_per_s"]
+            ):
+                best = step
+        if best is not None:
+            out("saturation.best_tables", best["tables"])
+            out("saturation.best_actions_per_s", best["actions_per_s"])
+            out("saturation.best_messages_per_s", best["messages_sent_per_s"])
+    if "ceiling" in chosen:
+        tables = best["tables"] if best is not None else small
+        # The size of pokerd's average message, from the push run's bytes.
+        size = 1200
+        ceiling = run_ceiling(tables, size, min(duration, 20.0), warmup / 2)
+        record("ceiling", ceiling)
+        if best is not None:
+            out(
+                "saturation.ratio_to_ceiling",
+                round(
+                    best["messages_sent_per_s"] / ceiling["messages_delivered_per_s"], 3
+                ),
+            )
+    push = figures.get("human100")
+    for mode in ("poll1s", "longpoll"):
+        if push is not None and mode in figures:
+            out(
+                f"{mode}.p50_ratio_to_push",
+                round(
+                    figures[mode]["latency_ms"]["p50"] / push["latency_ms"]["p50"], 1
+                ),
+            )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = RESULTS / f"load-{stamp}{'-quick' if quick else ''}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    out("results", path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--worker":
+        trio.run(worker_main, json.loads(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "--ceiling-server":
+        trio.run(ceiling_server, int(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "--ceiling-client":
+        trio.run(ceiling_client, json.loads(sys.argv[2]))
+    else:
+        main()
