@@ -58,13 +58,14 @@ def event_messages(
     redact_for: Callable[[Event], PublicEvent],
 ) -> list[EventMessage]:
     """Events as messages; the last carries the viewer's view of `state`, the
-    table after it (None when the caller does not have that state)."""
+    table after it (None when the caller does not have that state), without
+    the card proofs: the events carry those."""
     messages = [
         EventMessage(seq=stored.seq, event=redact_for(stored.event))
         for stored in events
     ]
     if messages and state is not None:
-        messages[-1] = attrs.evolve(messages[-1], view=view(state, seat))
+        messages[-1] = attrs.evolve(messages[-1], view=view(state, seat, proofs=False))
     return messages
 
 

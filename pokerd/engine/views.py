@@ -90,11 +90,16 @@ class TableView:
     """Who won what, once the hand has ended."""
 
 
-def view(state: TableState, viewer: Viewer) -> TableView:
-    """The table as `viewer` may see it."""
+def view(state: TableState, viewer: Viewer, *, proofs: bool = True) -> TableView:
+    """The table as `viewer` may see it.
+
+    Without `proofs`, `board_proofs` and each seat's `proofs` are left empty:
+    the views sent with events leave them to the events that revealed the
+    cards (they were most of a view's bytes, for nothing new).
+    """
     hand = state.hand
     seats = tuple(
-        None if seat is None else _seat_view(state, index, viewer)
+        None if seat is None else _seat_view(state, index, viewer, proofs)
         for index, seat in enumerate(state.seats)
     )
     if hand is None:
@@ -124,7 +129,9 @@ def view(state: TableState, viewer: Viewer) -> TableView:
         hand_in_progress=hand.in_progress,
         button=hand.started.button,
         board=tuple(card for step in board for card in step.cards),
-        board_proofs=tuple(proof for step in board for proof in step.proofs),
+        board_proofs=tuple(proof for step in board for proof in step.proofs)
+        if proofs
+        else (),
         pots=_pots(hand),
         to_act=to_act,
         deadline_ms=None if hand.turn is None else hand.turn.deadline_ms,
@@ -196,7 +203,9 @@ def redact(event: Event, viewer: Viewer) -> PublicEvent:
     )
 
 
-def _seat_view(state: TableState, index: int, viewer: Viewer) -> SeatView:
+def _seat_view(
+    state: TableState, index: int, viewer: Viewer, with_proofs: bool
+) -> SeatView:
     seat = state.seats[index]
     assert seat is not None
     hand = state.hand
@@ -216,7 +225,8 @@ def _seat_view(state: TableState, index: int, viewer: Viewer) -> SeatView:
             cards, proofs = shown.cards, shown.proofs
         elif viewer == index:
             cards = hole_cards(hand.started, index)
-            proofs = hole_proofs(hand.started, index)
+            if with_proofs:
+                proofs = hole_proofs(hand.started, index)
         elif poker.statuses[position]:
             hidden = 2
     return SeatView(
@@ -231,7 +241,7 @@ def _seat_view(state: TableState, index: int, viewer: Viewer) -> SeatView:
         leaving=seat.leaving,
         cards=cards,
         hidden_cards=hidden,
-        proofs=proofs,
+        proofs=proofs if with_proofs else (),
     )
 
 
