@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--db", required=True, metavar="PATH", help="the database")
 
     _add_serve(commands)
+    _add_bots(commands)
 
     story = commands.add_parser(
         "replay",
@@ -126,6 +127,73 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         )
 
 
+def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bots = commands.add_parser(
+        "bots",
+        help="play bots at new tables of a running server, and check what they got",
+        description="Create TABLES tables on the server at --url, seat SEATS bots "
+        "at each (buying in at the table's maximum) and play them over the live "
+        "stream (HTTP long polling if it cannot be opened): they fold weak hands, "
+        "bet strong ones and sometimes bluff, only ever legally. Bots that go "
+        "broke top up. After HANDS hands a table (or Ctrl-C), every bot checks "
+        "that the events it received are exactly the table's log as its seat may "
+        "see it, and a summary is printed. Exit status 0 if every check passed, "
+        "1 if one failed, 2 for bad options or an unreachable server.",
+    )
+    bots.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000",
+        help="the server's HTTP API (default http://127.0.0.1:8000); the live "
+        "stream's address comes from its /healthz",
+    )
+    bots.add_argument("--tables", type=int, default=1, help="tables (default 1)")
+    bots.add_argument(
+        "--seats", type=int, default=6, help="bots a table, 2-10 (default 6)"
+    )
+    bots.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait before each action, uniform in 0.5x-1.5x of it (default 0)",
+    )
+    bots.add_argument(
+        "--hands",
+        type=int,
+        default=0,
+        help="hands each table plays (default 0: until Ctrl-C)",
+    )
+    bots.add_argument(
+        "--chaos",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability per action of cutting the connection right after "
+        "sending it (the client resumes; default 0)",
+    )
+    bots.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the bots' decisions and chaos (default: random)",
+    )
+
+
+def _bots(args: argparse.Namespace) -> int:
+    from pokerd.bots import BotsOptions, bots_command
+
+    return bots_command(
+        BotsOptions(
+            url=args.url,
+            tables=args.tables,
+            seats=args.seats,
+            think=args.think,
+            hands=args.hands,
+            chaos=args.chaos,
+            seed=args.seed,
+        )
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from pokerd.server.serve import run
     from pokerd.settings import SettingsError, field_help, load_settings
@@ -172,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _replay(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "bots":
+        return _bots(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires one
 
 
