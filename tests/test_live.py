@@ -530,3 +530,17 @@ async def test_a_table_stopped_by_its_supervisor_ends_its_open_sockets(
     assert last["code"] == "table_stopped"
     assert "another writer" in last["message"]
     assert code == CloseCode.TABLE_GONE
+
+
+async def test_health_names_the_live_stream_at_the_host_the_caller_used(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path / "live.db", host="0.0.0.0") as server:
+        _, health = await server.api.call("GET", "/healthz")
+        table = await new_table(server.api)
+        async with live_client(health["live"], table) as watcher:
+            snapshot = await watcher.receive()
+
+    assert server.live.startswith("ws://0.0.0.0:")
+    assert health["live"] == server.live.replace("0.0.0.0", "127.0.0.1")
+    assert snapshot["type"] == "snapshot"

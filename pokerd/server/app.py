@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 from quart import Response, request
@@ -78,7 +79,11 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> Response:
         return answer(
-            {"ok": True, "tables": service.running_tables(), "live": live_url}
+            {
+                "ok": True,
+                "tables": service.running_tables(),
+                "live": _as_seen_by_caller(live_url),
+            }
         )
 
     @app.get("/metrics")
@@ -153,6 +158,17 @@ def create_app(
         return app.response_class(text, content_type="text/plain; charset=utf-8")
 
     return app
+
+
+def _as_seen_by_caller(live_url: str) -> str:
+    """The live URL with a wildcard host (0.0.0.0, ::) replaced by the host the
+    caller reached this server at, which is where the stream is too."""
+    parts = urlsplit(live_url)
+    if parts.hostname not in ("0.0.0.0", "::") or parts.port is None:
+        return live_url
+    host = urlsplit(f"//{request.host}").hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}:{parts.port}"
 
 
 async def _body() -> Any:
