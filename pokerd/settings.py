@@ -109,9 +109,12 @@ class Settings:
     """Messages buffered for a subscriber before it is dropped as too slow."""
 
     heartbeat_s: float = _setting(5.0, _positive)
-    """Seconds between pings to each WebSocket; one not answered within as long
-    again closes it. Also the time a new socket has to say hello, and a send
-    may block."""
+    """Seconds a WebSocket has to answer a ping, to say hello once connected,
+    and that one send to it may block."""
+
+    ping_interval_s: float = _setting(20.0, _positive)
+    """Seconds a WebSocket may stay quiet before the server pings it (keep it
+    below a proxy's read timeout)."""
 
     rate_limit_per_s: float = _setting(20.0, _positive)
     """Messages per second a WebSocket may send (in bursts of as many); the

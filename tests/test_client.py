@@ -398,7 +398,9 @@ async def test_a_client_resumes_after_the_server_closes_its_socket(
 ) -> None:
     db = tmp_path / "client.db"
     async with (
-        served(db, heartbeat_s=SHORT_HEARTBEAT_S) as server,
+        served(
+            db, heartbeat_s=SHORT_HEARTBEAT_S, ping_interval_s=SHORT_HEARTBEAT_S
+        ) as server,
         proxied(server.live) as proxy,
     ):
         game = await heads_up(server)

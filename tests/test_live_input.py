@@ -443,7 +443,11 @@ async def test_a_peer_that_never_answers_a_ping_is_closed_with_4005(
     tmp_path: Path,
 ) -> None:
     received: list[Event] = []
-    async with served(tmp_path / "live.db", heartbeat_s=SHORT_HEARTBEAT_S) as server:
+    async with served(
+        tmp_path / "live.db",
+        heartbeat_s=SHORT_HEARTBEAT_S,
+        ping_interval_s=SHORT_HEARTBEAT_S,
+    ) as server:
         table = await new_table(server.api)
         host, port = live_address(server.live)
         peer = WSConnection(ConnectionType.CLIENT)

@@ -32,6 +32,7 @@ def test_defaults_are_the_documented_values() -> None:
         "max_frame_bytes": 65536,
         "subscriber_queue": 256,
         "heartbeat_s": 5.0,
+        "ping_interval_s": 20.0,
         "rate_limit_per_s": 20.0,
         "log_level": "INFO",
     }

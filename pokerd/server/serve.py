@@ -86,6 +86,7 @@ async def serve(
             LiveLimits(
                 max_frame_bytes=settings.max_frame_bytes,
                 heartbeat_s=settings.heartbeat_s,
+                ping_interval_s=settings.ping_interval_s,
                 rate_limit_per_s=settings.rate_limit_per_s,
             ),
         )
