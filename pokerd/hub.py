@@ -21,7 +21,7 @@ import attrs
 import trio
 
 from pokerd.engine.state import TableState
-from pokerd.engine.views import Viewer
+from pokerd.engine.views import TableView, Viewer, view
 from pokerd.protocol import ServerMessage
 from pokerd.store.log import StoredEvent
 
@@ -34,9 +34,17 @@ class Batch:
     state: TableState
     published_at: float = attrs.field(factory=time.perf_counter, eq=False)
     """time.perf_counter() when the table published it (for broadcast latency)."""
+    public: list[TableView] = attrs.field(factory=list, eq=False, repr=False)
+    """The spectator's view of `state` without proofs, once computed."""
     encoded: dict[Any, list[str]] = attrs.field(factory=dict, eq=False, repr=False)
     """The batch's messages as sent, by redaction: every viewer who sees the
     batch alike (spectators, say) shares one encoding."""
+
+    def public_view(self) -> TableView:
+        """`view(state, None, proofs=False)`, computed once for all viewers."""
+        if not self.public:
+            self.public.append(view(self.state, None, proofs=False))
+        return self.public[0]
 
 
 class SlowConsumerError(Exception):

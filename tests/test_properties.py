@@ -38,6 +38,7 @@ from pokerd.engine import (
     view,
 )
 from pokerd.engine.deck import card_salt
+from pokerd.engine.views import personal_view
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "30"))
 """Games per property; raise it for a longer hunt (the suite's budget is ~60 s)."""
@@ -137,6 +138,17 @@ def test_folding_the_log_gives_the_live_state_and_the_same_views(game: Game) -> 
         for viewer, live in step.views.items():
             assert view(state, viewer) == live
     assert fold(game.events) == game.final
+
+
+@GAMES
+@given(games())
+def test_a_seats_view_built_from_the_spectators_is_its_whole_view(game: Game) -> None:
+    for step in game.steps:
+        public = view(step.after, None, proofs=False)
+        for viewer in game.viewers:
+            assert personal_view(public, step.after, viewer) == view(
+                step.after, viewer, proofs=False
+            )
 
 
 @GAMES

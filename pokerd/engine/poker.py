@@ -10,6 +10,7 @@ hand value always answers for exactly its own events (docs/design.md).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import attrs
@@ -67,9 +68,17 @@ class HandGame:
     __slots__ = ("cards", "state", "steps")
 
     def __init__(self, started: HandStarted) -> None:
-        self.cards: tuple[Card, ...] = tuple(Card.parse("".join(started.deck)))
+        self.cards: tuple[Card, ...] = tuple(_card(text) for text in started.deck)
         self.state: State | None = _deal(started, self.cards)
         self.steps = 0
+
+
+@functools.cache
+def _card(text: str) -> Card:
+    """PokerKit's card for "As" (parsed once: its cards are frozen values, and
+    parsing a deck took about 160 us a hand)."""
+    (card,) = Card.parse(text)
+    return card
 
 
 def forced_bets(

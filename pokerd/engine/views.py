@@ -141,6 +141,24 @@ def view(state: TableState, viewer: Viewer, *, proofs: bool = True) -> TableView
     )
 
 
+def personal_view(public: TableView, state: TableState, viewer: Viewer) -> TableView:
+    """`view(state, viewer, proofs=False)`, from `public`, the spectator's
+    `view(state, None, proofs=False)`: only the viewer's own seat and legal
+    actions differ, so a batch's views cost one whole view plus a seat each."""
+    if viewer is None:
+        return public
+    seats = list(public.seats)
+    if seats[viewer] is not None:
+        seats[viewer] = _seat_view(state, viewer, viewer, False)
+    hand = state.hand
+    legal = (
+        legal_actions(hand)
+        if hand is not None and public.to_act is not None and public.to_act == viewer
+        else None
+    )
+    return attrs.evolve(public, viewer=viewer, seats=tuple(seats), legal=legal)
+
+
 def legal_actions(hand: HandState) -> LegalActions | None:
     """What the seat to act may do, or None if nobody is to act."""
     if hand.actor() is None:
