@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
-from quart import Response, request
+from quart import Response, request, send_from_directory
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +27,9 @@ from pokerd.protocol import Error
 from pokerd.server.service import MAX_WAIT_S, PokerService, ServiceError
 
 T = TypeVar("T")
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+"""The web pages' static files (HTML, CSS, JavaScript modules), served as is."""
 
 HTTP_CODES = {
     404: "not_found",
@@ -49,7 +53,7 @@ def create_app(
 ) -> QuartTrio:
     """The API over `service`, which its owner runs (see pokerd.server.serve);
     `live_url` is where the live stream listens, for `/healthz`."""
-    app = QuartTrio(__name__)
+    app = QuartTrio(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
     def answer(data: Any, status: int = 200) -> Response:
@@ -102,9 +106,20 @@ def create_app(
     async def list_tables() -> Response:
         return answer(await service.list_tables())
 
+    @app.get("/")
+    async def lobby() -> Response:
+        return await _page("lobby.html")
+
     @app.get("/tables/<table_id>")
     async def table_view(table_id: str) -> Response:
-        return answer(await service.table_view(table_id, _token()))
+        # One URL for the table: a browser asking for HTML gets the page,
+        # which asks for the JSON view with Accept: application/json.
+        if _prefers_html():
+            response = await _page("table.html")
+        else:
+            response = answer(await service.table_view(table_id, _token()))
+        response.vary.add("Accept")
+        return response
 
     @app.post("/tables/<table_id>/seats")
     async def sit_down(table_id: str) -> Response:
@@ -158,6 +173,20 @@ def create_app(
         return app.response_class(text, content_type="text/plain; charset=utf-8")
 
     return app
+
+
+async def _page(name: str) -> Response:
+    """One of the web pages (their scripts and styles are under /static)."""
+    response = await send_from_directory(WEB_DIR, name)
+    response.cache_control.no_cache = True
+    return response
+
+
+def _prefers_html() -> bool:
+    """Whether the request's Accept header ranks text/html above JSON (a
+    browser's navigation does; API clients send */* or nothing, or JSON)."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
 
 
 def _as_seen_by_caller(live_url: str) -> str:

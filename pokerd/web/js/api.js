@@ -1,0 +1,40 @@
+// HTTP calls to pokerd's API and the seat tokens kept in this browser.
+
+export async function call(method, path, { body = null, token = null } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== null) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === null ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json();
+  return { ok: response.ok, status: response.status, data };
+}
+
+// Where the live stream listens ("ws://host:port"), as /healthz says.
+export async function liveUrl() {
+  const { data } = await call("GET", "/healthz");
+  if (data.live) return data.live;
+  return `ws://${location.hostname}:8001`;
+}
+
+// The seat token of each table, so that a reload returns to the seat.
+const KEY = (table) => `pokerd.seat.${table}`;
+
+export function savedSeat(table) {
+  try {
+    return JSON.parse(localStorage.getItem(KEY(table)));
+  } catch (failure) {
+    return null;
+  }
+}
+
+export function saveSeat(table, seated) {
+  localStorage.setItem(KEY(table), JSON.stringify(seated));
+}
+
+export function forgetSeat(table) {
+  localStorage.removeItem(KEY(table));
+}

@@ -1,0 +1,487 @@
+"""The web table in a real browser: Playwright and Debian's Chromium, a real server."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from playwright.sync_api import (
+    Browser,
+    Page,
+    WebSocketRoute,
+    sync_playwright,
+)
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from served import STEP_S, Served, new_table, served, sit
+
+from pokerd.client import Client
+from pokerd.engine.views import TableView
+from pokerd.protocol import Ack
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / os.environ.get("POKERD_SCREENSHOTS", "build/screenshots")
+"""Where the tests save their screenshots: build/ (not in git) unless
+POKERD_SCREENSHOTS names another folder, e.g. docs/screenshots to refresh the
+reviewed copies the README shows."""
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+STEP_MS = STEP_S * 1000
+SCENARIO_S = 90
+"""Bound on a whole browser scenario (its thread), never expected."""
+CLOCK_MS = 120_000
+"""Action clock of the tests' tables: nobody times out while a test looks."""
+CLICK_MS = 1000
+ANN_ACTED = '#log-lines li[data-type="action_taken"]:has-text("ann")'
+LIVE_SOCKET = re.compile(r"/tables/[^/]+/live$")
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: .ci/run installs the chromium package"
+        )
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Browser, size: dict[str, int], **options: Any) -> Page:
+    context = browser.new_context(viewport=size, **options)  # type: ignore[arg-type]
+    context.set_default_timeout(STEP_MS)
+    return context.new_page()
+
+
+def base_url(server: Served) -> str:
+    return f"http://127.0.0.1:{server.api.port}"
+
+
+class SocketSwitch:
+    """Routes a page's live sockets through Playwright, so that a test can cut
+    them and refuse new ones (the page then sees the socket fail to open)."""
+
+    def __init__(self, page: Page) -> None:
+        self.blocked = False
+        self.open: list[WebSocketRoute] = []
+        page.route_web_socket(LIVE_SOCKET, self._route)
+
+    def _route(self, socket: WebSocketRoute) -> None:
+        if self.blocked:
+            socket.close()
+            return
+        socket.connect_to_server()
+        self.open.append(socket)
+
+    def block(self) -> None:
+        self.blocked = True
+        for socket in self.open:
+            socket.close()
+        self.open.clear()
+
+    def allow(self) -> None:
+        self.blocked = False
+
+
+def seat_in_page(page: Page, server: Served, table: str, token: str, seat: int) -> None:
+    """Open the table page as the holder of `token` (kept as the page keeps
+    a seat it sat down at: in localStorage, per table)."""
+    page.goto(base_url(server) + "/")
+    page.evaluate(
+        "([table, seated]) => localStorage.setItem(`pokerd.seat.${table}`,"
+        " JSON.stringify(seated))",
+        [table, {"token": token, "seat": seat}],
+    )
+    page.goto(f"{base_url(server)}/tables/{table}")
+    page.wait_for_selector(f'.seat.mine[data-seat="{seat}"]')
+
+
+def sit_with_dialog(page: Page, seat: int, name: str, buy_in: int) -> None:
+    page.click(f'.seat[data-seat="{seat}"] button.sit')
+    page.fill("#sit-name", name)
+    page.fill("#sit-buy-in", str(buy_in))
+    page.click("#sit-confirm")
+    page.wait_for_selector(f'.seat.mine[data-seat="{seat}"]')
+
+
+def logged(seq: int) -> str:
+    """The hand log's line for the event at `seq`."""
+    return f'#log-lines li[data-seq="{seq}"]'
+
+
+def face_cards(page: Page, seat: int) -> list[str]:
+    cards: list[str] = page.eval_on_selector_all(
+        f'.seat[data-seat="{seat}"] .card.face',
+        "cards => cards.map(c => c.dataset.card)",
+    )
+    return cards
+
+
+def act_if_my_turn(page: Page) -> bool:
+    """Check, or call, if the page offers an action now; whether it did."""
+    if not page.is_visible("#actions"):
+        return False
+    button = "#check" if page.is_visible("#check") else "#call"
+    try:
+        page.click(button, timeout=CLICK_MS)
+    except PlaywrightTimeoutError:
+        return False  # the table moved on meanwhile: look again
+    return True
+
+
+def until(check: Callable[[], bool], pages: list[Page], *, play: bool = True) -> None:
+    """Check or call on every page whose turn it is, until `check()` holds."""
+    deadline = time.monotonic() + SCENARIO_S
+    while not check():
+        assert time.monotonic() < deadline, "the browsers never got there"
+        acted = play and any([act_if_my_turn(page) for page in pages])
+        if not acted:
+            pages[0].wait_for_timeout(50)
+
+
+def page_state(page: Page) -> dict[str, Any]:
+    state: dict[str, Any] = page.evaluate(
+        "() => { const c = window.pokerdTable.connection;"
+        " return {mode: c.mode, epoch: c.epoch, offset: c.offset,"
+        " hand: c.view && c.view.hand, to_act: c.view && c.view.to_act,"
+        " in_progress: c.view && c.view.hand_in_progress,"
+        " in_hand: c.view ? c.view.seats.filter(s => s && s.in_hand).length : 0,"
+        " pending: c.pending.size}; }"
+    )
+    return state
+
+
+class CallBot:
+    """A seat played by a pokerd.client.Client: checks or calls, while allowed."""
+
+    def __init__(self, server: Served, table: str, seat: int, token: str) -> None:
+        self.seat = seat
+        self.client = Client(base_url(server), server.live, table, token)
+        self.allowed = trio.Event()
+        self.allowed.set()
+        self.sit_out_in_full_hand = False
+        """Sit out during the first hand all four seats play (so the table
+        stops dealing after it, and its showdown stays on the screen)."""
+
+    def hold(self) -> None:
+        self.allowed = trio.Event()
+
+    async def play(self) -> None:
+        seen = -1
+        client = self.client
+        while True:
+            await client.wait_for(partial(newer_view, seq=seen))
+            seen = client.view_seq
+            view = client.view
+            if view is None or client.seat is None:
+                continue
+            me = view.seats[self.seat]
+            assert me is not None
+            if self.sit_out_in_full_hand and not me.sitting_out and full_hand(view):
+                assert isinstance(await client.sit_out(), Ack)
+            if view.to_act == self.seat and view.legal is not None:
+                await self.allowed.wait()
+                if client.view_seq != seen:
+                    continue  # the table moved on while held: look again
+                await client.act("check" if view.legal.check else "call")
+
+
+def newer_view(client: Client, *, seq: int) -> bool:
+    return client.view_seq > seq
+
+
+def full_hand(view: TableView) -> bool:
+    return view.hand_in_progress and all(
+        seat is not None and seat.in_hand for seat in view.seats
+    )
+
+
+async def start_bots(
+    nursery: trio.Nursery, server: Served, table: str, seats: list[int]
+) -> list[CallBot]:
+    bots = []
+    for seat in seats:
+        token = await sit(server.api, table, seat, f"bot{seat}", buy_in=100)
+        bot = CallBot(server, table, seat, token)
+        await nursery.start(bot.client.run)
+        nursery.start_soon(bot.play)
+        bots.append(bot)
+    return bots
+
+
+async def in_browser(scenario: Callable[[], None]) -> None:
+    """Run a synchronous Playwright scenario in a thread (Playwright's sync
+    API runs its own event loop), while this Trio run serves and plays."""
+    with trio.fail_after(SCENARIO_S + STEP_S):
+        await trio.to_thread.run_sync(scenario)
+
+
+def from_trio(function: Callable[..., Any], *args: Any, **options: Any) -> Any:
+    """Await `function(*args, **options)` in the test's Trio run, from the
+    browser's thread."""
+    return trio.from_thread.run(partial(function, *args, **options))
+
+
+async def test_two_browsers_and_bots_play_to_showdown(tmp_path: Path) -> None:
+    async with served(tmp_path / "web.db") as server, trio.open_nursery() as nursery:
+        table = await new_table(server.api, max_seats=4, action_clock_ms=CLOCK_MS)
+        bots: list[CallBot] = []
+
+        async def seat_bots() -> None:
+            bots.extend(await start_bots(nursery, server, table, [2, 3]))
+            for bot in bots:
+                bot.sit_out_in_full_hand = True
+
+        def scenario() -> None:
+            with chromium() as browser:
+                ann = new_page(browser, DESKTOP)
+                bob = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+                for page, size in ((ann, "desktop"), (bob, "phone")):
+                    page.goto(base_url(server) + "/")
+                    page.wait_for_selector(f'tr[data-table="{table}"] td.seats')
+                    page.screenshot(path=SCREENSHOTS / f"lobby-{size}.png")
+                row = f'tr[data-table="{table}"]'
+                assert ann.inner_text(f"{row} td.blinds") == "1/2"
+                assert ann.inner_text(f"{row} td.seats") == "0/4"
+                ann.click(f"{row} a")
+                ann.wait_for_selector("#conn[data-mode=live]")
+                sit_with_dialog(ann, 0, "ann", 100)
+                bob.goto(f"{base_url(server)}/tables/{table}")
+                sit_with_dialog(bob, 1, "bob", 100)
+                from_trio(seat_bots)
+
+                # Hands are played (check or call) until all four are dealt in.
+                until(lambda: page_state(ann)["in_hand"] == 4, [ann, bob])
+                hand = page_state(ann)["hand"]
+                bob.wait_for_selector(f'#hand-number[data-hand="{hand}"]')
+                # Before the showdown each browser sees its own cards only.
+                assert len(face_cards(ann, 0)) == 2
+                assert len(face_cards(bob, 1)) == 2
+                for seat in (1, 2, 3):
+                    assert face_cards(ann, seat) == []
+                    assert (
+                        ann.locator(f'.seat[data-seat="{seat}"] .card.back').count()
+                        == 2
+                    )
+                for seat in (0, 2, 3):
+                    assert face_cards(bob, seat) == []
+                bob.click("#sit-out")  # after this hand: the table stops there
+                bob.wait_for_selector(
+                    '.seat[data-seat="1"] .status:text("sitting out")'
+                )
+
+                over = f'#hand-number[data-hand="{hand}"][data-in-progress="false"]'
+                until(lambda: ann.is_visible(over), [ann, bob])
+                bob.wait_for_selector(over)
+                ann.wait_for_selector("#results .winner")
+                ann_token = ann.evaluate(
+                    f"() => localStorage.getItem('pokerd.seat.{table}')"
+                )
+                assert ann_token and '"seat":0' in ann_token
+                status, spectator = from_trio(
+                    server.api.call, "GET", f"/tables/{table}"
+                )
+                assert status == 200
+                shown = [seat["seat"] for seat in spectator["seats"] if seat["cards"]]
+                assert shown, "nobody showed at the showdown"
+                for seat in spectator["seats"]:
+                    if seat["cards"]:
+                        assert face_cards(ann, seat["seat"]) == seat["cards"]
+                        assert face_cards(bob, seat["seat"]) == seat["cards"]
+                names = [seat and seat["name"] for seat in spectator["seats"]]
+                winners = [
+                    f"{names[share['seat']]} wins {share['amount']}"
+                    for pot in spectator["results"]
+                    for share in pot["shares"]
+                ]
+                assert ann.locator("#results .winner").all_inner_texts() == winners
+                ann.screenshot(path=SCREENSHOTS / "table-showdown-desktop.png")
+                bob.screenshot(path=SCREENSHOTS / "table-showdown-phone.png")
+
+        await in_browser(scenario)
+        nursery.cancel_scope.cancel()
+
+
+async def test_offline_browser_resumes_and_shows_the_missed_actions(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path / "web.db") as server, trio.open_nursery() as nursery:
+        table = await new_table(server.api, max_seats=3, action_clock_ms=CLOCK_MS)
+        token = await sit(server.api, table, 0, "ann", buy_in=100)
+        bots = await start_bots(nursery, server, table, [1, 2])
+
+        def hold_bots() -> None:
+            for bot in bots:
+                bot.hold()
+
+        def release_bots() -> None:
+            for bot in bots:
+                bot.allowed.set()
+
+        async def events_after(offset: int) -> list[dict[str, Any]]:
+            status, page = await server.api.call(
+                "GET", f"/tables/{table}/events", query={"after": offset}
+            )
+            assert status == 200 and page["recovered"]
+            return list(page["events"])
+
+        def scenario() -> None:
+            with chromium() as browser:
+                ann = new_page(browser, DESKTOP)
+                switch = SocketSwitch(ann)
+                seat_in_page(ann, server, table, token, 0)
+                ann.wait_for_selector("#conn[data-mode=live]")
+                ann.evaluate("() => { window.notReloaded = true; }")
+                # Ann acts until a bot is to act next, then the bots wait.
+                trio.from_thread.run_sync(hold_bots)
+
+                def bot_to_act() -> bool:
+                    to_act = page_state(ann)["to_act"]
+                    return to_act is not None and to_act != 0
+
+                until(bot_to_act, [ann])
+                offset = page_state(ann)["offset"]
+                ann.context.set_offline(True)
+                switch.block()
+                ann.wait_for_selector("#conn[data-mode=reconnecting]")
+                trio.from_thread.run_sync(release_bots)
+                # The bots play on until it is Ann's turn again (she is away).
+                deadline = time.monotonic() + STEP_S
+                while True:
+                    _, view = from_trio(
+                        server.api.call, "GET", f"/tables/{table}", token=token
+                    )
+                    if view["to_act"] == 0:
+                        break
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                missed = from_trio(events_after, offset)
+                missed_actions = [
+                    m for m in missed if m["event"]["type"] == "action_taken"
+                ]
+                assert missed_actions, "the bots did not act while Ann was away"
+                assert ann.get_attribute("#conn", "data-mode") == "reconnecting"
+                for message in missed_actions:
+                    assert (
+                        ann.locator(
+                            f'#log-lines li[data-seq="{message["seq"]}"]'
+                        ).count()
+                        == 0
+                    )
+
+                ann.context.set_offline(False)
+                switch.allow()
+                ann.wait_for_selector("#conn[data-mode=live]")
+                ann.wait_for_selector("#actions:not([hidden])")
+                for message in missed_actions:
+                    line = ann.locator(logged(message["seq"]))
+                    assert line.count() == 1
+                    assert f"bot{message['event']['seat']}" in line.inner_text()
+                assert ann.evaluate("() => window.notReloaded") is True
+                assert page_state(ann)["offset"] == missed[-1]["seq"]
+                # And the page plays on: Ann's action goes through.
+                assert act_if_my_turn(ann)
+                ann.wait_for_selector(ANN_ACTED)
+
+        await in_browser(scenario)
+        nursery.cancel_scope.cancel()
+
+
+async def test_blocked_websocket_plays_through_long_polling(tmp_path: Path) -> None:
+    async with served(tmp_path / "web.db") as server, trio.open_nursery() as nursery:
+        table = await new_table(server.api, max_seats=2, action_clock_ms=CLOCK_MS)
+        token = await sit(server.api, table, 0, "ann", buy_in=100)
+
+        def scenario() -> None:
+            with chromium() as browser:
+                ann = new_page(browser, DESKTOP)
+                switch = SocketSwitch(ann)
+                switch.block()
+                seat_in_page(ann, server, table, token, 0)
+                ann.wait_for_selector("#conn[data-mode=polling]")
+                from_trio(start_bots, nursery, server, table, [1])
+                ann.wait_for_selector('#hand-number[data-hand="1"]')
+                over = '#hand-number[data-hand="1"][data-in-progress="false"]'
+                # The whole hand over polls and posted requests (hand 2 follows
+                # at once, so hand 1 is over once hand 2 is on the page).
+                until(
+                    lambda: page_state(ann)["hand"] >= 2 or ann.is_visible(over), [ann]
+                )
+                assert ann.get_attribute("#conn", "data-mode") == "polling"
+                assert ann.locator(ANN_ACTED).count() >= 1
+                assert ann.locator('#log-lines li[data-type="hand_ended"]').count() >= 1
+                # Once the socket can be opened again, the page goes back to it.
+                switch.allow()
+                ann.wait_for_selector("#conn[data-mode=live]")
+
+        await in_browser(scenario)
+        nursery.cancel_scope.cancel()
+
+
+async def test_illegal_bet_is_refused_with_the_servers_message(tmp_path: Path) -> None:
+    async with served(tmp_path / "web.db") as server, trio.open_nursery() as nursery:
+        table = await new_table(server.api, max_seats=2, action_clock_ms=CLOCK_MS)
+        token = await sit(server.api, table, 0, "ann", buy_in=100)
+        await start_bots(nursery, server, table, [1])
+
+        def scenario() -> None:
+            with chromium() as browser:
+                ann = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+                seat_in_page(ann, server, table, token, 0)
+                ann.wait_for_selector("#raise-box:not([hidden])")
+                low = int(ann.get_attribute("#amount", "min") or "0")
+                high = int(ann.get_attribute("#amount", "max") or "0")
+                assert 0 < low <= high
+                ann.fill("#amount", str(low - 1))
+                ann.click("#raise")
+                notice = ann.locator("#notice")
+                notice.wait_for(state="visible")
+                assert notice.inner_text() == f"the minimum is {low}, not {low - 1}"
+                # Still usable: the pot-size shortcut gives a legal amount, taken.
+                ann.click("#pot-size")
+                amount = int(ann.input_value("#amount"))
+                assert low <= amount <= high
+                ann.click("#raise")
+                ann.wait_for_selector(ANN_ACTED)
+                line = ann.locator(ANN_ACTED)
+                assert f"{amount}" in line.last.inner_text()
+
+        await in_browser(scenario)
+        nursery.cancel_scope.cancel()
+
+
+async def test_pages_and_the_json_view_share_the_table_url(tmp_path: Path) -> None:
+    async with served(tmp_path / "web.db") as server:
+        table = await new_table(server.api)
+        status, page = await server.api.call("GET", "/")
+        assert status == 200 and "/static/js/lobby.js" in page
+        status, view = await server.api.call("GET", f"/tables/{table}")
+        assert status == 200 and view["config"]["max_seats"] == 6
+        status, script = await server.api.call("GET", "/static/js/connection.js")
+        assert status == 200 and "export class TableConnection" in script
