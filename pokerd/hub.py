@@ -24,6 +24,7 @@ from pokerd.engine.state import TableState
 from pokerd.engine.views import TableView, Viewer, view
 from pokerd.protocol import ServerMessage
 from pokerd.store.log import StoredEvent
+from pokerd.wire import BatchText
 
 
 @attrs.frozen
@@ -36,6 +37,8 @@ class Batch:
     """time.perf_counter() when the table published it (for broadcast latency)."""
     public: list[TableView] = attrs.field(factory=list, eq=False, repr=False)
     """The spectator's view of `state` without proofs, once computed."""
+    text: list[BatchText] = attrs.field(factory=list, eq=False, repr=False)
+    """The parts of its messages all viewers share, once encoded."""
     encoded: dict[Any, list[str]] = attrs.field(factory=dict, eq=False, repr=False)
     """The batch's messages as sent, by redaction: every viewer who sees the
     batch alike (spectators, say) shares one encoding."""
@@ -45,6 +48,12 @@ class Batch:
         if not self.public:
             self.public.append(view(self.state, None, proofs=False))
         return self.public[0]
+
+    def batch_text(self) -> BatchText:
+        """The encoder of this batch's messages (made once for all viewers)."""
+        if not self.text:
+            self.text.append(BatchText(self.events, self.state, self.public_view()))
+        return self.text[0]
 
 
 class SlowConsumerError(Exception):

@@ -12,7 +12,6 @@ from collections.abc import Callable, Hashable, Sequence
 
 import attrs
 
-from pokerd.codec import encode_message
 from pokerd.engine.events import Event, HandStarted, PublicEvent
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, personal_view, redact, view
@@ -95,7 +94,9 @@ class Stream:
         """`live(batch)` as JSON texts, encoded once per redaction per batch."""
         texts = batch.encoded.get(self.redaction)
         if texts is None:
-            texts = [encode_message(message) for message in self.live(batch)]
+            texts = batch.batch_text().messages(
+                self.subscription.viewer, self.redact_for
+            )
             batch.encoded[self.redaction] = texts
         return texts
 

@@ -9,6 +9,7 @@ import random
 import re
 from typing import Any
 
+import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Game, games, walk
@@ -39,6 +40,9 @@ from pokerd.engine import (
 )
 from pokerd.engine.deck import card_salt
 from pokerd.engine.views import personal_view
+from pokerd.store import StoredEvent
+from pokerd.stream import event_messages, redaction_for
+from pokerd.wire import BatchText
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "30"))
 """Games per property; raise it for a longer hunt (the suite's budget is ~60 s)."""
@@ -138,6 +142,29 @@ def test_folding_the_log_gives_the_live_state_and_the_same_views(game: Game) -> 
         for viewer, live in step.views.items():
             assert view(state, viewer) == live
     assert fold(game.events) == game.final
+
+
+@GAMES
+@given(games())
+def test_a_batch_spliced_from_shared_parts_is_the_codecs_text(game: Game) -> None:
+    seq = 0
+    for step in game.steps:
+        stored = [
+            StoredEvent(seq=seq + 1 + index, event=event, recorded_at=0)
+            for index, event in enumerate(step.events)
+        ]
+        seq += len(stored)
+        if not stored:
+            continue
+        text = BatchText(stored, step.after, view(step.after, None, proofs=False))
+        for viewer in game.viewers:
+            redact_for = redaction_for(step.after, viewer)
+            messages = event_messages(stored, None, viewer, redact_for)
+            messages[-1] = attrs.evolve(
+                messages[-1], view=view(step.after, viewer, proofs=False)
+            )
+            expected = [codec.encode_message(message) for message in messages]
+            assert text.messages(viewer, redact_for) == expected
 
 
 @GAMES
