@@ -14,7 +14,16 @@ import functools
 from collections.abc import Sequence
 
 import attrs
-from pokerkit import Automation, Card, Mode, NoLimitTexasHoldem, State
+from pokerkit import (
+    Automation,
+    Card,
+    CardsLike,
+    Hand,
+    Mode,
+    NoLimitTexasHoldem,
+    StandardHighHand,
+    State,
+)
 
 from pokerd.engine.events import (
     ActionTaken,
@@ -71,6 +80,38 @@ class HandGame:
         self.cards: tuple[Card, ...] = tuple(_card(text) for text in started.deck)
         self.state: State | None = _deal(started, self.cards)
         self.steps = 0
+
+
+EVALUATIONS_KEPT = 4096
+"""Recent 7-card evaluations remembered (a showdown asks for each a few times)."""
+
+
+def _remember_hand_evaluations() -> None:
+    """Make PokerKit remember the hands it evaluated.
+
+    At showdown PokerKit decides who shows by asking, for each player in
+    turn, whether they can still win (`State.can_win_now`), which evaluates
+    every player's hand again each time: about 250 us an evaluation here, and
+    about a tenth of the server's CPU at saturation (docs/performance.md).
+    A hand's value depends on its cards alone, so remembering it changes no
+    result (the PHH and property tests replay PokerKit's own outcomes).
+    Applies to `StandardHighHand`, the hand of No-Limit Hold'em, only.
+    """
+    evaluate = StandardHighHand.from_game
+
+    @functools.lru_cache(maxsize=EVALUATIONS_KEPT)
+    def remembered(hole: tuple[Card, ...], board: tuple[Card, ...]) -> Hand:
+        return evaluate(hole, board)
+
+    def from_game(
+        cls: type[StandardHighHand], hole_cards: CardsLike, board_cards: CardsLike = ()
+    ) -> Hand:
+        return remembered(Card.clean(hole_cards), Card.clean(board_cards))
+
+    setattr(StandardHighHand, "from_game", classmethod(from_game))  # noqa: B010
+
+
+_remember_hand_evaluations()
 
 
 @functools.cache
