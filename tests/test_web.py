@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -90,14 +91,21 @@ class SocketSwitch:
     def __init__(self, page: Page) -> None:
         self.blocked = False
         self.open: list[WebSocketRoute] = []
+        self.sent: list[str] = []
+        """What the page sent on its sockets, as delivered to the server."""
         page.route_web_socket(LIVE_SOCKET, self._route)
 
     def _route(self, socket: WebSocketRoute) -> None:
         if self.blocked:
             socket.close()
             return
-        socket.connect_to_server()
+        server = socket.connect_to_server()
+        socket.on_message(partial(self._forward, server))
         self.open.append(socket)
+
+    def _forward(self, server: WebSocketRoute, message: str | bytes) -> None:
+        self.sent.append(message if isinstance(message, str) else message.decode())
+        server.send(message)
 
     def block(self) -> None:
         self.blocked = True
@@ -163,6 +171,21 @@ def until(check: Callable[[], bool], pages: list[Page], *, play: bool = True) ->
         acted = play and any([act_if_my_turn(page) for page in pages])
         if not acted:
             pages[0].wait_for_timeout(50)
+
+
+def json_view(server: Served, table: str, token: str | None = None) -> Any:
+    """The server's JSON view of the table (as the holder of `token`), asked
+    from the browser's thread."""
+    status, view = from_trio(server.api.call, "GET", f"/tables/{table}", token=token)
+    assert status == 200, view
+    return view
+
+
+def saved_seat(page: Page, table: str) -> Any:
+    """The seat the page keeps for `table` in localStorage (None if none)."""
+    return page.evaluate(
+        "(table) => JSON.parse(localStorage.getItem(`pokerd.seat.${table}`))", table
+    )
 
 
 def page_state(page: Page) -> dict[str, Any]:
@@ -485,3 +508,326 @@ async def test_pages_and_the_json_view_share_the_table_url(tmp_path: Path) -> No
         assert status == 200 and view["config"]["max_seats"] == 6
         status, script = await server.api.call("GET", "/static/js/connection.js")
         assert status == 200 and "export class TableConnection" in script
+
+
+@pytest.mark.parametrize("resent_over", ["socket", "polling"])
+async def test_a_click_while_the_socket_is_down_is_resent_and_applied_once(
+    tmp_path: Path, resent_over: str
+) -> None:
+    async with served(tmp_path / "web.db") as server, trio.open_nursery() as nursery:
+        table = await new_table(server.api, max_seats=2, action_clock_ms=CLOCK_MS)
+        token = await sit(server.api, table, 0, "ann", buy_in=100)
+        await start_bots(nursery, server, table, [1])
+
+        async def events_after(offset: int) -> list[dict[str, Any]]:
+            status, page = await server.api.call(
+                "GET", f"/tables/{table}/events", query={"after": offset}
+            )
+            assert status == 200 and page["recovered"]
+            return list(page["events"])
+
+        def ann_actions(offset: int) -> list[dict[str, Any]]:
+            return [
+                message["event"]
+                for message in from_trio(events_after, offset)
+                if message["event"]["type"] == "action_taken"
+                and message["event"]["seat"] == 0
+            ]
+
+        def scenario() -> None:
+            with chromium() as browser:
+                ann = new_page(browser, DESKTOP)
+                switch = SocketSwitch(ann)
+                posted: list[str] = []
+
+                def record_post(request: Any) -> None:
+                    if request.url.endswith(f"/tables/{table}/requests"):
+                        posted.append(request.post_data or "")
+
+                # Only requests that reached the server and were answered.
+                ann.on("requestfinished", record_post)
+                seat_in_page(ann, server, table, token, 0)
+                ann.wait_for_selector("#conn[data-mode=live]")
+                ann.wait_for_selector("#actions:not([hidden])")
+                offset = page_state(ann)["offset"]
+                ann.context.set_offline(True)
+                switch.block()
+                if resent_over == "socket":
+                    # Posted requests fail too, so only the socket can carry it.
+                    ann.route(
+                        f"**/tables/{table}/requests", lambda route: route.abort()
+                    )
+                ann.wait_for_selector("#conn[data-mode=reconnecting]")
+                button = "#check" if ann.is_visible("#check") else "#call"
+                action = button.removeprefix("#")
+                ann.click(button)
+                pending: list[str] = ann.evaluate(
+                    "() => [...window.pokerdTable.connection.pending.keys()]"
+                )
+                assert len(pending) == 1
+                assert ann.is_disabled(button)
+                # Offline a while (the page retries meanwhile): nothing arrives.
+                ann.wait_for_timeout(1000)
+                assert ann.get_attribute("#conn", "data-mode") == "reconnecting"
+                assert ann_actions(offset) == []
+                assert json_view(server, table)["to_act"] == 0
+
+                ann.context.set_offline(False)
+                if resent_over == "socket":
+                    switch.allow()
+                    ann.wait_for_selector("#conn[data-mode=live]")
+                else:
+                    # The socket stays refused: the page polls and posts it.
+                    ann.wait_for_selector("#conn[data-mode=polling]")
+                ann.wait_for_selector(ANN_ACTED)
+                ann.wait_for_function(
+                    "() => window.pokerdTable.connection.pending.size === 0"
+                )
+                switch.allow()
+                ann.wait_for_selector("#conn[data-mode=live]")
+
+                def acts_in(texts: list[str]) -> list[dict[str, Any]]:
+                    messages = [json.loads(text) for text in texts if text]
+                    return [message for message in messages if message["type"] == "act"]
+
+                socket_acts, posted_acts = acts_in(switch.sent), acts_in(posted)
+                if resent_over == "socket":
+                    assert socket_acts and posted_acts == []
+                else:
+                    assert posted_acts and socket_acts == []
+                acts = socket_acts + posted_acts
+                assert {message["id"] for message in acts} == set(pending)
+                assert all(message["action"] == action for message in acts)
+                # Applied once: one action in the server's log, one on the page.
+                taken = ann_actions(offset)
+                assert [event["action"] for event in taken] == [action]
+                assert ann.locator(ANN_ACTED).count() == 1
+                assert not ann.is_disabled(button)
+
+        await in_browser(scenario)
+        nursery.cancel_scope.cancel()
+
+
+async def test_sit_out_come_back_top_up_and_leave_from_the_page(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path / "web.db") as server:
+        table = await new_table(server.api, max_seats=2, action_clock_ms=CLOCK_MS)
+        token = await sit(server.api, table, 0, "ann", buy_in=100)
+
+        def my_seat() -> Any:
+            return json_view(server, table, token)["seats"][0]
+
+        def scenario() -> None:
+            with chromium() as browser:
+                ann = new_page(browser, DESKTOP)
+                seat_in_page(ann, server, table, token, 0)
+                ann.wait_for_selector("#conn[data-mode=live]")
+                status = '.seat[data-seat="0"] .status'
+                assert ann.is_visible("#controls")
+                assert ann.is_hidden("#come-back")
+                assert my_seat()["sitting_out"] is False
+
+                ann.click("#sit-out")
+                ann.wait_for_selector(f'{status}:text("sitting out")')
+                ann.wait_for_selector("#come-back:visible")
+                assert ann.is_hidden("#sit-out")
+                assert my_seat()["sitting_out"] is True
+
+                ann.click("#come-back")
+                ann.wait_for_selector("#sit-out:visible")
+                assert ann.inner_text(status) == ""
+                assert ann.is_hidden("#come-back")
+                assert my_seat()["sitting_out"] is False
+
+                # The top-up field offers the room left under the maximum.
+                assert ann.input_value("#top-up-amount") == "100"
+                ann.fill("#top-up-amount", "30")
+                ann.click("#top-up")
+                ann.wait_for_selector('.seat[data-seat="0"] .stack:text-is("130")')
+                ann.wait_for_selector('#log-lines li[data-type="chips_added"]')
+                assert "ann tops up 30" in ann.inner_text("#log-lines")
+                assert my_seat()["stack"] == 130
+
+                ann.click("#leave")
+                ann.wait_for_selector('.seat.empty[data-seat="0"] button.sit')
+                assert ann.locator(".seat.mine").count() == 0
+                assert ann.is_hidden("#controls")
+                assert saved_seat(ann, table) is None
+                assert "ann leaves with 130" in ann.inner_text("#log-lines")
+                assert json_view(server, table)["seats"][0] is None
+
+        await in_browser(scenario)
+
+
+async def test_a_reload_returns_to_the_seat(tmp_path: Path) -> None:
+    async with served(tmp_path / "web.db") as server:
+        table = await new_table(server.api, max_seats=3, action_clock_ms=CLOCK_MS)
+
+        def scenario() -> None:
+            with chromium() as browser:
+                ann = new_page(browser, DESKTOP)
+                ann.goto(f"{base_url(server)}/tables/{table}")
+                ann.wait_for_selector("#conn[data-mode=live]")
+                sit_with_dialog(ann, 1, "ann", 120)
+                saved = saved_seat(ann, table)
+                assert saved["seat"] == 1 and saved["token"]
+                # A second player: hand 1 is dealt, Ann holds two cards.
+                from_trio(sit, server.api, table, 2, "bob", buy_in=100)
+                ann.wait_for_selector('#hand-number[data-hand="1"]')
+                ann.wait_for_selector('.seat[data-seat="1"] .card.face >> nth=1')
+                cards = face_cards(ann, 1)
+                mine = json_view(server, table, saved["token"])
+                assert mine["viewer"] == 1 and mine["seats"][1]["cards"] == cards
+                assert len(cards) == 2
+
+                ann.reload()
+                ann.wait_for_selector('.seat.mine[data-seat="1"]')
+                ann.wait_for_selector("#conn[data-mode=live]")
+                ann.wait_for_selector('.seat[data-seat="1"] .card.face >> nth=1')
+                assert face_cards(ann, 1) == cards
+                assert face_cards(ann, 2) == []
+                assert ann.inner_text('.seat[data-seat="1"] .name') == "ann"
+                assert ann.is_visible("#controls")
+                assert page_state(ann)["hand"] == 1
+                assert ann.locator("button.sit").count() == 0
+                assert saved_seat(ann, table) == saved
+                # The page's turn, if it is, is offered to it again.
+                to_act = json_view(server, table)["to_act"]
+                assert ann.is_visible("#actions") == (to_act == 1)
+
+        await in_browser(scenario)
+
+
+async def test_a_table_created_in_the_lobby_is_opened_from_its_list(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path / "web.db") as server:
+
+        def scenario() -> None:
+            with chromium() as browser:
+                page = new_page(browser, DESKTOP)
+                page.goto(base_url(server) + "/")
+                page.wait_for_selector("#no-tables:visible")
+                page.select_option("#max-seats", "4")
+                page.fill("#small-blind", "5")
+                page.fill("#big-blind", "10")
+                page.fill("#min-buy-in", "300")
+                page.fill("#max-buy-in", "200")
+                page.click("#create button[type=submit]")
+                # Refused by the server, whose message the form shows.
+                page.wait_for_selector("#create-error:not(:empty)")
+                assert page.inner_text("#create-error") == (
+                    "the buy-in range must be positive and ordered (min <= max)"
+                )
+                status, tables = from_trio(server.api.call, "GET", "/tables")
+                assert status == 200 and tables == []
+
+                page.fill("#min-buy-in", "100")
+                page.fill("#max-buy-in", "1000")
+                page.click("#create button[type=submit]")
+                page.wait_for_url(re.compile(r"/tables/[^/]+$"))
+                table = page.url.rsplit("/", 1)[1]
+                page.wait_for_selector("#conn[data-mode=live]")
+                assert page.inner_text("#blinds") == "Blinds 5/10"
+                status, tables = from_trio(server.api.call, "GET", "/tables")
+                assert status == 200 and [entry["table"] for entry in tables] == [table]
+                config = tables[0]["config"]
+                assert (
+                    config["max_seats"],
+                    config["small_blind"],
+                    config["big_blind"],
+                    config["min_buy_in"],
+                    config["max_buy_in"],
+                ) == (4, 5, 10, 100, 1000)
+
+                page.goto(base_url(server) + "/")
+                row = f'tr[data-table="{table}"]'
+                page.wait_for_selector(f"{row} td.seats")
+                assert page.inner_text(f"{row} td.blinds") == "5/10"
+                assert page.inner_text(f"{row} td.seats") == "0/4"
+                assert page.inner_text(f"{row} td.hands") == "0"
+                page.click(f"{row} a")
+                page.wait_for_url(f"{base_url(server)}/tables/{table}")
+                page.wait_for_selector("#conn[data-mode=live]")
+                assert page.inner_text("#title") == f"Table {table}"
+                assert page.locator(".seat.empty button.sit").count() == 4
+                page.click('.seat[data-seat="0"] button.sit')
+                assert page.inner_text("#sit-range") == "100 to 1000"
+
+        await in_browser(scenario)
+
+
+async def test_a_refused_token_falls_back_to_watching(tmp_path: Path) -> None:
+    async with served(tmp_path / "web.db") as server:
+        table = await new_table(server.api, max_seats=3, action_clock_ms=CLOCK_MS)
+        ann_token = await sit(server.api, table, 0, "ann", buy_in=100)
+
+        async def leave(token: str) -> None:
+            status, left = await server.api.call(
+                "POST",
+                f"/tables/{table}/requests",
+                body={"type": "leave", "id": "bye"},
+                token=token,
+            )
+            assert status == 200 and left["type"] == "ack", left
+            status, refused = await server.api.call(
+                "GET", f"/tables/{table}", token=token
+            )
+            assert status == 401, refused
+
+        # Ann left (alone, so at once): her token holds no seat now.
+        await leave(ann_token)
+        bob_token = await sit(server.api, table, 1, "bob", buy_in=100)
+
+        def watching(page: Page) -> None:
+            notice = page.locator("#notice")
+            notice.wait_for(state="visible")
+            assert notice.inner_text() == "You are no longer seated: watching."
+            page.wait_for_selector("#conn[data-mode=live]")
+            assert saved_seat(page, table) is None
+            assert page.evaluate(
+                "() => [window.pokerdTable.connection.token,"
+                " window.pokerdTable.connection.seat]"
+            ) == [None, None]
+            assert page.locator(".seat.mine").count() == 0
+            assert page.is_hidden("#controls")
+            assert page.is_hidden("#actions")
+
+        def scenario() -> None:
+            with chromium() as browser:
+                # Bob's page is seated when his seat goes (left through the
+                # API): the server closes its socket with 4003.
+                bob = new_page(browser, DESKTOP)
+                seat_in_page(bob, server, table, bob_token, 1)
+                bob.wait_for_selector("#conn[data-mode=live]")
+                assert bob.is_visible("#controls")
+                from_trio(leave, bob_token)
+                bob.wait_for_selector('.seat.empty[data-seat="1"] button.sit')
+                watching(bob)
+
+                from_trio(sit, server.api, table, 1, "cid", buy_in=100)
+                from_trio(sit, server.api, table, 2, "dan", buy_in=100)
+                # Ann's page still keeps the token from before she left: its
+                # hello is refused (bad_token) and it says hello as a spectator.
+                ann = new_page(browser, DESKTOP)
+                ann.goto(base_url(server) + "/")
+                ann.evaluate(
+                    "([table, seated]) => localStorage.setItem("
+                    "`pokerd.seat.${table}`, JSON.stringify(seated))",
+                    [table, {"token": ann_token, "seat": 0}],
+                )
+                ann.goto(f"{base_url(server)}/tables/{table}")
+                ann.wait_for_selector('#hand-number[data-hand="1"]')
+                watching(ann)
+                bob.wait_for_selector('#hand-number[data-hand="1"]')
+                assert json_view(server, table)["hand_in_progress"] is True
+                # Spectators: no hole cards, backs for the two in the hand.
+                for page in (ann, bob):
+                    assert page.locator(".card.face").count() == 0
+                    for seat in (1, 2):
+                        backs = page.locator(f'.seat[data-seat="{seat}"] .card.back')
+                        assert backs.count() == 2
+                    assert page.is_visible('.seat.empty[data-seat="0"] button.sit')
+
+        await in_browser(scenario)
