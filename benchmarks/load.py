@@ -677,6 +677,17 @@ async def ceiling_client(spec: Json) -> None:
 # The orchestrator.
 
 
+def stop_process(process: subprocess.Popen[Any], grace_s: float) -> None:
+    """SIGTERM a process this benchmark started, SIGKILL it after `grace_s`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Child:
     """A process of this file answering in JSON lines; stopped by its PID."""
 
@@ -700,13 +711,7 @@ class Child:
                 return message
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)
 
 
 class Server:
@@ -767,13 +772,7 @@ class Server:
         return total
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 30)
         self.log.close()
 
 
