@@ -14,7 +14,7 @@ import attrs
 
 from pokerd.engine.events import Event, HandStarted, PublicEvent
 from pokerd.engine.state import TableState
-from pokerd.engine.views import Viewer, personal_view, redact, view
+from pokerd.engine.views import Viewer, redact, view
 from pokerd.hub import Batch, Subscription, TableHub
 from pokerd.protocol import EventMessage, Resume, Snapshot, Welcome
 from pokerd.store.log import EventStore, StoredEvent
@@ -79,19 +79,9 @@ class Stream:
     redaction: Hashable
     """This viewer's `redaction_key`: viewers with the same one share encodings."""
 
-    def live(self, batch: Batch) -> list[EventMessage]:
-        messages = event_messages(
-            batch.events, None, self.subscription.viewer, self.redact_for
-        )
-        if messages:
-            seen = personal_view(
-                batch.public_view(), batch.state, self.subscription.viewer
-            )
-            messages[-1] = attrs.evolve(messages[-1], view=seen)
-        return messages
-
     def encoded(self, batch: Batch) -> list[str]:
-        """`live(batch)` as JSON texts, encoded once per redaction per batch."""
+        """The batch's messages for this viewer as JSON texts (the last with
+        the viewer's view), encoded once per redaction per batch."""
         texts = batch.encoded.get(self.redaction)
         if texts is None:
             texts = batch.batch_text().messages(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from contextlib import aclosing
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import trio
 from live_tables import new_table, play, seat_players
 
+from pokerd import codec
 from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
     HandDealt,
@@ -48,7 +50,16 @@ async def test_resuming_from_any_offset_gives_every_missed_event_once_then_live(
                 messages = [m for m in resumed.first if isinstance(m, EventMessage)]
                 async with aclosing(resumed.subscription.batches()) as batches:
                     async for batch in batches:
-                        messages += resumed.live(batch)
+                        messages += [
+                            message
+                            for text in resumed.encoded(batch)
+                            if isinstance(
+                                message := codec.structure_server_message(
+                                    json.loads(text)
+                                ),
+                                EventMessage,
+                            )
+                        ]
                         if len(messages) >= 40:
                             break
                 resumed.subscription.close()
