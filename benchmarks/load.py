@@ -6,7 +6,8 @@ its default settings bar the ports, then starts bot worker processes (this
 file with `--worker`), each playing whole tables: the six seats of a table
 live in one worker, so one monotonic clock times an action from the acting
 bot's send to each seat's receipt of the resulting `action_taken`. Workers
-report JSON lines; the orchestrator samples the server's CPU and memory from
+report JSON lines; the orchestrator samples the server's CPU and memory (and the
+bots' CPU) from
 /proc and reads its `/metrics`.
 
 Scenarios (`--scenarios`, all by default; `--quick` shrinks every one):
@@ -822,6 +823,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
                 server.metric("pokerd_messages_sent_total"),
             )
             appended0 = server.metric("pokerd_events_appended_total")
+            bots0 = sum(cpu_seconds(child.process.pid) for child in workers)
             wall0 = time.perf_counter()
             peak = rss_connected
             while time.perf_counter() - wall0 < scenario.duration:
@@ -829,6 +831,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
                 peak = max(peak, proc_status(server.pid, "VmRSS"))
             wall = time.perf_counter() - wall0
             cpu1 = cpu_seconds(server.pid)
+            bots1 = sum(cpu_seconds(child.process.pid) for child in workers)
             sent1 = server.metric("pokerd_messages_sent_total")
             appended1 = server.metric("pokerd_events_appended_total")
             dropped = server.metric("pokerd_slow_consumers_dropped_total")
@@ -863,6 +866,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "events_appended_per_s": round((appended1 - appended0) / wall, 1),
         "messages_sent_per_s": round((sent1 - sent0) / wall, 1),
         "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+        "bots_cpu_pct": round(100 * (bots1 - bots0) / wall, 1),
         "server_rss_idle_mb": round(rss_idle, 1),
         "server_rss_connected_mb": round(rss_connected, 1),
         "server_rss_peak_mb": round(max(peak, hwm), 1),
