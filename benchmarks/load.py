@@ -6,9 +6,8 @@ its default settings bar the ports, then starts bot worker processes (this
 file with `--worker`), each playing whole tables: the six seats of a table
 live in one worker, so one monotonic clock times an action from the acting
 bot's send to each seat's receipt of the resulting `action_taken`. Workers
-report JSON lines; the orchestrator samples the server's CPU and memory (and the
-bots' CPU) from
-/proc and reads its `/metrics`.
+report JSON lines; the orchestrator samples the server's CPU and memory and
+the bots' CPU from /proc, and reads the server's `/metrics`.
 
 Scenarios (`--scenarios`, all by default; `--quick` shrinks every one):
 
