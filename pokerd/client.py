@@ -242,13 +242,15 @@ class Http:
         path: str,
         *,
         body: Any = None,
+        raw: bytes | None = None,
         token: str | None = None,
         query: dict[str, Any] | None = None,
         timeout_s: float | None = None,
     ) -> tuple[int, Any]:
-        """The status and the JSON answer (text if it is not JSON); raises
-        OSError when the server cannot be reached, trio.TooSlowError."""
-        data = None if body is None else json.dumps(body).encode()
+        """The status and the JSON answer (text if it is not JSON); `raw` is a
+        body sent as it is instead of `body` as JSON. Raises OSError when the
+        server cannot be reached, trio.TooSlowError."""
+        data = raw if raw is not None or body is None else json.dumps(body).encode()
         target = self.prefix + path + ("?" + urlencode(query) if query else "")
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         if token is not None:

@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlencode
 
 import attrs
 import trio
@@ -28,6 +27,7 @@ from trio_websocket import (
     open_websocket_url,
 )
 
+from pokerd.client import Http
 from pokerd.server.serve import serve
 from pokerd.settings import Settings
 
@@ -44,58 +44,12 @@ def free_port() -> int:
         return port
 
 
-class HttpApi:
-    """Plain HTTP/1.1 to a real server: one connection per call, read by
-    Content-Length (quart-trio does not close the connection after a reply)."""
+class HttpApi(Http):
+    """pokerd.client's plain HTTP/1.1 client, at 127.0.0.1:PORT."""
 
     def __init__(self, port: int) -> None:
-        self.port = port
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        raw: bytes | None = None,
-        token: str | None = None,
-        query: dict[str, Any] | None = None,
-    ) -> tuple[int, Any]:
-        data = raw if raw is not None or body is None else json.dumps(body).encode()
-        target = path + ("?" + urlencode(query) if query else "")
-        lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
-        if token is not None:
-            lines.append(f"Authorization: Bearer {token}")
-        if data is not None:
-            lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        stream = await trio.open_tcp_stream("127.0.0.1", self.port)
-        async with stream:
-            await stream.send_all(head + (data or b""))
-            received = b""
-            while b"\r\n\r\n" not in received:
-                received += await self._more(stream)
-            header, _, content = received.partition(b"\r\n\r\n")
-            status_line, *fields = header.decode("latin-1").split("\r\n")
-            headers = {
-                name.strip().lower(): value.strip()
-                for name, _, value in (field.partition(":") for field in fields)
-            }
-            length = int(headers["content-length"])
-            while len(content) < length:
-                content += await self._more(stream)
-        text = content[:length].decode("utf-8")
-        status = int(status_line.split()[1])
-        if headers.get("content-type", "").startswith("application/json"):
-            return status, json.loads(text)
-        return status, text
-
-    @staticmethod
-    async def _more(stream: trio.SocketStream) -> bytes:
-        chunk = await stream.receive_some(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection mid-answer")
-        return chunk
+        # Long polls in tests wait up to STEP_S: the bound is well above it.
+        super().__init__(f"http://127.0.0.1:{port}", timeout_s=3 * STEP_S)
 
 
 @attrs.frozen
