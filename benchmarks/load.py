@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import math
 import os
@@ -54,6 +53,8 @@ from typing import Any
 
 import trio
 import trio_websocket
+
+from pokerd.collector import FreezingCollector
 
 HOST = "127.0.0.1"
 SEATS = 6
@@ -264,8 +265,8 @@ class Worker:
                     nursery.start_soon(play, run, seat, one_ready, limiter)
             with trio.move_on_after(120):
                 await connected.wait()
-            gc.collect()
-            gc.freeze()
+            # The bots' own garbage collector pauses would count as latency.
+            await nursery.start(FreezingCollector().run)
             emit({"event": "connected", "sockets": ready})
             await trio.sleep(self.spec["warmup"])
             self.measuring = True
@@ -609,8 +610,7 @@ async def ceiling_server(port: int) -> None:
     server = trio_websocket.WebSocketServer(handler, listeners)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
-        gc.collect()
-        gc.freeze()
+        await nursery.start(FreezingCollector().run)  # as pokerd does
         emit({"event": "listening"})
 
 
@@ -653,8 +653,7 @@ async def ceiling_client(spec: Json) -> None:
     async with trio.open_nursery() as nursery:
         for number in range(spec["tables"]):
             await nursery.start(table, number)
-        gc.collect()
-        gc.freeze()
+        await nursery.start(FreezingCollector().run)
         emit({"event": "connected", "sockets": spec["tables"] * SEATS})
         await trio.sleep(spec["warmup"])
         measuring = True

@@ -165,6 +165,15 @@ class Metrics:
         self.connections_opened = Counter(
             "pokerd_connections_opened_total", "WebSocket connections accepted."
         )
+        self.gc_pause = Histogram(
+            "pokerd_gc_pause_seconds",
+            "Pauses of Python's garbage collector (every table waits them out).",
+        )
+        self.gc_collections = Counter(
+            "pokerd_gc_collections_total",
+            "Garbage collections, by generation (2 is a full collection).",
+            ["generation"],
+        )
         self._gauges: list[Gauge] = []
 
     def gauge(
@@ -186,6 +195,8 @@ class Metrics:
             self.slow_consumers_dropped,
             self.errors,
             self.connections_opened,
+            self.gc_pause,
+            self.gc_collections,
         ]
         lines = [line for metric in metrics for line in metric.render()]
         return "\n".join(lines) + "\n"

@@ -179,6 +179,8 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
         "pokerd_slow_consumers_dropped_total",
         "pokerd_errors_total",
         "pokerd_connections_opened_total",
+        "pokerd_gc_pause_seconds",
+        "pokerd_gc_collections_total",
     ]
     assert len([line for line in body if line.startswith("# HELP ")]) == len(names)
     samples = [line for line in body if not line.startswith("#")]

@@ -22,6 +22,7 @@ import contextlib
 import enum
 import json
 import logging
+import os
 import re
 import socket
 import time
@@ -211,20 +212,45 @@ class LiveServer:
                 self._idle.set()
 
 
-async def send_messages(ws: WebSocketConnection, texts: Sequence[str]) -> None:
-    """Text messages in one write to the socket.
+def encode_frames(ws: WebSocketConnection, texts: Sequence[str]) -> bytes:
+    """Text messages as the bytes of their WebSocket frames, for one write.
 
     A batch's messages go out in one syscall instead of one each (a syscall
     costs about 100 us on this kind of machine, see docs/performance.md).
-    trio-websocket 0.12.2 has no such call: this is its `send_message` and
-    `_send` (`trio_websocket/_impl.py`) for several frames at once.
+    trio-websocket 0.12.2 has no such call: this and `send_frames` are its
+    `send_message` and `_send` (`trio_websocket/_impl.py`) for several
+    frames at once.
     """
-    if len(texts) == 1:
-        await ws.send_message(texts[0])
-        return
     if ws._close_reason:
         raise ConnectionClosed(ws._close_reason)
-    data = b"".join(ws._wsproto.send(TextMessage(data=text)) for text in texts)
+    return b"".join(ws._wsproto.send(TextMessage(data=text)) for text in texts)
+
+
+def write_now(ws: WebSocketConnection, data: bytes) -> int:
+    """Write what the kernel takes at once, without waiting: how many bytes.
+
+    Nearly every send fits the socket's buffer, and going through trio for
+    it (a lock, a cancel scope with a deadline, a checkpoint) cost about as
+    much as the write itself. Nothing is written while another task is in
+    the middle of a send (trio-websocket's lock is held) or if the socket is
+    closed or broken: the caller's `send_frames` then does it the slow way,
+    which also reports the error.
+    """
+    stream = ws._stream
+    if ws._stream_lock.locked() or ws._close_reason:
+        return 0
+    if not isinstance(stream, trio.SocketStream):
+        return 0  # TLS, say: only the stream knows how to write
+    try:
+        # The socket is non-blocking (trio's): a full buffer raises.
+        written = os.write(stream.socket.fileno(), data)
+    except OSError:  # BlockingIOError: the buffer is full; others: send_frames
+        return 0
+    return written
+
+
+async def send_frames(ws: WebSocketConnection, data: bytes) -> None:
+    """Write frames' bytes, waiting for the socket as long as it takes."""
     async with ws._stream_lock:
         try:
             await ws._stream.send_all(data)
@@ -455,21 +481,26 @@ class LiveConnection:
         half a frame would be garbage): it only brings its deadline forward to
         CLOSE_TIMEOUT_S.
         """
-        now = trio.current_time()
-        deadline = now + self._limits.heartbeat_s
-        if self._close is not None:
-            deadline = min(deadline, now + CLOSE_TIMEOUT_S)
-        with trio.CancelScope(shield=True, deadline=deadline) as scope:
-            self._send_scope = scope
-            self._sending = True
-            await send_messages(self._ws, texts)
-            self._sending = False
-        self._send_scope = None
-        if not scope.cancelled_caught:
-            self._metrics.messages_sent.inc(by=len(texts))
-        elif self._close is None:
-            # Half a frame may be on the wire: the socket is only good to close.
-            self._slow("stalled")
+        data = encode_frames(self._ws, texts)
+        written = write_now(self._ws, data)
+        if written < len(data):
+            now = trio.current_time()
+            deadline = now + self._limits.heartbeat_s
+            if self._close is not None:
+                deadline = min(deadline, now + CLOSE_TIMEOUT_S)
+            with trio.CancelScope(shield=True, deadline=deadline) as scope:
+                self._send_scope = scope
+                self._sending = True
+                await send_frames(self._ws, data[written:])
+                self._sending = False
+            self._send_scope = None
+            if scope.cancelled_caught:
+                if self._close is None:
+                    # Half a frame may be on the wire: the socket is only good
+                    # to close.
+                    self._slow("stalled")
+                return
+        self._metrics.messages_sent.inc(by=len(texts))
 
     def _slow(self, reason: str) -> None:
         """Close as SLOW_CONSUMER (once, whichever way it was noticed first)."""

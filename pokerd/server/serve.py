@@ -5,8 +5,8 @@ trio-websocket listener of its own (`live_port`, see docs/design.md for why
 and for putting both behind one proxy port). Start-up opens (creating and
 migrating) the database, lets the supervisor resume every table the log says
 must run, starts both listeners, logs one line with the addresses and the
-database, and freezes what start-up allocated out of the garbage collector's
-way (`gc.freeze()`, see docs/design.md).
+database, and keeps the garbage collector's pauses short by freezing what
+lives long (`pokerd.collector`, see docs/design.md).
 
 SIGINT or SIGTERM: long polls answer at once, every live socket is closed with
 code 1001 (going away), Hypercorn stops accepting and gives the requests in
@@ -18,7 +18,6 @@ second signal stops at once.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +27,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
+from pokerd.collector import FreezingCollector, timing_collections
 from pokerd.server.app import create_app
 from pokerd.server.live import CLOSE_TIMEOUT_S, LiveLimits, LiveServer
 from pokerd.server.service import PokerService
@@ -90,10 +90,11 @@ async def serve(
                 rate_limit_per_s=settings.rate_limit_per_s,
             ),
         )
-        async with trio.open_nursery() as tables:
-            await tables.start(service.run)
-            await _serve_network(service, live, settings, signals, task_status)
-            tables.cancel_scope.cancel()
+        with timing_collections(service.metrics):
+            async with trio.open_nursery() as tables:
+                await tables.start(service.run)
+                await _serve_network(service, live, settings, signals, task_status)
+                tables.cancel_scope.cancel()
     log.info("pokerd stopped")
 
 
@@ -147,7 +148,7 @@ async def _serve_network(
             live_url,
             settings.db,
         )
-        gc.freeze()
+        await nursery.start(FreezingCollector().run)
         task_status.started(Listening(urls, live_url))
         async for number in signals:
             name = signal.Signals(number).name

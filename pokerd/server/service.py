@@ -57,8 +57,10 @@ PAGE_EVENTS = 500
 """Most events in one answer of the events route: the client asks again."""
 MAX_WAIT_S = 30.0
 """Longest long poll."""
-REMEMBERED_IDS = 1024
-"""Request ids remembered per seat token (oldest forgotten first)."""
+REMEMBERED_IDS = 64
+"""Request ids remembered per seat token (oldest forgotten first). A client
+resends only what was unanswered when its connection dropped, its latest
+few requests; 64 a token keeps 6,000 players' memories near 100 MB."""
 REMEMBERED_TOKENS = 32
 """Seat tokens per table whose request ids are remembered (least recently used
 forgotten first): the seated players', and those who left lately, so that a
@@ -111,9 +113,12 @@ class RequestMemory:
     ) -> None:
         self._ids_per_token = ids_per_token
         self._tokens_kept = tokens
-        self._tokens: OrderedDict[str, OrderedDict[str, _Pending]] = OrderedDict()
+        self._tokens: OrderedDict[str, OrderedDict[str, _Pending | Answer]] = (
+            OrderedDict()
+        )
 
-    def get(self, hashed: str, request_id: str) -> _Pending | None:
+    def get(self, hashed: str, request_id: str) -> _Pending | Answer | None:
+        """The request's answer, or its promise while it runs, or None."""
         ids = self._tokens.get(hashed)
         return None if ids is None else ids.get(request_id)
 
@@ -136,6 +141,14 @@ class RequestMemory:
         ids = self._tokens.get(hashed)
         if ids is not None and ids.get(request_id) is pending:
             del ids[request_id]
+
+    def settle(self, hashed: str, request_id: str, pending: _Pending) -> None:
+        """Keep only the answer of a request that is done (its promise, with
+        an event, is three times the size, and thousands are kept)."""
+        ids = self._tokens.get(hashed)
+        answer = pending.answer
+        if ids is not None and answer is not None and ids.get(request_id) is pending:
+            ids[request_id] = answer
 
 
 class PokerService:
@@ -295,10 +308,12 @@ class PokerService:
             raise ServiceError(400, "bad_request", problem)
         hashed = token_hash(token)
         memory = self._memories.setdefault(table_id, RequestMemory())
-        while (pending := memory.get(hashed, request.id)) is not None:
-            if pending.answer is not None:
-                return pending.answer
-            await pending.done.wait()  # the same request, still running
+        while (known := memory.get(hashed, request.id)) is not None:
+            if isinstance(known, Answer):
+                return known
+            if known.answer is not None:
+                return known.answer
+            await known.done.wait()  # the same request, still running
         pending = memory.claim(hashed, request.id)
         try:
             pending.answer = await self._apply(table_id, hashed, request)
@@ -308,6 +323,8 @@ class PokerService:
             # restarting, a cancelled caller) is not remembered.
             if pending.answer is None:
                 memory.forget(hashed, request.id, pending)
+            else:
+                memory.settle(hashed, request.id, pending)
             pending.done.set()
 
     async def _apply(self, table_id: str, hashed: str, request: SeatRequest) -> Answer:

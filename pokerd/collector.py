@@ -1,0 +1,140 @@
+"""Python's garbage collector kept to short pauses, and its pauses timed."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import trio
+
+from pokerd.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+FREEZE_INTERVAL_S = 0.05
+"""How often the youngest generation is collected and everything that
+survived moved out of the collector's way (`gc.freeze`): young collections
+then walk at most this long's survivors."""
+
+CHECK_EVERY = 20
+"""Steps between two looks at the process's memory for a sweep (a look
+costs about 0.3 ms at two million blocks)."""
+
+LEAK_GROWTH = 0.5
+"""How far the process's allocated memory blocks may grow past their number
+after the last sweep before the next: everything unfrozen and collected, to
+free the cyclic garbage that was frozen while still in use."""
+
+SWEEP_SPACING_S = 300.0
+"""Least time between two sweeps: a sweep stops every table for about a
+second at 6,000 sockets, and most growth is more sockets, not a leak."""
+
+
+@contextlib.contextmanager
+def timing_collections(metrics: Metrics) -> Iterator[None]:
+    """Time every collection into `metrics.gc_pause` while inside."""
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            metrics.gc_pause.observe(time.perf_counter() - started[0])
+            metrics.gc_collections.inc(str(info["generation"]))
+
+    gc.callbacks.append(callback)
+    try:
+        yield
+    finally:
+        gc.callbacks.remove(callback)
+
+
+class FreezingCollector:
+    """Keeps the objects the collector walks few by freezing them young.
+
+    With thousands of sockets, CPython's collector is the largest stall a
+    table sees (docs/performance.md): a full collection walks every object,
+    over a million at 6,000 sockets, about a second in which no table moves,
+    every few seconds; and even the young collections walked tens of
+    thousands of suspended coroutines (each socket's tasks waiting for their
+    next message), 20-40 ms each. Nearly all of pokerd's garbage is freed by
+    reference counting (the live stream makes no cyclic garbage), so every
+    `FREEZE_INTERVAL_S` the youngest generation is collected (under a
+    millisecond: it holds at most 700 objects), which frees the cycles that
+    die young (werkzeug's URL matcher leaves one each HTTP request), and
+    every object left is moved to the permanent generation, which the
+    collector never walks; frozen objects are still freed by reference
+    counting as usual. What this leaks is a cycle frozen while still in use
+    (Hypercorn leaves a few per closed HTTP connection), so when the
+    process's allocated blocks have grown by `LEAK_GROWTH` since the last
+    sweep (which growing to more sockets also does), everything is
+    unfrozen, collected once and frozen again, at most once each
+    `SWEEP_SPACING_S`.
+    """
+
+    def __init__(
+        self,
+        interval_s: float = FREEZE_INTERVAL_S,
+        leak_growth: float = LEAK_GROWTH,
+        check_every: int = CHECK_EVERY,
+        sweep_spacing_s: float = SWEEP_SPACING_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval_s = interval_s
+        self.leak_growth = leak_growth
+        self.check_every = check_every
+        self.sweep_spacing_s = sweep_spacing_s
+        self.sweeps = 0
+        self._clock = clock
+        self._steps = 0
+        self._swept_at = sys.getallocatedblocks()
+        self._last_sweep = -math.inf
+
+    def sweep(self) -> int:
+        """Unfreeze, collect everything, freeze what is alive; the count freed."""
+        gc.unfreeze()
+        freed = gc.collect()
+        gc.freeze()
+        self._swept_at = sys.getallocatedblocks()
+        self._last_sweep = self._clock()
+        self.sweeps += 1
+        return freed
+
+    def step(self) -> None:
+        """Collect the youngest generation and freeze what is left; each
+        `check_every` steps, sweep if the process has grown by `leak_growth`
+        since the last sweep, at most once each `sweep_spacing_s`."""
+        gc.collect(0)
+        gc.freeze()
+        self._steps += 1
+        if self._steps % self.check_every:
+            return
+        if self._clock() - self._last_sweep < self.sweep_spacing_s:
+            return
+        if sys.getallocatedblocks() > self._swept_at * (1 + self.leak_growth):
+            began = time.perf_counter()
+            freed = self.sweep()
+            log.info(
+                "garbage collector: swept every object, freed %d, in %.0f ms",
+                freed,
+                1000 * (time.perf_counter() - began),
+            )
+
+    async def run(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Freeze what start-up allocated, then step every `interval_s` until
+        cancelled; on the way out everything is unfrozen again."""
+        gc.freeze()  # no collection first: start-up made little garbage
+        self._swept_at = sys.getallocatedblocks()
+        task_status.started()
+        try:
+            while True:
+                await trio.sleep(self.interval_s)
+                self.step()
+        finally:
+            gc.unfreeze()

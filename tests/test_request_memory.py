@@ -1,0 +1,40 @@
+"""A table's memory of request ids: answers kept compact, oldest forgotten first."""
+
+from __future__ import annotations
+
+from pokerd.protocol import Ack
+from pokerd.server.service import REMEMBERED_IDS, Answer, RequestMemory
+
+
+def test_a_settled_request_keeps_only_its_answer() -> None:
+    memory = RequestMemory()
+    pending = memory.claim("token", "r1")
+    assert memory.get("token", "r1") is pending
+    pending.answer = Answer(200, Ack(id="r1", seq=7))
+
+    memory.settle("token", "r1", pending)
+
+    assert memory.get("token", "r1") == Answer(200, Ack(id="r1", seq=7))
+
+
+def test_a_request_without_an_answer_is_forgotten_not_settled() -> None:
+    memory = RequestMemory()
+    pending = memory.claim("token", "r1")
+
+    memory.settle("token", "r1", pending)
+    assert memory.get("token", "r1") is pending  # still running
+    memory.forget("token", "r1", pending)
+
+    assert memory.get("token", "r1") is None
+
+
+def test_each_token_remembers_its_latest_ids_only() -> None:
+    memory = RequestMemory()
+    for number in range(REMEMBERED_IDS + 5):
+        pending = memory.claim("token", f"r{number}")
+        pending.answer = Answer(200, Ack(id=f"r{number}", seq=number))
+        memory.settle("token", f"r{number}", pending)
+
+    assert all(memory.get("token", f"r{number}") is None for number in range(5))
+    assert memory.get("token", f"r{REMEMBERED_IDS + 4}") is not None
+    assert memory.get("token", "r5") is not None
