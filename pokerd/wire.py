@@ -17,7 +17,7 @@ from typing import Any
 from pokerd import codec
 from pokerd.engine.events import Event, PublicEvent
 from pokerd.engine.state import TableState
-from pokerd.engine.views import TableView, Viewer, personal_view
+from pokerd.engine.views import TableView, Viewer, own_seat, viewer_legal
 from pokerd.protocol import EventMessage
 from pokerd.store.log import StoredEvent
 
@@ -70,15 +70,20 @@ class BatchText:
         return text
 
     def _view_text(self, viewer: Viewer) -> str:
+        """`personal_view`'s text: the spectator's, with the viewer's own seat
+        and legal actions (the same functions `personal_view` uses)."""
         parts = self._view_parts
         if viewer is not None:
-            own = personal_view(self._public, self._state, viewer)
-            seats = list(self._seat_parts)
-            seats[viewer] = _dumps(codec.unstructure(own.seats[viewer]))
+            seats = self._seat_parts
+            if self._public.seats[viewer] is not None:
+                seats = list(seats)
+                own = own_seat(self._state, viewer)
+                seats[viewer] = _dumps(codec.unstructure(own))
+            legal = viewer_legal(self._public, self._state, viewer)
             parts = {
                 **parts,
-                "viewer": _dumps(viewer),
+                "viewer": str(viewer),
                 "seats": "[" + ",".join(seats) + "]",
-                "legal": _dumps(codec.unstructure(own.legal)),
+                "legal": "null" if legal is None else _dumps(codec.unstructure(legal)),
             }
         return "{" + ",".join(f'"{key}":{text}' for key, text in parts.items()) + "}"

@@ -25,6 +25,7 @@ from pokerkit import (
     State,
 )
 
+from pokerd.engine.deck import DeckCommitment
 from pokerd.engine.events import (
     ActionTaken,
     BoardDealt,
@@ -159,9 +160,11 @@ def _deal(started: HandStarted, cards: Sequence[Card]) -> State:
 
 @attrs.define(eq=False)
 class GameCell:
-    """The mutable slot a hand value keeps its PokerKit game in."""
+    """The mutable slot a hand value keeps its PokerKit game in (and the
+    hand's deck commitment, once built: a cell serves one hand)."""
 
     game: HandGame | None = None
+    commitment: DeckCommitment | None = None
 
 
 def game_for(

@@ -64,7 +64,14 @@ class HandState:
         return state
 
     def commitment(self) -> DeckCommitment:
-        return commitment_of(self.started.deck, self.started.secret)
+        """The hand's deck commitment, built once for the hand: kept in its
+        cell, since `commitment_of`'s cache holds only the latest few hands
+        and at a thousand tables a hand's next street comes after hundreds
+        of other hands' deals."""
+        cell = self.cell
+        if cell.commitment is None:
+            cell.commitment = commitment_of(self.started.deck, self.started.secret)
+        return cell.commitment
 
     def position(self, seat: int) -> int | None:
         try:

@@ -149,14 +149,24 @@ def personal_view(public: TableView, state: TableState, viewer: Viewer) -> Table
         return public
     seats = list(public.seats)
     if seats[viewer] is not None:
-        seats[viewer] = _seat_view(state, viewer, viewer, False)
-    hand = state.hand
-    legal = (
-        legal_actions(hand)
-        if hand is not None and public.to_act is not None and public.to_act == viewer
-        else None
-    )
+        seats[viewer] = own_seat(state, viewer)
+    legal = viewer_legal(public, state, viewer)
     return attrs.evolve(public, viewer=viewer, seats=tuple(seats), legal=legal)
+
+
+def own_seat(state: TableState, viewer: int) -> SeatView:
+    """The viewer's own seat as they see it (their cards, without proofs)."""
+    return _seat_view(state, viewer, viewer, False)
+
+
+def viewer_legal(
+    public: TableView, state: TableState, viewer: Viewer
+) -> LegalActions | None:
+    """The viewer's legal actions: None unless they are the seat to act."""
+    hand = state.hand
+    if hand is None or viewer is None or public.to_act != viewer:
+        return None
+    return legal_actions(hand)
 
 
 def legal_actions(hand: HandState) -> LegalActions | None:
