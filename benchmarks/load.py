@@ -968,6 +968,11 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join((*SCENARIOS, "ceiling")))
     parser.add_argument("--duration", type=float, help="seconds measured per run")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--large",
+        type=int,
+        help="tables of scenario 2 (default 1000): to find the human-pace capacity",
+    )
     args = parser.parse_args()
     raise_nofile()
     chosen = args.scenarios.split(",")
@@ -976,6 +981,7 @@ def main() -> None:
     warmup = 2.0 if quick else 10.0
     human = (1.0, 3.0)
     small, large = (10, 30) if quick else (100, 1000)
+    large = args.large or large
     results: Json = {"machine": machine(), "quick": quick, "scenarios": {}}
     figures: dict[str, Json] = results["scenarios"]
     out("machine", json.dumps(results["machine"]))
