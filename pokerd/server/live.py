@@ -440,9 +440,11 @@ class LiveConnection:
             self._slow("queue")
 
     async def _write(self, stream: Stream) -> None:
+        first, stream.first = stream.first, []  # held no longer than sent
         await self._send(
-            *(encode_message(first) for first in [stream.welcome, *stream.first])
+            *(encode_message(message) for message in [stream.welcome, *first])
         )
+        del first
         seat = stream.subscription.viewer
         hashed = None if self._token is None else token_hash(self._token)
         seat_lost = False
