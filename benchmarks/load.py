@@ -12,7 +12,8 @@ the bots' CPU from /proc, and reads the server's `/metrics`.
 Scenarios (`--scenarios`, all by default; `--quick` shrinks every one):
 
 - `human100`: 100 tables of 6, bots think 1-3 s.
-- `human1000`: 1000 tables of 6, bots think 1-3 s.
+- `human1000`: 1000 tables of 6, bots think 1-3 s (`--large N` tables
+  instead, to find the capacity at human pace).
 - `saturation`: bots act at once; the number of tables steps up and the
   highest action rate held with p99 under 50 ms is reported, with the
   messages per second the server delivered.
@@ -29,6 +30,7 @@ Figures print as `name: value` lines and are written as JSON under
 benchmarks/results/ with the machine and the git commit.
 
     python benchmarks/load.py [--quick] [--scenarios a,b] [--duration S]
+        [--large N]
 """
 
 from __future__ import annotations
