@@ -35,7 +35,7 @@ from trio_websocket import wrap_client_stream
 from pokerd import codec
 from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
-from pokerd.server.live import CloseCode
+from pokerd.server.live import CloseCode, LiveConnection
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
 from pokerd.stream import redaction_for
 from pokerd.table import Table
@@ -544,3 +544,19 @@ async def test_health_names_the_live_stream_at_the_host_the_caller_used(
     assert server.live.startswith("ws://0.0.0.0:")
     assert health["live"] == server.live.replace("0.0.0.0", "127.0.0.1")
     assert snapshot["type"] == "snapshot"
+
+
+async def test_a_quiet_socket_whose_connection_is_ending_is_not_pinged() -> None:
+    # The listener's pinger may look at a connection whose nursery is closing
+    # (waiting for its writer): starting a ping there raised RuntimeError,
+    # which took the whole listener down.
+    async with trio.open_nursery() as ended:
+        pass
+    connection = LiveConnection.__new__(LiveConnection)
+    connection._pinging = False
+    connection._last_heard = 0.0
+    connection._nursery = ended
+
+    connection.ping_if_quiet(now=100.0, interval=20.0)
+
+    assert connection._pinging is False
