@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -27,9 +28,12 @@ from trio_websocket import (
     open_websocket_url,
 )
 
+from pokerd import codec
 from pokerd.client import Http
 from pokerd.server.serve import serve
 from pokerd.settings import Settings
+from pokerd.store import load_table, read_events
+from pokerd.stream import redaction_for
 
 STEP_S = 20
 """Bound on any one wait of a test: generous, never expected."""
@@ -281,3 +285,16 @@ async def sit(api: HttpApi, table: str, seat: int, name: str, buy_in: int = 100)
     )
     assert status == 201, seated
     return str(seated["token"])
+
+
+def log_as_seen_by(db: Path, table: str, seat: int | None) -> list[dict[str, Any]]:
+    """The table's log as the seat's current player may see it, as sent."""
+    with closing(sqlite3.connect(db)) as connection:
+        loaded = load_table(connection, table)
+        events = read_events(connection, table)
+    assert loaded is not None
+    redact_for = redaction_for(loaded.state, seat)
+    return [
+        {"seq": stored.seq, "event": codec.unstructure_event(redact_for(stored.event))}
+        for stored in events
+    ]

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
-from served import STEP_S, Served, free_port, served
+from served import STEP_S, Served, free_port, log_as_seen_by, served
 
 from pokerd import client as client_module
 from pokerd import codec
@@ -30,8 +30,7 @@ from pokerd.engine.events import ActionTaken
 from pokerd.engine.views import TableView
 from pokerd.protocol import Ack, ActRequest
 from pokerd.server.live import CloseCode
-from pokerd.store import load_table, read_events
-from pokerd.stream import redaction_for
+from pokerd.store import read_events
 
 FAST_BACKOFF_BASE_S = 0.02
 FAST_BACKOFF_CAP_S = 0.1
@@ -42,18 +41,6 @@ SHORT_HEARTBEAT_S = 0.5
 
 
 # The log as a seat may see it, and what a client got.
-
-
-def log_as_seen_by(db: Path, table: str, seat: int | None) -> list[dict[str, Any]]:
-    with closing(sqlite3.connect(db)) as connection:
-        loaded = load_table(connection, table)
-        events = read_events(connection, table)
-    assert loaded is not None
-    redact_for = redaction_for(loaded.state, seat)
-    return [
-        {"seq": stored.seq, "event": codec.unstructure_event(redact_for(stored.event))}
-        for stored in events
-    ]
 
 
 def received(client: Client) -> list[dict[str, Any]]:

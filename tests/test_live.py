@@ -24,6 +24,7 @@ from served import (
     HttpApi,
     LiveClient,
     live_client,
+    log_as_seen_by,
     new_table,
     pokerd_serve,
     served,
@@ -32,12 +33,10 @@ from served import (
 )
 from trio_websocket import wrap_client_stream
 
-from pokerd import codec
 from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
 from pokerd.server.live import CloseCode, LiveConnection
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
-from pokerd.stream import redaction_for
 from pokerd.table import Table
 
 MAX_HANDS_TO_DROP = 60
@@ -53,19 +52,6 @@ CARD = re.compile(r"^[2-9TJQKA][cdhs]$")
 def logged(db: Path, table: str) -> list[StoredEvent]:
     with closing(sqlite3.connect(db)) as connection:
         return read_events(connection, table)
-
-
-def expected_for(db: Path, table: str, seat: int | None) -> list[dict[str, Any]]:
-    """The log as the seat's current player may see it, as sent."""
-    with closing(sqlite3.connect(db)) as connection:
-        loaded = load_table(connection, table)
-        events = read_events(connection, table)
-    assert loaded is not None
-    redact_for = redaction_for(loaded.state, seat)
-    return [
-        {"seq": stored.seq, "event": codec.unstructure_event(redact_for(stored.event))}
-        for stored in events
-    ]
 
 
 def received_events(client: LiveClient) -> list[dict[str, Any]]:
@@ -214,7 +200,7 @@ async def test_six_players_play_random_hands_and_each_socket_gets_its_own_log(
         got = received_events(client)
         # Exactly the log from seq 1, in order, as this viewer may see it.
         assert seqs(got) == list(range(1, len(got) + 1))
-        assert got == expected_for(db, table, viewer)[: len(got)]
+        assert got == log_as_seen_by(db, table, viewer)[: len(got)]
         # And no message to this viewer names another seat's unshown card.
         hidden = hidden_from(db, table, viewer)
         for message in client.events:
@@ -307,7 +293,7 @@ async def test_a_socket_dropped_mid_hand_resumes_with_exactly_the_events_it_miss
             live = received_events(back)
             assert seqs(live) == list(range(offset + 1, answer["seq"] + 1))
 
-    expected = expected_for(db, table, dropped)
+    expected = log_as_seen_by(db, table, dropped)
     assert live == expected[offset : answer["seq"]]
 
 
@@ -499,7 +485,7 @@ async def test_killing_the_server_mid_hand_lets_every_socket_resume_and_finish_i
     for seat, client in clients.items():
         got = received_events(client)
         assert seqs(got) == list(range(1, len(got) + 1))
-        assert got == expected_for(db, table, seat)[: len(got)]
+        assert got == log_as_seen_by(db, table, seat)[: len(got)]
 
 
 async def test_a_table_stopped_by_its_supervisor_ends_its_open_sockets(
