@@ -420,9 +420,8 @@ class LiveConnection:
                 nursery.start_soon(until_closed, partial(self._write, stream))
                 self._nursery = nursery
                 await until_closed(partial(self._read, stream))
-                self._nursery = None  # closing: no ping starts now
         finally:
-            self._nursery = None  # closed: no ping starts in it now
+            self._nursery = None  # closed: no ping is started in it
             stream.subscription.close()
 
     async def _read(self, stream: Stream) -> None:
