@@ -42,7 +42,6 @@ import math
 import os
 import platform
 import random
-import resource
 import socket
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from typing import Any
 
 import trio
 import trio_websocket
+from procstats import cpu_seconds, emit, percentile, raise_nofile
 
 from pokerd.collector import FreezingCollector
 
@@ -74,19 +74,6 @@ Json = dict[str, Any]
 # Shared helpers
 
 
-def emit(obj: Json) -> None:
-    """One JSON line on stdout: how a worker answers the orchestrator."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def proc_status(pid: int, key: str) -> float:
     """A /proc/PID/status field in MB (VmRSS, VmHWM)."""
     with open(f"/proc/{pid}/status") as f:
@@ -94,20 +81,6 @@ def proc_status(pid: int, key: str) -> float:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {key} for {pid}")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))
-    return ordered[index]
 
 
 def free_port() -> int:

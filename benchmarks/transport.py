@@ -82,6 +82,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 import trio_websocket
+from procstats import cpu_seconds, emit, percentile, raise_nofile
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import Request
 from wsproto.extensions import PerMessageDeflate
@@ -111,20 +112,6 @@ Json = dict[str, Any]
 # Shared helpers
 
 
-def emit(obj: Json) -> None:
-    """One JSON line on stdout: how a child process answers the orchestrator."""
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def raise_nofile() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to the hard limit; return it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -133,25 +120,11 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def busy_seconds() -> float:
     """CPU time all CPUs spent busy since boot (/proc/stat), in seconds."""
     with open("/proc/stat") as f:
         ticks = [int(x) for x in f.readline().split()[1:9]]
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile of unsorted values (nan when empty)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
 class LagMonitor:

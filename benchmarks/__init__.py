@@ -1,1 +1,0 @@
-"""Benchmarks: run by `make bench`; each prints figures beside a baseline."""
