@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ from typing import Any
 import trio
 import trio_websocket
 from procstats import cpu_seconds, emit, percentile, raise_nofile
+from wsclient import ClosedError, HandshakeError, LeanSocket
 
 from pokerd.collector import FreezingCollector
 
@@ -199,7 +201,9 @@ class Worker:
     def __init__(self, spec: Json) -> None:
         self.spec = spec
         self.http_port: int = spec["http_port"]
-        self.live: str = spec["live"]
+        live = urllib.parse.urlsplit(spec["live"])
+        self.live_host: str = live.hostname or HOST
+        self.live_port: int = live.port or 80
         low, high = spec["think"]
         self.think = (float(low), float(high))
         self.chaos: float = spec.get("chaos", 0.0)
@@ -208,8 +212,6 @@ class Worker:
         self.stats = Stats()
         self.running = True
         self.measuring = False
-        self.nursery: trio.Nursery | None = None
-        """Where the sockets' reader tasks run."""
 
     async def main(self) -> None:
         tables: list[TableRun] = []
@@ -319,20 +321,18 @@ class Worker:
         first = True
         acted_at = -1
         requests = 0
-        url = f"{self.live}/tables/{run.table}/live"
+        path = f"/tables/{run.table}/live"
         while self.running:
             try:
                 async with limiter:
-                    ws = await trio_websocket.connect_websocket_url(
-                        self._nursery_for(run), url
-                    )
-            except (OSError, trio_websocket.HandshakeError):
+                    ws = await LeanSocket.connect(self.live_host, self.live_port, path)
+            except (OSError, HandshakeError):
                 self.stats.connect_failures += 1
                 await trio.sleep(0.5)
                 continue
             try:
                 resume = None if epoch is None else {"epoch": epoch, "offset": offset}
-                await ws.send_message(
+                await ws.send(
                     json.dumps({"type": "hello", "token": token, "resume": resume})
                 )
                 if first:
@@ -344,7 +344,7 @@ class Worker:
                 """Requests sent and not answered: a bot acts on a view only
                 once its previous request was answered."""
                 while True:
-                    text = await ws.get_message()
+                    text = await ws.receive()
                     now = time.perf_counter()
                     message = json.loads(text)
                     kind = message["type"]
@@ -387,6 +387,11 @@ class Worker:
                         waiting.discard(message["id"])
                         if kind == "error":
                             self.stats.error(message["code"])
+                            if message["code"] == "rate_limited":
+                                # Not applied: look again after the limit's
+                                # 50 ms (20 a second), as a client should.
+                                await trio.sleep(0.05)
+                                acted_at = -1
                     else:
                         continue
                     if view is None or view_seq <= acted_at or waiting:
@@ -398,7 +403,7 @@ class Worker:
                         requests += 1
                         waiting.add(f"{seat}-{requests}")
                         run.pending, run.seen_by = (seat, time.perf_counter()), set()
-                        await ws.send_message(
+                        await ws.send(
                             json.dumps(
                                 {
                                     "type": "act",
@@ -419,7 +424,7 @@ class Worker:
                             acted_at = view_seq
                             requests += 1
                             waiting.add(f"{seat}-{requests}")
-                            await ws.send_message(
+                            await ws.send(
                                 json.dumps(
                                     {
                                         "type": "top_up",
@@ -431,7 +436,7 @@ class Worker:
                             if me["sitting_out"]:
                                 requests += 1
                                 waiting.add(f"{seat}-{requests}")
-                                await ws.send_message(
+                                await ws.send(
                                     json.dumps(
                                         {
                                             "type": "come_back",
@@ -439,17 +444,11 @@ class Worker:
                                         }
                                     )
                                 )
-            except trio_websocket.ConnectionClosed:
+            except ClosedError:
                 pass
             finally:
                 # Abrupt: the chaos drop and the end of a run just cut the TCP.
-                with contextlib.suppress(Exception):
-                    await ws._stream.aclose()
-                ws._reader_running = False
-
-    def _nursery_for(self, run: TableRun) -> trio.Nursery:
-        assert self.nursery is not None
-        return self.nursery
+                await ws.abort()
 
     # Polling: the view once a second, or the events by long poll.
 
@@ -543,10 +542,7 @@ class Worker:
 async def worker_main(spec: Json) -> None:
     raise_nofile()
     worker = Worker(spec)
-    async with trio.open_nursery() as nursery:
-        worker.nursery = nursery
-        await worker.main()
-        nursery.cancel_scope.cancel()
+    await worker.main()
 
 
 # The ceiling: a bare broadcast server and its saturating clients.
@@ -564,20 +560,21 @@ async def ceiling_server(port: int) -> None:
         members.add(send)
 
         async def writer() -> None:
-            async for text in receive:
-                await ws.send_message(text)
+            with contextlib.suppress(trio_websocket.ConnectionClosed):
+                async for text in receive:
+                    await ws.send_message(text)
 
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(writer)
-                while True:
-                    text = str(await ws.get_message())
-                    json.loads(text)  # a server reads what it is sent
-                    for member in list(members):
-                        with contextlib.suppress(trio.WouldBlock):
-                            member.send_nowait(text)
-        except trio_websocket.ConnectionClosed:
-            pass
+                with contextlib.suppress(trio_websocket.ConnectionClosed):
+                    while True:
+                        text = str(await ws.get_message())
+                        json.loads(text)  # a server reads what it is sent
+                        for member in list(members):
+                            with contextlib.suppress(trio.WouldBlock):
+                                member.send_nowait(text)
+                nursery.cancel_scope.cancel()  # the client went: so does the writer
         finally:
             members.discard(send)
 
@@ -599,31 +596,31 @@ async def ceiling_client(spec: Json) -> None:
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
 
     async def table(number: int, task_status: trio.TaskStatus[None]) -> None:
-        url = f"ws://{HOST}:{spec['port']}/t/{number}"
-        async with contextlib.AsyncExitStack() as stack:
-            sockets = []
+        sockets = []
+        try:
             for _ in range(SEATS):
                 async with limiter:
                     sockets.append(
-                        await stack.enter_async_context(
-                            trio_websocket.open_websocket_url(url)
-                        )
+                        await LeanSocket.connect(HOST, spec["port"], f"/t/{number}")
                     )
             task_status.started()
             turn = 0
             while True:
                 sent = time.perf_counter()
-                await sockets[turn % SEATS].send_message(
+                await sockets[turn % SEATS].send(
                     json.dumps({"seat": turn % SEATS, "pad": padding})
                 )
                 for ws in sockets:
-                    json.loads(await ws.get_message())
+                    json.loads(await ws.receive())
                     if measuring:
                         stats.latencies_ms.append((time.perf_counter() - sent) * 1000)
                         stats.events += 1
                 if measuring:
                     stats.actions += 1
                 turn += 1
+        finally:
+            for ws in sockets:
+                await ws.abort()
 
     async with trio.open_nursery() as nursery:
         for number in range(spec["tables"]):
