@@ -10,7 +10,6 @@ work: encoding views for every seat was a fifth of the server's CPU.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,8 +23,7 @@ from pokerd.store.log import StoredEvent
 _TAG = codec.type_tag(EventMessage)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+_dumps = codec.compact_json
 
 
 class BatchText:

@@ -7,6 +7,8 @@ import random
 import typing
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pokerd import codec
 from pokerd.dealer import random_action, start_hand
@@ -141,3 +143,23 @@ def test_a_value_of_the_wrong_type_is_refused_not_converted(
 
     assert "expected" in str(refused.value)
     assert f"$.{field}" in str(refused.value)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_compact_json_is_json_dumps_with_compact_separators(value: object) -> None:
+    assert codec.compact_json(value) == json.dumps(value, separators=(",", ":"))
+
+
+def test_compact_json_refuses_what_json_cannot_encode() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        codec.compact_json({"cards": object()})

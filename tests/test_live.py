@@ -32,10 +32,11 @@ from served import (
     stop,
 )
 from trio_websocket import wrap_client_stream
+from wsproto.frame_protocol import FrameProtocol
 
 from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
-from pokerd.server.live import CloseCode, LiveConnection
+from pokerd.server.live import CloseCode, LiveConnection, frame_header
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
 from pokerd.table import Table
 
@@ -546,3 +547,11 @@ async def test_a_quiet_socket_whose_connection_is_ending_is_not_pinged() -> None
     connection.ping_if_quiet(now=100.0, interval=20.0)
 
     assert connection._pinging is False
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 70_000])
+def test_a_frame_is_what_wsproto_writes_for_a_server_text_message(size: int) -> None:
+    text = "\u00e9" * (size // 2) + "x" * (size % 2)  # two bytes a character
+    payload = text.encode()
+    wsproto_frame = FrameProtocol(client=False, extensions=[]).send_data(text, True)
+    assert frame_header(len(payload)) + payload == wsproto_frame

@@ -58,7 +58,7 @@ def create_app(
 
     def answer(data: Any, status: int = 200) -> Response:
         return app.response_class(
-            json.dumps(data, separators=(",", ":")),
+            codec.compact_json(data),
             status=status,
             content_type="application/json",
         )
