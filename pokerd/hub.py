@@ -142,6 +142,16 @@ class Subscription:
                 f"more than {self._capacity()} batches waited for this subscriber"
             )
 
+    def take_queued(self) -> list[Batch | ServerMessage]:
+        """What is queued now, without waiting: a reader sends an item and
+        those behind it in one write (an event and its ack, say)."""
+        taken: list[Batch | ServerMessage] = []
+        while True:
+            try:
+                taken.append(self._receive.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return taken
+
     def _capacity(self) -> float:
         return self._send.statistics().max_buffer_size
 

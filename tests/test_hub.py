@@ -14,7 +14,8 @@ from pokerd.engine import (
     PlayerSatOut,
 )
 from pokerd.engine.state import TableState
-from pokerd.hub import SlowConsumerError, TableHub
+from pokerd.hub import Batch, SlowConsumerError, TableHub
+from pokerd.protocol import Pong
 from pokerd.store import EventStore, StoredEvent, read_events
 from pokerd.table import Table
 
@@ -38,6 +39,40 @@ async def test_a_subscriber_receives_each_published_batch_in_order() -> None:
     ]
 
     assert seqs == [1, 2, 3]
+
+
+async def test_what_is_queued_is_taken_at_once_in_order_without_waiting() -> None:
+    hub = TableHub(capacity=8)
+    subscription = hub.subscribe(0, since=0)
+    assert subscription.take_queued() == []
+    hub.publish(batch_of(1), STATE)
+    assert subscription.tell(Pong())
+    hub.publish(batch_of(2, 3), STATE)
+
+    taken = subscription.take_queued()
+
+    assert [type(item) for item in taken] == [Batch, Pong, Batch]
+    assert [
+        s.seq for item in taken if isinstance(item, Batch) for s in item.events
+    ] == [
+        1,
+        2,
+        3,
+    ]
+    assert subscription.take_queued() == []
+
+
+async def test_a_dropped_subscriber_still_ends_in_slow_consumer_after_a_take() -> None:
+    hub = TableHub(capacity=2)
+    subscription = hub.subscribe(0, since=0)
+    for seq in range(1, 4):
+        hub.publish(batch_of(seq), STATE)  # the third overflows: dropped
+
+    assert len(subscription.take_queued()) == 2
+    with pytest.raises(SlowConsumerError):
+        async with aclosing(subscription.items()) as items:
+            async for _ in items:
+                pass
 
 
 async def test_a_subscriber_that_stops_reading_is_dropped_others_get_everything() -> (

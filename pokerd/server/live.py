@@ -493,23 +493,36 @@ class LiveConnection:
         seat = stream.subscription.viewer
         hashed = None if self._token is None else token_hash(self._token)
         seat_lost = False
+        subscription = stream.subscription
         try:
-            async with aclosing(stream.subscription.items()) as items:
+            async with aclosing(subscription.items()) as items:
                 async for item in items:
-                    if isinstance(item, Batch):
-                        if seat_lost:
-                            continue  # redacted for a seat that is not ours now
-                        await self._send(*stream.encoded(item))
+                    # What queued behind it goes in the same write: the
+                    # actor's ack follows its event, one syscall for both.
+                    texts: list[str] = []
+                    batches: list[Batch] = []
+                    answers = 0
+                    for queued in [item, *subscription.take_queued()]:
+                        if isinstance(queued, Batch):
+                            if seat_lost:
+                                continue  # redacted for a seat not ours now
+                            texts += stream.encoded(queued)
+                            batches.append(queued)
+                            seat_lost = hashed is not None and (
+                                queued.state.seat_of_token(hashed) != seat
+                            )
+                        else:
+                            self._count(queued, "websocket")
+                            texts.append(encode_message(queued))
+                            answers += 1
+                    if texts:
+                        await self._send(*texts)
+                    sent = time.perf_counter()
+                    for batch in batches:
                         self._metrics.broadcast_latency.observe(
-                            time.perf_counter() - item.published_at
+                            sent - batch.published_at
                         )
-                        seat_lost = hashed is not None and (
-                            item.state.seat_of_token(hashed) != seat
-                        )
-                    else:
-                        self._count(item, "websocket")
-                        await self._send(encode_message(item))
-                        self._unanswered -= 1
+                    self._unanswered -= answers
                     if seat_lost and self._unanswered == 0:
                         self.close(CloseCode.SEAT_LOST, "this token holds no seat")
                         return
