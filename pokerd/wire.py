@@ -24,6 +24,8 @@ _TAG = codec.type_tag(EventMessage)
 
 
 _dumps = codec.compact_json
+PERSONAL = frozenset({"viewer", "seats", "legal"})
+"""The fields of a view that differ between viewers of the same state."""
 
 
 class BatchText:
@@ -36,9 +38,23 @@ class BatchText:
         self._state = state
         self._public = public
         view: dict[str, Any] = codec.unstructure(public)
-        self._view_parts = {key: _dumps(value) for key, value in view.items()}
         self._seat_parts = [_dumps(seat) for seat in view["seats"]]
         self._shared_events: dict[int, str] = {}
+        # The view's text in field order, cut where a viewer's own fields go:
+        # each viewer's text is then a join of a few strings.
+        self._personal: list[str] = []
+        self._segments: list[str] = []
+        text = "{"
+        for key, value in view.items():
+            text += f'"{key}":' if text == "{" else f',"{key}":'
+            if key in PERSONAL:
+                self._personal.append(key)
+                self._segments.append(text)
+                text = ""
+            else:
+                text += _dumps(value)
+        self._segments.append(text + "}")
+        self._spectator: str | None = None
 
     def messages(
         self, viewer: Viewer, redact_for: Callable[[Event], PublicEvent]
@@ -70,18 +86,31 @@ class BatchText:
     def _view_text(self, viewer: Viewer) -> str:
         """`personal_view`'s text: the spectator's, with the viewer's own seat
         and legal actions (the same functions `personal_view` uses)."""
-        parts = self._view_parts
-        if viewer is not None:
-            seats = self._seat_parts
-            if self._public.seats[viewer] is not None:
-                seats = list(seats)
-                own = own_seat(self._state, viewer)
-                seats[viewer] = _dumps(codec.unstructure(own))
-            legal = viewer_legal(self._public, self._state, viewer)
-            parts = {
-                **parts,
+        if viewer is None:
+            if self._spectator is None:
+                self._spectator = self._joined(
+                    {"viewer": "null", "seats": self._seats_text(), "legal": "null"}
+                )
+            return self._spectator
+        seats = self._seat_parts
+        if self._public.seats[viewer] is not None:
+            seats = list(seats)
+            seats[viewer] = _dumps(codec.unstructure(own_seat(self._state, viewer)))
+        legal = viewer_legal(self._public, self._state, viewer)
+        return self._joined(
+            {
                 "viewer": str(viewer),
-                "seats": "[" + ",".join(seats) + "]",
+                "seats": self._seats_text(seats),
                 "legal": "null" if legal is None else _dumps(codec.unstructure(legal)),
             }
-        return "{" + ",".join(f'"{key}":{text}' for key, text in parts.items()) + "}"
+        )
+
+    def _seats_text(self, seats: list[str] | None = None) -> str:
+        return "[" + ",".join(self._seat_parts if seats is None else seats) + "]"
+
+    def _joined(self, personal: dict[str, str]) -> str:
+        parts = [self._segments[0]]
+        for key, segment in zip(self._personal, self._segments[1:], strict=True):
+            parts.append(personal[key])
+            parts.append(segment)
+        return "".join(parts)
