@@ -35,6 +35,7 @@ def unfrozen() -> Iterator[None]:
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.enable()
 
 
 def frozen_cycle() -> weakref.ref[Node]:
@@ -144,6 +145,62 @@ def test_a_step_looks_at_memory_only_every_check_every_steps() -> None:
     del grown
 
 
+def dropped_cycle() -> weakref.ref[Node]:
+    """A cycle nobody holds: garbage only the collector can free."""
+    node = Node()
+    node.other = node
+    return weakref.ref(node)
+
+
+def quiet(probe_every: int) -> FreezingCollector:
+    """A collector past its first steps, that found no garbage in them."""
+    collector = FreezingCollector(probe_every=probe_every, check_every=10**9)
+    gc.collect()
+    for _ in range(probe_every + 1):
+        collector.step()
+    return collector
+
+
+def test_without_garbage_only_every_probe_every_th_step_collects() -> None:
+    collector = quiet(probe_every=5)
+    assert not gc.isenabled()  # automatic collections off while none is found
+
+    missed = dropped_cycle()
+    collector.step()  # step 7: no probe, so the cycle is frozen
+    gc.collect()
+    assert missed() is not None
+
+    while collector._steps % 5 != 4:
+        collector.step()
+    found = dropped_cycle()
+    collector.step()  # a probe
+    gc.collect()
+    assert found() is None
+    collector.sweep()
+    assert missed() is None  # the sweep frees what the probes missed
+
+
+def test_garbage_found_makes_every_step_collect_for_a_while() -> None:
+    collector = quiet(probe_every=5)
+    while collector._steps % 5 != 4:
+        collector.step()
+    dropped_cycle()
+    collector.step()  # the probe finds it
+    assert gc.isenabled()
+
+    for _ in range(5):
+        alive = dropped_cycle()
+        collector.step()
+        gc.collect()
+        assert alive() is None  # collected, not frozen
+
+    for _ in range(5):
+        collector.step()
+        assert gc.isenabled()  # collecting for five steps after the last find
+    collector.step()
+    assert not gc.isenabled()
+
+
 async def test_run_freezes_at_start_and_unfreezes_when_cancelled() -> None:
     collector = FreezingCollector(interval_s=0.01)
     async with trio.open_nursery() as nursery:
@@ -156,6 +213,7 @@ async def test_run_freezes_at_start_and_unfreezes_when_cancelled() -> None:
                 await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
     assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
 
 
 def test_collections_are_timed_into_the_metrics_while_watched() -> None:
