@@ -110,7 +110,7 @@ class Table:
         snapshot = hand_ended or self._since_snapshot >= SNAPSHOT_EVERY
         record = hand_record(after.hand) if hand_ended and after.hand else None
         now = self._clock()
-        await self.store.append(
+        payloads = await self.store.append(
             self.table_id,
             self.seq + 1,
             events,
@@ -121,8 +121,10 @@ class Table:
         if snapshot:
             self._since_snapshot = 0
         return [
-            StoredEvent(seq=self.seq + 1 + i, event=event, recorded_at=now)
-            for i, event in enumerate(events)
+            StoredEvent(
+                seq=self.seq + 1 + i, event=event, recorded_at=now, payload=payload
+            )
+            for i, (event, payload) in enumerate(zip(events, payloads, strict=True))
         ]
 
     def clock(self) -> int:

@@ -76,10 +76,13 @@ class BatchText:
     ) -> str:
         redacted = redact_for(stored.event)
         shared = redacted is stored.event  # nothing of it is anyone's own
-        if shared and stored.seq in self._shared_events:
-            return self._shared_events[stored.seq]
-        text = _dumps(codec.unstructure_event(redacted))
-        if shared:
+        if not shared:
+            return _dumps(codec.unstructure_event(redacted))
+        if stored.payload is not None:
+            return stored.payload  # the log's text: the same encoding
+        text = self._shared_events.get(stored.seq)
+        if text is None:
+            text = _dumps(codec.unstructure_event(redacted))
             self._shared_events[stored.seq] = text
         return text
 

@@ -156,7 +156,16 @@ def test_a_batch_spliced_from_shared_parts_is_the_codecs_text(game: Game) -> Non
         seq += len(stored)
         if not stored:
             continue
-        text = BatchText(stored, step.after, view(step.after, None, proofs=False))
+        # As the table publishes them, with the log's JSON of each event.
+        logged = [
+            attrs.evolve(
+                event,
+                payload=codec.compact_json(codec.unstructure_event(event.event)),
+            )
+            for event in stored
+        ]
+        public = view(step.after, None, proofs=False)
+        texts = [BatchText(events, step.after, public) for events in (stored, logged)]
         for viewer in game.viewers:
             redact_for = redaction_for(step.after, viewer)
             messages = event_messages(stored, None, viewer, redact_for)
@@ -164,7 +173,8 @@ def test_a_batch_spliced_from_shared_parts_is_the_codecs_text(game: Game) -> Non
                 messages[-1], view=view(step.after, viewer, proofs=False)
             )
             expected = [codec.encode_message(message) for message in messages]
-            assert text.messages(viewer, redact_for) == expected
+            for text in texts:
+                assert text.messages(viewer, redact_for) == expected
 
 
 @GAMES

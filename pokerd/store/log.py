@@ -44,6 +44,10 @@ class StoredEvent:
     seq: int
     event: Event
     recorded_at: int
+    payload: str | None = attrs.field(default=None, eq=False, repr=False)
+    """The event's JSON as the log holds it (`codec.compact_json` of
+    `codec.unstructure_event`), when at hand: the live stream sends it as is
+    to every viewer the event is not redacted for."""
 
 
 @attrs.frozen
@@ -144,8 +148,9 @@ class EventStore:
         snapshot: TableState | None = None,
         hand: HandRecord | None = None,
         now_ms: int | None = None,
-    ) -> None:
-        """Append `events` as seqs first_seq, first_seq + 1, ...; durable on return.
+    ) -> list[str]:
+        """Append `events` as seqs first_seq, first_seq + 1, ...; durable on
+        return, which is their JSON as stored.
 
         `snapshot` is the table's state after the last of them; `hand` the
         record of the hand they end. Raises ConflictError if the log does not
@@ -171,6 +176,7 @@ class EventStore:
             raise request.error
         if self.on_append is not None:
             self.on_append(len(events), time.perf_counter() - queued)
+        return [row[3] for row in request.rows]
 
     def append_blocking(
         self,
@@ -222,16 +228,15 @@ class EventStore:
         rows = []
         for offset, event in enumerate(events):
             data = codec.unstructure_event(event)
-            rows.append(
-                (table_id, first_seq + offset, data[codec.TAG], json.dumps(data), at)
-            )
+            payload = codec.compact_json(data)
+            rows.append((table_id, first_seq + offset, data[codec.TAG], payload, at))
         return _Append(
             table_id=table_id,
             first_seq=first_seq,
             rows=rows,
             snapshot=None
             if snapshot is None
-            else json.dumps(codec.unstructure(snapshot)),
+            else codec.compact_json(codec.unstructure(snapshot)),
             hand=hand,
             wake=lambda: None,
         )
