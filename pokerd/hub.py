@@ -78,19 +78,34 @@ class Subscription:
         """The seq the table stood at on registering: events up to it are the
         backlog (read from the log); the queue holds only later ones."""
         self._hub = hub
-        self._send, self._receive = trio.open_memory_channel[Batch | ServerMessage](
-            capacity
-        )
+        self._send, self._receive = trio.open_memory_channel[
+            Batch | ServerMessage | bytes
+        ](capacity)
         self.dropped = False
         self.ended: str | None = None
         """Why the table ended this subscription, if it did."""
         self.on_drop: Callable[[], None] | None = None
         """Called once when the hub drops this subscriber (it must not raise):
         a connection closes at once instead of when its reader drains."""
+        self.deliver_now: Callable[[Batch | ServerMessage], bool] | None = None
+        """A reader that may take an item at once, from the publisher's task,
+        when it is waiting with nothing queued (it must not raise): True if it
+        took it; False, and the item is queued as usual."""
 
-    def offer(self, item: Batch | ServerMessage) -> bool:
+    def offer(self, item: Batch | ServerMessage | bytes) -> bool:
         """Queue a batch (or a message for this subscriber alone, after the
-        batches before it) without waiting; False if the queue is full."""
+        batches before it) without waiting; False if the queue is full.
+
+        Bytes are the rest of a write the reader began from `deliver_now`,
+        for it to finish first.
+        """
+        deliver_now = self.deliver_now
+        if (
+            deliver_now is not None
+            and not isinstance(item, bytes)
+            and deliver_now(item)
+        ):
+            return True
         try:
             self._send.send_nowait(item)
         except trio.WouldBlock:
@@ -132,20 +147,28 @@ class Subscription:
                 if isinstance(item, Batch):
                     yield item
 
-    async def items(self) -> AsyncGenerator[Batch | ServerMessage]:
-        """The queued batches and messages in order; raises SlowConsumerError
-        once the queue is drained if the subscriber was dropped."""
-        async for item in self._receive:
-            yield item
-        if self.dropped:
-            raise SlowConsumerError(
-                f"more than {self._capacity()} batches waited for this subscriber"
-            )
+    async def next_item(self) -> Batch | ServerMessage | bytes | None:
+        """The next queued item, waiting for one; None once the subscription
+        ended; raises SlowConsumerError once drained if it was dropped."""
+        try:
+            return await self._receive.receive()
+        except trio.EndOfChannel:
+            if self.dropped:
+                raise SlowConsumerError(
+                    f"more than {self._capacity()} batches waited for this subscriber"
+                ) from None
+            return None
 
-    def take_queued(self) -> list[Batch | ServerMessage]:
+    async def items(self) -> AsyncGenerator[Batch | ServerMessage | bytes]:
+        """The queued items in order, as they come; raises SlowConsumerError
+        once drained if the subscriber was dropped."""
+        while (item := await self.next_item()) is not None:
+            yield item
+
+    def take_queued(self) -> list[Batch | ServerMessage | bytes]:
         """What is queued now, without waiting: a reader sends an item and
         those behind it in one write (an event and its ack, say)."""
-        taken: list[Batch | ServerMessage] = []
+        taken: list[Batch | ServerMessage | bytes] = []
         while True:
             try:
                 taken.append(self._receive.receive_nowait())

@@ -36,8 +36,10 @@ from wsproto.frame_protocol import FrameProtocol
 
 from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
+from pokerd.hub import Batch
 from pokerd.server.live import CloseCode, LiveConnection, frame_header
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
+from pokerd.stream import Stream
 from pokerd.table import Table
 
 MAX_HANDS_TO_DROP = 60
@@ -555,3 +557,36 @@ def test_a_frame_is_what_wsproto_writes_for_a_server_text_message(size: int) -> 
     payload = text.encode()
     wsproto_frame = FrameProtocol(client=False, extensions=[]).send_data(text, True)
     assert frame_header(len(payload)) + payload == wsproto_frame
+
+
+async def test_a_failure_sending_to_one_socket_closes_it_and_the_table_plays_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "live.db"
+    async with served(db) as server, AsyncExitStack() as stack:
+        table, epoch, _tokens, clients = await seated(server.api, server.live, stack)
+        spectator = await stack.enter_async_context(live_client(server.live, table))
+        await spectator.until_seq(spectator.received[0]["seq"])
+        offset = spectator.last_seq
+        encoded = Stream.encoded
+
+        def failing_for_spectators(stream: Stream, batch: Batch) -> list[str]:
+            if stream.subscription.viewer is None:
+                raise RuntimeError("a bug in encoding")
+            return encoded(stream, batch)
+
+        monkeypatch.setattr(Stream, "encoded", failing_for_spectators)
+        await act_for_whoever_is_to_act(clients)
+        code = await spectator.closed()
+        monkeypatch.undo()
+        await act_for_whoever_is_to_act(clients)  # the table plays on
+        async with live_client(
+            server.live, table, resume={"epoch": epoch, "offset": offset}
+        ) as back:
+            welcome = back.received[0]
+            await back.until_seq(welcome["seq"])
+            resumed = received_events(back)
+
+    assert code == CloseCode.INTERNAL_ERROR
+    assert welcome["recovered"] is True
+    assert resumed == log_as_seen_by(db, table, None)[offset : welcome["seq"]]

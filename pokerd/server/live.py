@@ -9,8 +9,10 @@ its seq. Seat requests (`act`, `sit_out`, ...) go through the same
 
 Each connection runs two tasks: the reader (requests in, answers queued) and
 the writer (the subscriber queue out: the table's batches and this client's
-answers, in order, so an ack never overtakes the event it names); one task
-of the listener pings the sockets that have been quiet. The queue is the
+answers, in order, so an ack never overtakes the event it names), though
+an item published while the writer waits with nothing queued is written by
+the publishing task itself; one task of the listener pings the sockets that
+have been quiet. The queue is the
 hub's bounded one: a client that falls behind is closed with SLOW_CONSUMER,
 and a send blocked for `heartbeat_s` (a client that stopped reading) closes
 it the same way, so the table never waits.
@@ -29,7 +31,6 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import aclosing
 from functools import partial
 
 import attrs
@@ -79,6 +80,8 @@ class CloseCode(enum.IntEnum):
     """The server is shutting down: reconnect later, or to another server."""
     MESSAGE_TOO_BIG = 1009
     """A message over `max_frame_bytes` (closed by trio-websocket)."""
+    INTERNAL_ERROR = 1011
+    """The server failed to deliver to this socket: reconnect and resume."""
     SLOW_CONSUMER = 4001
     """The client fell behind: reconnect and resume from the last seq seen."""
     NO_HELLO = 4002
@@ -350,6 +353,13 @@ class LiveConnection:
         self._pinging = False
         self._nursery: trio.Nursery | None = None
         """Where a ping runs, once the connection serves its stream."""
+        self._stream: Stream | None = None
+        self._hashed: str | None = None
+        """The token's hash, to see when a batch takes its seat away."""
+        self._seat_lost = False
+        """A batch took the seat away: later ones are not this viewer's."""
+        self._writer_waiting = False
+        """The writer waits with nothing queued: an item may go out at once."""
 
     def close(self, code: int, reason: str) -> None:
         """End the connection with `code` (the first reason given wins)."""
@@ -370,6 +380,11 @@ class LiveConnection:
                     await self._serve(stream)
             except ConnectionClosed:
                 pass  # the client went: nothing to tell it
+            except Exception:
+                # A bug in serving one socket must not take the listener, and
+                # every other socket with it, down.
+                log.exception("table %s: a live connection failed", self._table)
+                self.close(CloseCode.INTERNAL_ERROR, "server error: resume")
         code, reason = self._close or (1000, "")
         with trio.move_on_after(CLOSE_TIMEOUT_S) as closing:
             if self._sending:
@@ -490,58 +505,153 @@ class LiveConnection:
             *(encode_message(message) for message in [stream.welcome, *first])
         )
         del first
-        seat = stream.subscription.viewer
-        hashed = None if self._token is None else token_hash(self._token)
-        seat_lost = False
+        self._stream = stream
+        self._hashed = None if self._token is None else token_hash(self._token)
         subscription = stream.subscription
+        subscription.deliver_now = self._deliver_now
         try:
-            async with aclosing(subscription.items()) as items:
-                async for item in items:
-                    # What queued behind it goes in the same write: the
-                    # actor's ack follows its event, one syscall for both.
-                    texts: list[str] = []
-                    batches: list[Batch] = []
-                    answers = 0
-                    for queued in [item, *subscription.take_queued()]:
-                        if isinstance(queued, Batch):
-                            if seat_lost:
-                                continue  # redacted for a seat not ours now
-                            texts += stream.encoded(queued)
-                            batches.append(queued)
-                            seat_lost = hashed is not None and (
-                                queued.state.seat_of_token(hashed) != seat
-                            )
-                        else:
-                            self._count(queued, "websocket")
-                            texts.append(encode_message(queued))
-                            answers += 1
-                    if texts:
-                        await self._send(*texts)
-                    sent = time.perf_counter()
-                    for batch in batches:
-                        self._metrics.broadcast_latency.observe(
-                            sent - batch.published_at
-                        )
-                    self._unanswered -= answers
-                    if seat_lost and self._unanswered == 0:
-                        self.close(CloseCode.SEAT_LOST, "this token holds no seat")
-                        return
+            while True:
+                # What queued behind an item goes in the same write: the
+                # actor's ack follows its event, one syscall for both.
+                queued = subscription.take_queued()
+                if not queued:
+                    self._writer_waiting = True
+                    try:
+                        item = await subscription.next_item()
+                    finally:
+                        self._writer_waiting = False
+                    if item is None:
+                        break
+                    queued = [item, *subscription.take_queued()]
+                await self._write_items(queued)
+                if self._seat_lost and self._unanswered == 0:
+                    self.close(CloseCode.SEAT_LOST, "this token holds no seat")
+                    return
         except SlowConsumerError:
             self._slow("queue")
             return
-        ended = stream.subscription.ended or "the table was stopped"
+        finally:
+            subscription.deliver_now = None
+        ended = subscription.ended or "the table was stopped"
         await self._send_now(Error(code="table_stopped", message=ended))
         self.close(CloseCode.TABLE_GONE, "the table was stopped")
 
+    async def _write_items(self, items: list[Batch | ServerMessage | bytes]) -> None:
+        """Send queued items, in order, in one write."""
+        parts: list[bytes] = []
+        texts: list[str] = []  # since the last part
+        batches: list[Batch] = []
+        answers = messages = 0
+        for item in items:
+            if isinstance(item, bytes):  # the rest of a write begun at once
+                if texts:
+                    parts.append(encode_frames(self._ws, texts))
+                parts.append(item)
+                messages += len(texts)
+                texts = []
+            elif isinstance(item, Batch):
+                if self._seat_lost:
+                    continue  # redacted for a seat not ours now
+                texts += self._encoded(item)
+                batches.append(item)
+                self._seat_lost = self._loses_seat(item)
+            else:
+                self._count(item, "websocket")
+                texts.append(encode_message(item))
+                answers += 1
+        if texts:
+            parts.append(encode_frames(self._ws, texts))
+        messages += len(texts)
+        data = b"".join(parts)
+        if data:
+            await self._send_data(data, messages)
+        sent = time.perf_counter()
+        for batch in batches:
+            self._metrics.broadcast_latency.observe(sent - batch.published_at)
+        self._unanswered -= answers
+
+    def _deliver_now(self, item: Batch | ServerMessage) -> bool:
+        """`_write_at_once`, whose failure must not reach the publishing table:
+        this socket closes instead, and its client resumes from its last seq."""
+        try:
+            return self._write_at_once(item)
+        except Exception:
+            log.exception("table %s: a live delivery failed", self._table)
+            self.close(CloseCode.INTERNAL_ERROR, "server error: resume")
+            return True
+
+    def _write_at_once(self, item: Batch | ServerMessage) -> bool:
+        """Write `item` from the publishing task, if the writer is waiting
+        with nothing queued: True if it was (or its rest is queued first).
+
+        This spares waking the writer task for each message, which at a
+        thousand tables was a good part of a message's cost. Anything the
+        writer must see goes to it instead (False: the item is queued, and
+        from then on the writer is not taken to be waiting, so nothing
+        overtakes it): a batch that takes this token's seat away, a socket
+        that is closing or busy, a write the kernel does not take at all.
+        """
+        if not self._writer_waiting:
+            return False
+        self._writer_waiting = False
+        if self._close is not None or self._seat_lost:
+            return False
+        if isinstance(item, Batch):
+            if self._loses_seat(item):
+                return False
+            texts = self._encoded(item)
+        else:
+            texts = [encode_message(item)]
+        try:
+            data = encode_frames(self._ws, texts)
+        except ConnectionClosed:
+            return False
+        written = write_now(self._ws, data)
+        if written == 0:
+            return False
+        if written < len(data):
+            # Part of a frame is out: the writer sends the rest before anything.
+            if not self._streaming().subscription.offer(data[written:]):
+                self._slow("queue")  # cannot happen: the queue was empty
+        else:
+            self._writer_waiting = True
+        if isinstance(item, Batch):
+            self._metrics.broadcast_latency.observe(
+                time.perf_counter() - item.published_at
+            )
+        else:
+            self._count(item, "websocket")
+            self._unanswered -= 1
+        self._metrics.messages_sent.inc(by=len(texts))
+        return True
+
+    def _streaming(self) -> Stream:
+        assert self._stream is not None, "the writer has begun"
+        return self._stream
+
+    def _encoded(self, batch: Batch) -> list[str]:
+        return self._streaming().encoded(batch)
+
+    def _loses_seat(self, batch: Batch) -> bool:
+        """Whether this batch leaves the token without the seat it streams."""
+        viewer = self._streaming().subscription.viewer
+        return (
+            self._hashed is not None
+            and batch.state.seat_of_token(self._hashed) != viewer
+        )
+
     async def _send(self, *texts: str) -> None:
-        """Send in one write, or give up on a client that has not read for
-        `heartbeat_s`.
+        """Send messages in one write (see `_send_data`)."""
+        await self._send_data(encode_frames(self._ws, texts), len(texts))
+
+    async def _send_data(self, data: bytes, messages: int) -> None:
+        """Send frames' bytes in one write, or give up on a client that has not
+        read for `heartbeat_s`.
 
         Closing the connection does not cut a send short (a close frame after
         half a frame would be garbage): it only brings its deadline forward to
         CLOSE_TIMEOUT_S.
         """
-        data = encode_frames(self._ws, texts)
         written = write_now(self._ws, data)
         if written < len(data):
             now = trio.current_time()
@@ -560,7 +670,7 @@ class LiveConnection:
                     # to close.
                     self._slow("stalled")
                 return
-        self._metrics.messages_sent.inc(by=len(texts))
+        self._metrics.messages_sent.inc(by=messages)
 
     def _slow(self, reason: str) -> None:
         """Close as SLOW_CONSUMER (once, whichever way it was noticed first)."""
