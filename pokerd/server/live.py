@@ -511,8 +511,7 @@ class LiveConnection:
         subscription.deliver_now = self._deliver_now
         try:
             while True:
-                # What queued behind an item goes in the same write: the
-                # actor's ack follows its event, one syscall for both.
+                # Whatever queued behind an item goes in the same write.
                 queued = subscription.take_queued()
                 if not queued:
                     self._writer_waiting = True
