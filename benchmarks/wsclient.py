@@ -22,6 +22,8 @@ from collections import deque
 
 import trio
 
+from pokerd.server.live import frame_header
+
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HEAD = 16_384
 """Bytes of handshake response accepted before giving up on the server."""
@@ -38,16 +40,10 @@ class HandshakeError(Exception):
 def frame(opcode: int, payload: bytes) -> bytes:
     """A client frame: final, masked (RFC 6455 section 5.3), unfragmented."""
     size = len(payload)
-    if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
-    elif size < 65_536:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
     mask = os.urandom(4)
     key = int.from_bytes(mask * (size // 4 + 1), "little") & ((1 << (8 * size)) - 1)
     masked = (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little")
-    return head + mask + masked
+    return frame_header(size, opcode, masked=True) + mask + masked
 
 
 class LeanSocket:

@@ -552,11 +552,16 @@ async def test_a_quiet_socket_whose_connection_is_ending_is_not_pinged() -> None
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 70_000])
-def test_a_frame_is_what_wsproto_writes_for_a_server_text_message(size: int) -> None:
+def test_a_frame_header_is_what_wsproto_writes_for_a_text_message(size: int) -> None:
     text = "\u00e9" * (size // 2) + "x" * (size % 2)  # two bytes a character
     payload = text.encode()
     wsproto_frame = FrameProtocol(client=False, extensions=[]).send_data(text, True)
     assert frame_header(len(payload)) + payload == wsproto_frame
+    # A client's (the load benchmark's bots): masked, the key after the header.
+    header = frame_header(len(payload), masked=True)
+    client_frame = FrameProtocol(client=True, extensions=[]).send_data(text, True)
+    assert client_frame[: len(header)] == header
+    assert len(client_frame) == len(header) + 4 + len(payload)
 
 
 async def test_a_failure_sending_to_one_socket_closes_it_and_the_table_plays_on(

@@ -261,13 +261,16 @@ def encode_frames(ws: WebSocketConnection, texts: Sequence[str]) -> bytes:
     return b"".join(parts)
 
 
-def frame_header(size: int) -> bytes:
-    """The header of a final, unmasked text frame of `size` bytes."""
+def frame_header(size: int, opcode: int = 0x1, *, masked: bool = False) -> bytes:
+    """The header of a final frame of `size` payload bytes: a server's text
+    frame by default (a client's frames are `masked`, the mask key after the
+    header)."""
+    first, mask_bit = 0x80 | opcode, 0x80 if masked else 0
     if size < 126:
-        return bytes((0x81, size))
+        return bytes((first, mask_bit | size))
     if size < 65_536:
-        return struct.pack("!BBH", 0x81, 126, size)
-    return struct.pack("!BBQ", 0x81, 127, size)
+        return struct.pack("!BBH", first, mask_bit | 126, size)
+    return struct.pack("!BBQ", first, mask_bit | 127, size)
 
 
 def write_now(ws: WebSocketConnection, data: bytes) -> int:
