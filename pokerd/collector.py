@@ -136,6 +136,8 @@ class FreezingCollector:
         self._steps += 1
         steps = self._steps
         if steps <= self._collect_until or steps % self.probe_every == 0:
+            # Under `run` its callback counts these finds too: only whether
+            # any garbage was found matters.
             self._found += gc.collect(0)
         if self._found:
             self._found = 0
