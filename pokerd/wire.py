@@ -92,7 +92,11 @@ class BatchText:
         if viewer is None:
             if self._spectator is None:
                 self._spectator = self._joined(
-                    {"viewer": "null", "seats": self._seats_text(), "legal": "null"}
+                    {
+                        "viewer": "null",
+                        "seats": _list_text(self._seat_parts),
+                        "legal": "null",
+                    }
                 )
             return self._spectator
         seats = self._seat_parts
@@ -103,13 +107,10 @@ class BatchText:
         return self._joined(
             {
                 "viewer": str(viewer),
-                "seats": self._seats_text(seats),
+                "seats": _list_text(seats),
                 "legal": "null" if legal is None else _dumps(codec.unstructure(legal)),
             }
         )
-
-    def _seats_text(self, seats: list[str] | None = None) -> str:
-        return "[" + ",".join(self._seat_parts if seats is None else seats) + "]"
 
     def _joined(self, personal: dict[str, str]) -> str:
         parts = [self._segments[0]]
@@ -117,3 +118,8 @@ class BatchText:
             parts.append(personal[key])
             parts.append(segment)
         return "".join(parts)
+
+
+def _list_text(items: list[str]) -> str:
+    """A JSON array of already encoded items."""
+    return "[" + ",".join(items) + "]"
