@@ -70,19 +70,17 @@ class FreezingCollector:
     thousands of suspended coroutines (each socket's tasks waiting for their
     next message), 20-40 ms each. Nearly all of pokerd's garbage is freed by
     reference counting (the live stream makes no cyclic garbage), so every
-    `FREEZE_INTERVAL_S` the youngest generation is collected (under a
-    millisecond: it holds at most 700 objects), which frees the cycles that
-    die young (werkzeug's URL matcher leaves one each HTTP request; while
-    none is found, only each `PROBE_EVERY`-th step collects, see `step`),
-    and every object left is moved to the permanent generation, which the
-    collector never walks; frozen objects are still freed by reference
-    counting as usual. What this leaks is a cycle frozen while still in use
-    (Hypercorn leaves a few per closed HTTP connection), or one a probe
-    missed, so when the
-    process's allocated blocks have grown by `LEAK_GROWTH` since the last
-    sweep (which growing to more sockets also does), everything is
-    unfrozen, collected once and frozen again, at most once each
-    `SWEEP_SPACING_S`.
+    `FREEZE_INTERVAL_S` the youngest generation is collected, which frees
+    the cycles that die young (werkzeug's URL matcher leaves one each HTTP
+    request; while none is found, only each `PROBE_EVERY`-th step collects,
+    see `step`), and every object left is moved to the permanent
+    generation, which the collector never walks; frozen objects are still
+    freed by reference counting as usual. What this leaks is a cycle frozen
+    while still in use (Hypercorn leaves a few per closed HTTP connection),
+    or one a probe missed, so when the process's allocated blocks have
+    grown by `LEAK_GROWTH` since the last sweep (which growing to more
+    sockets also does), everything is unfrozen, collected once and frozen
+    again, at most once each `SWEEP_SPACING_S`.
     """
 
     def __init__(

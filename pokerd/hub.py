@@ -167,7 +167,7 @@ class Subscription:
 
     def take_queued(self) -> list[Batch | ServerMessage | bytes]:
         """What is queued now, without waiting: a reader sends an item and
-        those behind it in one write (an event and its ack, say)."""
+        those behind it in one write."""
         taken: list[Batch | ServerMessage | bytes] = []
         while True:
             try:
