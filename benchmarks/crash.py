@@ -1,6 +1,6 @@
 """Crash recovery under repeated kill -9: more kills than the test suite runs.
 
-Runs `python -m pokerd.selfplay` on one database, kills it with SIGKILL at a
+Runs `python -m pokerd.tools.selfplay` on one database, kills it with SIGKILL at a
 random moment, restarts it, again and again, then checks the log against
 everything the processes had published. Prints figures, never asserts speed.
 
@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pokerd import codec
 from pokerd.engine import fold
-from pokerd.selfplay import run_until_killed
 from pokerd.store import connect, load_table, read_events, table_ids
+from pokerd.tools.selfplay import run_until_killed
+from pokerd.wire import codec
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """6-max hands per second through pokerd's handle, beside PokerKit alone.
 
 Both runs play the same hands: the same seeded `random.Random` shuffles each
-deck (pokerd.dealer.start_hand's way) and picks each action with the same
+deck (pokerd.tables.dealer.start_hand's way) and picks each action with the same
 `choose` (fold a fifth of the time when facing a bet; bet or raise a fifth,
 mostly the minimum to three times it, now and then all in; else check or
 call), from the same 200-big-blind stacks topped up before every hand. At the
@@ -24,7 +24,6 @@ from collections.abc import Sequence
 import attrs
 from pokerkit import Card, Mode, NoLimitTexasHoldem, State
 
-from pokerd.dealer import start_hand
 from pokerd.engine import (
     Act,
     ComeBack,
@@ -42,6 +41,7 @@ from pokerd.engine import (
 )
 from pokerd.engine.deck import SECRET_BYTES, STANDARD_DECK
 from pokerd.engine.poker import AUTOMATIONS
+from pokerd.tables.dealer import start_hand
 
 PLAYERS = 6
 SMALL_BLIND = 1

@@ -59,7 +59,7 @@ import trio_websocket
 from procstats import cpu_seconds, emit, percentile, raise_nofile
 from wsclient import ClosedError, HandshakeError, LeanSocket
 
-from pokerd.collector import FreezingCollector
+from pokerd.ops.collector import FreezingCollector
 
 HOST = "127.0.0.1"
 SEATS = 6

@@ -16,11 +16,11 @@ store's default durability (synchronous=FULL) unless it says otherwise:
    beside folding every table's whole log from its first event.
 
 The traffic is real: a few 6-max games played through `pokerd.engine.handle`
-with `pokerd.dealer.start_hand`/`random_action` and seeded `random.Random`s
+with `pokerd.tables.dealer.start_hand`/`random_action` and seeded `random.Random`s
 (the "templates"); table k replays template k mod G with its own seqs. For
 recovery the templates are appended through `EventStore.append_blocking` one
 command at a time (snapshot and hand record with each hand's end, as
-`pokerd.table` does), and the other tables are SQL copies of those rows.
+`pokerd.tables.table` does), and the other tables are SQL copies of those rows.
 
     python benchmarks/store.py [--tables 1000] [--seconds 10]
         [--recovery-events 1000000] [--quick] [--dir DIR]
@@ -47,7 +47,6 @@ from pathlib import Path
 import attrs
 import trio
 
-from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
     ComeBack,
     Command,
@@ -61,7 +60,7 @@ from pokerd.engine import (
     fold,
     handle,
 )
-from pokerd.history import HandRecord, hand_record
+from pokerd.hands.history import HandRecord, hand_record
 from pokerd.store import (
     EventStore,
     Synchronous,
@@ -71,6 +70,7 @@ from pokerd.store import (
     read_events,
     table_ids,
 )
+from pokerd.tables.dealer import random_action, start_hand
 
 PLAYERS = 6
 STACK = 400

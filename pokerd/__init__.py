@@ -1,8 +1,8 @@
 """pokerd: a real-time, event-sourced No-Limit Hold'em table server.
 
 The public API: the pure engine (`pokerd.engine`: commands, events, `decide`,
-`evolve`, `handle`, `view`, `redact`), the converter (`pokerd.codec`), the
-shell's dealer (`pokerd.dealer`) and PHH in and out (`pokerd.phh`).
+`evolve`, `handle`, `view`, `redact`), the converter (`pokerd.wire.codec`), the
+shell's dealer (`pokerd.tables.dealer`) and PHH in and out (`pokerd.hands.phh`).
 """
 
 from pokerd.engine import (

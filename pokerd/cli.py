@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from pokerd.settings import field_help
+    from pokerd.ops.settings import field_help
 
     serve = commands.add_parser(
         "serve",
@@ -179,7 +179,7 @@ def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _bots(args: argparse.Namespace) -> int:
-    from pokerd.bots import BotsOptions, bots_command
+    from pokerd.tools.bots import BotsOptions, bots_command
 
     return bots_command(
         BotsOptions(
@@ -195,8 +195,8 @@ def _bots(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pokerd.ops.settings import SettingsError, field_help, load_settings
     from pokerd.server.serve import run
-    from pokerd.settings import SettingsError, field_help, load_settings
 
     overrides = {field: getattr(args, field) for field in field_help()}
     try:
@@ -220,7 +220,7 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from pokerd.demo import run_demo
+        from pokerd.tools.demo import run_demo
 
         if not 2 <= args.players <= 6:
             print("pokerd demo: --players is 2 to 6", file=sys.stderr)
@@ -229,11 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout, hands=args.hands, players=args.players, pace=args.pace
         )
     if args.command == "phh":
-        from pokerd.phh import replay_command
+        from pokerd.hands.phh import replay_command
 
         return replay_command(args.files, sys.stdout)
     if args.command == "migrate":
-        from pokerd.replay import migrate_command
+        from pokerd.tools.replay import migrate_command
 
         return migrate_command(args.db, sys.stdout, sys.stderr)
     if args.command == "replay":
@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from pokerd import replay
+    from pokerd.tools import replay
 
     problem = None
     ranged = args.hand is not None or args.first is not None or args.last is not None

@@ -8,7 +8,6 @@ from contextlib import suppress
 
 import trio
 
-from pokerd.dealer import random_action
 from pokerd.engine import (
     ComeBack,
     Command,
@@ -19,9 +18,10 @@ from pokerd.engine import (
     TopUp,
 )
 from pokerd.engine.state import TableState
-from pokerd.hub import TableHub
 from pokerd.store import EventStore, StoredEvent
-from pokerd.table import Table
+from pokerd.tables.dealer import random_action
+from pokerd.tables.hub import TableHub
+from pokerd.tables.table import Table
 
 
 def new_table(store: EventStore, hub: TableHub) -> Table:

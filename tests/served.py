@@ -28,12 +28,12 @@ from trio_websocket import (
     open_websocket_url,
 )
 
-from pokerd import codec
 from pokerd.client import Http
+from pokerd.ops.settings import Settings
 from pokerd.server.serve import serve
-from pokerd.settings import Settings
 from pokerd.store import load_table, read_events
-from pokerd.stream import redaction_for
+from pokerd.tables.feed import redaction_for
+from pokerd.wire import codec
 
 STEP_S = 20
 """Bound on any one wait of a test: generous, never expected."""

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 import attrs
 from hypothesis import strategies as st
 
-from pokerd.dealer import start_hand
 from pokerd.engine import (
     Act,
     ActionName,
@@ -31,6 +30,7 @@ from pokerd.engine import (
     legal_actions,
     view,
 )
+from pokerd.tables.dealer import start_hand
 
 MAX_HANDS = 15
 PAUSE_MS = 250

@@ -15,10 +15,8 @@ import pytest
 import trio
 from served import STEP_S, free_port, pokerd_serve, served, stop
 
-from pokerd.bots import BotsOptions, bot_rng, choose, compare, hand_strength, run_bots
 from pokerd.cli import main
 from pokerd.client import Received
-from pokerd.dealer import start_hand
 from pokerd.engine import (
     Act,
     ActionTaken,
@@ -31,6 +29,15 @@ from pokerd.engine import (
     TopUp,
     handle,
     view,
+)
+from pokerd.tables.dealer import start_hand
+from pokerd.tools.bots import (
+    BotsOptions,
+    bot_rng,
+    choose,
+    compare,
+    hand_strength,
+    run_bots,
 )
 
 CHAOS = 0.2

@@ -23,14 +23,14 @@ import trio
 from served import STEP_S, Served, free_port, log_as_seen_by, served
 
 from pokerd import client as client_module
-from pokerd import codec
 from pokerd.client import Backoff, Client, Http, Received, Seated
 from pokerd.engine.commands import ActionName
 from pokerd.engine.events import ActionTaken
 from pokerd.engine.views import TableView
-from pokerd.protocol import Ack, ActRequest
 from pokerd.server.live import CloseCode
 from pokerd.store import read_events
+from pokerd.wire import codec
+from pokerd.wire.protocol import Ack, ActRequest
 
 FAST_BACKOFF_BASE_S = 0.02
 FAST_BACKOFF_CAP_S = 0.1

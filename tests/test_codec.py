@@ -10,8 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pokerd import codec
-from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
     Act,
     Command,
@@ -23,6 +21,8 @@ from pokerd.engine import (
     handle,
     view,
 )
+from pokerd.tables.dealer import random_action, start_hand
+from pokerd.wire import codec
 
 
 def test_every_event_and_command_has_a_stable_snake_case_wire_name() -> None:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 import trio
 
-from pokerd.collector import FreezingCollector, timing_collections
-from pokerd.metrics import Metrics
+from pokerd.ops.collector import FreezingCollector, timing_collections
+from pokerd.ops.metrics import Metrics
 
 
 class Node:

@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from pokerd import codec
 from pokerd.engine import ActionTaken, TurnStarted, fold
-from pokerd.selfplay import run_until_killed
 from pokerd.store import connect, load_table, read_events, table_ids
+from pokerd.tools.selfplay import run_until_killed
+from pokerd.wire import codec
 
 KILLS = 20
 TABLES = 3

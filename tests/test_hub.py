@@ -14,10 +14,10 @@ from pokerd.engine import (
     PlayerSatOut,
 )
 from pokerd.engine.state import TableState
-from pokerd.hub import Batch, SlowConsumerError, TableHub
-from pokerd.protocol import Pong
 from pokerd.store import EventStore, StoredEvent, read_events
-from pokerd.table import Table
+from pokerd.tables.hub import Batch, SlowConsumerError, TableHub
+from pokerd.tables.table import Table
+from pokerd.wire.protocol import Pong
 
 STATE = TableState()
 

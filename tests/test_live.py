@@ -36,11 +36,11 @@ from wsproto.frame_protocol import FrameProtocol
 
 from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
-from pokerd.hub import Batch
 from pokerd.server.live import CloseCode, LiveConnection, frame_header
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
-from pokerd.stream import Stream
-from pokerd.table import Table
+from pokerd.tables.feed import Stream
+from pokerd.tables.hub import Batch
+from pokerd.tables.table import Table
 
 MAX_HANDS_TO_DROP = 60
 HANDS = 6

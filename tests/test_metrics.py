@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pokerd.metrics import Counter, Gauge, Histogram, Metrics
+from pokerd.ops.metrics import Counter, Gauge, Histogram, Metrics
 from pokerd.server.live import TokenBucket
 
 SAMPLE = re.compile(

@@ -1,4 +1,4 @@
-"""Tests for PHH import (replayed through pokerd) and export (pokerd.phh)."""
+"""Tests for PHH import (replayed through pokerd) and export (pokerd.hands.phh)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from pokerkit import Automation, Card, HandHistory, Mode, NoLimitTexasHoldem, State
 
-from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
     STANDARD_DECK,
     Act,
@@ -28,7 +27,7 @@ from pokerd.engine import (
     initial_state,
 )
 from pokerd.engine.views import hole_cards
-from pokerd.phh import (
+from pokerd.hands.phh import (
     Replay,
     hand_phh,
     parse_hand,
@@ -38,6 +37,7 @@ from pokerd.phh import (
     replay_file,
     seat_for,
 )
+from pokerd.tables.dealer import random_action, start_hand
 
 FIXTURES = Path(__file__).resolve().parent / "phh"
 

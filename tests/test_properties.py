@@ -14,8 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Game, games, walk
 
-from pokerd import codec
-from pokerd.dealer import start_hand
 from pokerd.engine import (
     ENGINE,
     Act,
@@ -41,8 +39,10 @@ from pokerd.engine import (
 from pokerd.engine.deck import card_salt
 from pokerd.engine.views import personal_view
 from pokerd.store import StoredEvent
-from pokerd.stream import event_messages, redaction_for
-from pokerd.wire import BatchText
+from pokerd.tables.dealer import start_hand
+from pokerd.tables.feed import event_messages, redaction_for
+from pokerd.wire import codec
+from pokerd.wire.batch_text import BatchText
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "30"))
 """Games per property; raise it for a longer hunt (the suite's budget is ~60 s)."""

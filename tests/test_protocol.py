@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pokerd import codec
 from pokerd.engine import Act, ComeBack, Leave, SitOut, TopUp
-from pokerd.protocol import (
+from pokerd.wire import codec
+from pokerd.wire.protocol import (
     ActRequest,
     ComeBackRequest,
     LeaveRequest,

@@ -12,7 +12,6 @@ import pytest
 from pokerkit import HandHistory
 
 from pokerd.cli import main
-from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
     Act,
     ComeBack,
@@ -29,10 +28,11 @@ from pokerd.engine import (
     handle,
 )
 from pokerd.engine.views import hole_cards
-from pokerd.history import hand_record
-from pokerd.replay import first_difference
+from pokerd.hands.history import hand_record
+from pokerd.hands.story import summary
 from pokerd.store import EventStore, open_database
-from pokerd.story import summary
+from pokerd.tables.dealer import random_action, start_hand
+from pokerd.tools.replay import first_difference
 
 NOW_MS = 1_700_000_000_000
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pokerd.protocol import Ack
 from pokerd.server.service import REMEMBERED_IDS, Answer, RequestMemory
+from pokerd.wire.protocol import Ack
 
 
 def test_a_settled_request_keeps_only_its_answer() -> None:

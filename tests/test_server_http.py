@@ -19,13 +19,13 @@ import trio
 from quart.testing import QuartClient
 from served import pokerd_serve, stop
 
-from pokerd import codec
 from pokerd.cli import main
 from pokerd.engine import ActionTaken, HandStarted, PlayerSeated
 from pokerd.server import PokerService, create_app
 from pokerd.server import service as service_module
 from pokerd.store import EventStore, read_events
-from pokerd.tokens import token_hash
+from pokerd.tables.tokens import token_hash
+from pokerd.wire import codec
 
 NO_NEXT_HAND_MS = 600_000
 BODY_LIMIT = 2_048

@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from pokerd.settings import Settings, SettingsError, field_help, load_settings
+from pokerd.ops.settings import Settings, SettingsError, field_help, load_settings
 
 
 def write_config(folder: Path, text: str, name: str = "pokerd.toml") -> Path:

@@ -22,8 +22,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Game, games
 
-from pokerd import codec
-from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
     ENGINE,
     ComeBack,
@@ -49,7 +47,7 @@ from pokerd.engine import (
     handle,
     initial_state,
 )
-from pokerd.history import HandRecord, hand_record
+from pokerd.hands.history import HandRecord, hand_record
 from pokerd.store import (
     SNAPSHOT_FORMAT,
     ConflictError,
@@ -64,6 +62,8 @@ from pokerd.store import (
     table_ids,
     tables_to_resume,
 )
+from pokerd.tables.dealer import random_action, start_hand
+from pokerd.wire import codec
 
 # A game played through handle, as a shell plays it.
 

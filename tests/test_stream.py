@@ -10,18 +10,18 @@ from pathlib import Path
 import trio
 from live_tables import new_table, play, seat_players
 
-from pokerd import codec
-from pokerd.dealer import random_action, start_hand
 from pokerd.engine import (
     HandDealt,
     Leave,
     SitDown,
     redact,
 )
-from pokerd.hub import TableHub
-from pokerd.protocol import EventMessage, Resume, Snapshot
 from pokerd.store import EventStore, read_events
-from pokerd.stream import open_stream
+from pokerd.tables.dealer import random_action, start_hand
+from pokerd.tables.feed import open_stream
+from pokerd.tables.hub import TableHub
+from pokerd.wire import codec
+from pokerd.wire.protocol import EventMessage, Resume, Snapshot
 
 
 async def test_resuming_from_any_offset_gives_every_missed_event_once_then_live(

@@ -20,7 +20,6 @@ import pytest
 import trio
 import trio.testing
 
-from pokerd.dealer import start_hand
 from pokerd.engine import (
     ActionTaken,
     Command,
@@ -35,13 +34,14 @@ from pokerd.engine import (
     handle,
 )
 from pokerd.store import ConflictError, EventStore, StoredEvent, load_table, read_events
-from pokerd.supervisor import (
+from pokerd.tables.dealer import start_hand
+from pokerd.tables.supervisor import (
     MAX_RESTARTS_IN_WINDOW,
     StoppedTable,
     Supervisor,
     TableStoppedError,
 )
-from pokerd.table import Table, TableClosedError
+from pokerd.tables.table import Table, TableClosedError
 
 EPOCH_MS = 1_800_000_000_000
 CLOCK_S = 5
@@ -137,7 +137,7 @@ def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [
         record.getMessage()
         for record in caplog.records
-        if record.name == "pokerd.supervisor" and record.levelno == level
+        if record.name == "pokerd.tables.supervisor" and record.levelno == level
     ]
 
 
@@ -146,7 +146,7 @@ async def test_tables_with_players_resume_at_start_and_the_same_turn_continues(
     mock_clock: trio.testing.MockClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="pokerd.supervisor")
+    caplog.set_level(logging.INFO, logger="pokerd.tables.supervisor")
     mid_hand = await table_in_log(store, "mid-hand", players=3, deal=True)
     seated = await table_in_log(store, "seated", players=1)
     await table_in_log(store, "empty", players=0)
@@ -250,7 +250,8 @@ async def test_a_failing_table_restarts_from_its_log_while_another_plays_on(
         [failed] = [
             record
             for record in caplog.records
-            if record.levelno == logging.ERROR and record.name == "pokerd.supervisor"
+            if record.levelno == logging.ERROR
+            and record.name == "pokerd.tables.supervisor"
         ]
         assert failed.getMessage() == (
             f"table flaky FAILED at seq {flaky.seq}: RuntimeError('publish broke')"
@@ -293,7 +294,7 @@ async def test_a_table_failing_twice_at_the_same_seq_is_stopped_and_reported(
             raise RuntimeError("engine bug")
         return handle(state, command)
 
-    monkeypatch.setattr("pokerd.table.handle", buggy)
+    monkeypatch.setattr("pokerd.tables.table.handle", buggy)
     recorder = Recorder()
     async with running(supervisor_for(store, recorder)) as supervisor:
         await eventually(lambda: bool(supervisor.statistics().stopped))

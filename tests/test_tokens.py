@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from pokerd import codec
 from pokerd.engine import (
     CreateTable,
     Leave,
@@ -21,7 +20,8 @@ from pokerd.engine import (
     view,
 )
 from pokerd.engine.events import Event
-from pokerd.tokens import new_token, token_hash
+from pokerd.tables.tokens import new_token, token_hash
+from pokerd.wire import codec
 
 
 def test_a_token_has_128_random_bits_and_the_table_keeps_only_its_hash() -> None:

@@ -25,7 +25,7 @@ from served import STEP_S, Served, new_table, served, sit
 
 from pokerd.client import Client
 from pokerd.engine.views import TableView
-from pokerd.protocol import Ack
+from pokerd.wire.protocol import Ack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -21,10 +21,10 @@ from quart import Response, request, send_from_directory
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from pokerd import codec
 from pokerd.engine.config import TableConfig
-from pokerd.protocol import Error
 from pokerd.server.service import MAX_WAIT_S, PokerService, ServiceError
+from pokerd.wire import codec
+from pokerd.wire.protocol import Error
 
 T = TypeVar("T")
 

@@ -44,13 +44,13 @@ from trio_websocket import (
 )
 from wsproto.connection import ConnectionState
 
-from pokerd.codec import DecodeError, decode_client_message, encode_message
-from pokerd.hub import Batch, SlowConsumerError
-from pokerd.metrics import Metrics
-from pokerd.protocol import Error, Hello, Ping, Pong, ServerMessage
+from pokerd.ops.metrics import Metrics
 from pokerd.server.service import PokerService, ServiceError
-from pokerd.stream import Stream
-from pokerd.tokens import token_hash
+from pokerd.tables.feed import Stream
+from pokerd.tables.hub import Batch, SlowConsumerError
+from pokerd.tables.tokens import token_hash
+from pokerd.wire.codec import DecodeError, decode_client_message, encode_message
+from pokerd.wire.protocol import Error, Hello, Ping, Pong, ServerMessage
 
 log = logging.getLogger(__name__)
 

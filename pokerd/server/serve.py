@@ -6,7 +6,7 @@ and for putting both behind one proxy port). Start-up opens (creating and
 migrating) the database, lets the supervisor resume every table the log says
 must run, starts both listeners, logs one line with the addresses and the
 database, and keeps the garbage collector's pauses short by freezing what
-lives long (`pokerd.collector`, see docs/design.md).
+lives long (`pokerd.ops.collector`, see docs/design.md).
 
 SIGINT or SIGTERM: long polls answer at once, every live socket is closed with
 code 1001 (going away), Hypercorn stops accepting and gives the requests in
@@ -27,11 +27,11 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
-from pokerd.collector import FreezingCollector, timing_collections
+from pokerd.ops.collector import FreezingCollector, timing_collections
+from pokerd.ops.settings import Settings
 from pokerd.server.app import create_app
 from pokerd.server.live import CLOSE_TIMEOUT_S, LiveLimits, LiveServer
 from pokerd.server.service import PokerService
-from pokerd.settings import Settings
 from pokerd.store.log import EventStore
 
 log = logging.getLogger(__name__)

@@ -23,22 +23,12 @@ from typing import Any
 import attrs
 import trio
 
-from pokerd import codec
 from pokerd.engine.commands import Command, SitDown
 from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, view
-from pokerd.hub import Batch, SlowConsumerError, Subscription, TableHub
-from pokerd.metrics import Metrics
-from pokerd.protocol import (
-    Ack,
-    Error,
-    Resume,
-    SeatRequest,
-    request_id_problem,
-    to_command,
-)
+from pokerd.ops.metrics import Metrics
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import (
     LoadedTable,
@@ -48,10 +38,20 @@ from pokerd.store.reader import (
     table_epoch,
     table_ids,
 )
-from pokerd.stream import Stream, event_messages, open_stream, redaction_for
-from pokerd.supervisor import StoppedTable, Supervisor, TableStoppedError
-from pokerd.table import Table, TableClosedError, wall_clock_ms
-from pokerd.tokens import new_token, token_hash
+from pokerd.tables.feed import Stream, event_messages, open_stream, redaction_for
+from pokerd.tables.hub import Batch, SlowConsumerError, Subscription, TableHub
+from pokerd.tables.supervisor import StoppedTable, Supervisor, TableStoppedError
+from pokerd.tables.table import Table, TableClosedError, wall_clock_ms
+from pokerd.tables.tokens import new_token, token_hash
+from pokerd.wire import codec
+from pokerd.wire.protocol import (
+    Ack,
+    Error,
+    Resume,
+    SeatRequest,
+    request_id_problem,
+    to_command,
+)
 
 PAGE_EVENTS = 500
 """Most events in one answer of the events route: the client asks again."""

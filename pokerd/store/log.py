@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 import attrs
 import trio
 
-from pokerd import codec
 from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.state import TableState
-from pokerd.history import HandRecord
+from pokerd.hands.history import HandRecord
 from pokerd.store.connection import Synchronous, check_schema, connect, open_database
+from pokerd.wire import codec
 
 T = TypeVar("T")
 

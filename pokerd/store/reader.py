@@ -9,10 +9,10 @@ from typing import Any
 
 import attrs
 
-from pokerd import codec
 from pokerd.engine.evolve import fold
 from pokerd.engine.state import TableState
 from pokerd.store.log import SNAPSHOT_FORMAT, StoredEvent, decode_rows
+from pokerd.wire import codec
 
 log = logging.getLogger(__name__)
 

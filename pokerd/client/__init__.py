@@ -38,11 +38,11 @@ from trio_websocket import (
     wrap_client_stream,
 )
 
-from pokerd import codec
 from pokerd.engine.commands import ActionName
 from pokerd.engine.events import PublicEvent
 from pokerd.engine.views import TableView
-from pokerd.protocol import (
+from pokerd.wire import codec
+from pokerd.wire.protocol import (
     Ack,
     ActRequest,
     ComeBackRequest,

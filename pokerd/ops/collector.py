@@ -13,7 +13,7 @@ from typing import Any
 
 import trio
 
-from pokerd.metrics import Metrics
+from pokerd.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

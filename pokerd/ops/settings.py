@@ -30,7 +30,7 @@ DB_NAME = "pokerd.db"
 
 Check = Callable[[Any], str | None]
 """A field's range check: None when the value is fine, else what was expected."""
-_CHECK = "pokerd.settings.check"
+_CHECK = "pokerd.ops.settings.check"
 
 
 class SettingsError(ValueError):

@@ -5,7 +5,7 @@ would receive it; a test kills the process at random moments, restarts it on
 the same database, and checks the log against everything that was printed.
 On start, tables already in the database resume where they stopped.
 
-    python -m pokerd.selfplay --db PATH [--tables N] [--seconds S] [--seed N]
+    python -m pokerd.tools.selfplay --db PATH [--tables N] [--seconds S] [--seed N]
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from typing import Any, TextIO
 
 import trio
 
-from pokerd import codec
-from pokerd.dealer import random_action
 from pokerd.engine.commands import ComeBack, CreateTable, SitDown, TopUp
 from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
 from pokerd.store.log import EventStore, StoredEvent
 from pokerd.store.reader import load_table, tables_to_resume
-from pokerd.table import Publisher, Table
+from pokerd.tables.dealer import random_action
+from pokerd.tables.table import Publisher, Table
+from pokerd.wire import codec
 
 CONFIG = TableConfig(max_seats=6, action_clock_ms=250, min_buy_in=40, max_buy_in=200)
 PLAYERS = 4
@@ -128,7 +128,7 @@ def run_until_killed(
     """
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "pokerd.selfplay", "--db", str(db)),
+            *(sys.executable, "-m", "pokerd.tools.selfplay", "--db", str(db)),
             *("--tables", str(tables), "--seed", str(seed)),
         ],
         stdout=subprocess.PIPE,
@@ -162,7 +162,7 @@ def run_until_killed(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pokerd.selfplay", description=__doc__
+        prog="python -m pokerd.tools.selfplay", description=__doc__
     )
     parser.add_argument("--db", required=True)
     parser.add_argument("--tables", type=int, default=3)

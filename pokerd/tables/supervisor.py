@@ -27,7 +27,7 @@ from pokerd.engine.commands import CreateTable
 from pokerd.engine.config import TableConfig
 from pokerd.store.log import ConflictError, EventStore
 from pokerd.store.reader import LoadedTable, load_table, tables_to_resume
-from pokerd.table import Publisher, Table, wall_clock_ms
+from pokerd.tables.table import Publisher, Table, wall_clock_ms
 
 log = logging.getLogger(__name__)
 

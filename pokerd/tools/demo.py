@@ -11,14 +11,14 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from pokerd.dealer import random_action, start_hand
 from pokerd.engine.commands import ComeBack, Command, CreateTable, SitDown, TopUp
 from pokerd.engine.config import TableConfig
 from pokerd.engine.decide import handle
 from pokerd.engine.events import Event
 from pokerd.engine.evolve import fold
 from pokerd.engine.state import TableState
-from pokerd.story import describe, summary
+from pokerd.hands.story import describe, summary
+from pokerd.tables.dealer import random_action, start_hand
 
 BOT_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank")
 

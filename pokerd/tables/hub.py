@@ -22,9 +22,9 @@ import trio
 
 from pokerd.engine.state import TableState
 from pokerd.engine.views import TableView, Viewer, view
-from pokerd.protocol import ServerMessage
 from pokerd.store.log import StoredEvent
-from pokerd.wire import BatchText
+from pokerd.wire.batch_text import BatchText
+from pokerd.wire.protocol import ServerMessage
 
 
 @attrs.frozen

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pokerd import codec
 from pokerd.engine.events import Event, PublicEvent
 from pokerd.engine.state import TableState
 from pokerd.engine.views import TableView, Viewer, own_seat, viewer_legal
-from pokerd.protocol import EventMessage
 from pokerd.store.log import StoredEvent
+from pokerd.wire import codec
+from pokerd.wire.protocol import EventMessage
 
 _TAG = codec.type_tag(EventMessage)
 

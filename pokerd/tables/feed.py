@@ -15,11 +15,11 @@ import attrs
 from pokerd.engine.events import Event, HandStarted, PublicEvent
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, redact, view
-from pokerd.hub import Batch, Subscription, TableHub
-from pokerd.protocol import EventMessage, Resume, Snapshot, Welcome
 from pokerd.store.log import EventStore, StoredEvent
 from pokerd.store.reader import read_events, table_epoch
-from pokerd.table import Table
+from pokerd.tables.hub import Batch, Subscription, TableHub
+from pokerd.tables.table import Table
+from pokerd.wire.protocol import EventMessage, Resume, Snapshot, Welcome
 
 MAX_BACKLOG = 5_000
 """Missed events sent one by one on resume; further behind, a snapshot."""

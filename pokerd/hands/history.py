@@ -12,7 +12,7 @@ import attrs
 from pokerd.engine.events import BoardDealt, HoleCardsMucked, HoleCardsShown, PotResult
 from pokerd.engine.state import HandState
 from pokerd.engine.views import hole_cards
-from pokerd.phh import hand_phh
+from pokerd.hands.phh import hand_phh
 
 
 @attrs.frozen(kw_only=True)

@@ -34,7 +34,7 @@ from pokerd.client import (
 from pokerd.engine.commands import ActionName
 from pokerd.engine.events import HandEnded
 from pokerd.engine.views import TableView
-from pokerd.protocol import Ack, ActRequest, Error
+from pokerd.wire.protocol import Ack, ActRequest, Error
 
 RANKS = "23456789TJQKA"
 BLUFF_RATE = 0.08

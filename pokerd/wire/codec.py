@@ -23,7 +23,7 @@ from cattrs.strategies import configure_tagged_union
 from pokerd.engine.commands import Command
 from pokerd.engine.events import Event, HandDealt, PublicEvent
 from pokerd.engine.state import HandState
-from pokerd.protocol import ClientMessage, SeatRequest, ServerMessage
+from pokerd.wire.protocol import ClientMessage, SeatRequest, ServerMessage
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ def type_tag(cls: type) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-_PROTOCOL = "pokerd.protocol"
+_PROTOCOL = "pokerd.wire.protocol"
 
 
 def _strict_int(value: object, _: type) -> int:

@@ -15,16 +15,16 @@ from collections.abc import Callable, Sequence
 
 import trio
 
-from pokerd.dealer import start_hand
 from pokerd.engine.commands import Command, TimeOut
 from pokerd.engine.decide import handle
 from pokerd.engine.errors import RuleError
 from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.seating import next_deal
 from pokerd.engine.state import TableState
-from pokerd.history import hand_record
+from pokerd.hands.history import hand_record
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import LoadedTable
+from pokerd.tables.dealer import start_hand
 
 log = logging.getLogger(__name__)
 

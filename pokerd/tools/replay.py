@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from pokerd import codec
 from pokerd.engine.events import Event, HandEnded, HandStarted
 from pokerd.engine.evolve import evolve
 from pokerd.engine.state import HandState, TableState
-from pokerd.history import hand_record
-from pokerd.phh import hand_phh
+from pokerd.hands.history import hand_record
+from pokerd.hands.phh import hand_phh
+from pokerd.hands.story import describe, summary
 from pokerd.store import (
     SNAPSHOT_FORMAT,
     SchemaTooNewError,
@@ -34,7 +34,7 @@ from pokerd.store import (
 )
 from pokerd.store.migrate import schema_version
 from pokerd.store.reader import HAND_COLUMNS
-from pokerd.story import describe, summary
+from pokerd.wire import codec
 
 __all__ = [
     "LogError",

@@ -1,6 +1,6 @@
 """The wire protocol: what clients send and what the server answers, as values.
 
-The same requests travel over WebSocket and HTTP; `pokerd.codec` turns them
+The same requests travel over WebSocket and HTTP; `pokerd.wire.codec` turns them
 into tagged JSON (`{"type": "act", ...}`). A request never names a seat: the
 server takes it from the token the connection or request carries.
 """

@@ -1,0 +1,1 @@
+"""Operations: settings, Prometheus metrics and the garbage collector."""

@@ -1,0 +1,1 @@
+"""The table shell: each table as a supervised actor, its fan-out and viewers."""

@@ -1,0 +1,1 @@
+"""Tools over pokerd: the log replay, the terminal demo, self-play and bots."""

@@ -1,0 +1,1 @@
+"""The wire: protocol messages and codes, the converter, batches as JSON text."""
