@@ -22,15 +22,13 @@ import pytest
 import trio
 from served import STEP_S, Served, free_port, log_as_seen_by, served
 
-from pokerd import client as client_module
 from pokerd.client import Backoff, Client, Http, Received, Seated
 from pokerd.engine.commands import ActionName
 from pokerd.engine.events import ActionTaken
 from pokerd.engine.views import TableView
-from pokerd.server.live import CloseCode
 from pokerd.store import read_events
 from pokerd.wire import codec
-from pokerd.wire.protocol import Ack, ActRequest
+from pokerd.wire.protocol import Ack, ActRequest, CloseCode
 
 FAST_BACKOFF_BASE_S = 0.02
 FAST_BACKOFF_CAP_S = 0.1
@@ -292,11 +290,6 @@ def test_the_backoff_doubles_up_to_its_cap_and_is_jittered_below_that() -> None:
     capped = delays[6:]
     assert min(capped) < 1.0
     assert max(capped) > 4.0
-
-
-def test_the_client_knows_the_servers_close_codes() -> None:
-    assert client_module.SEAT_LOST == CloseCode.SEAT_LOST
-    assert client_module.TABLE_GONE == CloseCode.TABLE_GONE
 
 
 async def test_a_refused_socket_falls_back_to_polling_and_retries_it_with_backoff(

@@ -43,8 +43,11 @@ from pokerd.engine.events import PublicEvent
 from pokerd.engine.views import TableView
 from pokerd.wire import codec
 from pokerd.wire.protocol import (
+    RETRY_CODES,
+    TABLE_GONE_CODES,
     Ack,
     ActRequest,
+    CloseCode,
     ComeBackRequest,
     Error,
     EventMessage,
@@ -85,15 +88,6 @@ before the connection is presumed dead and dropped."""
 RETRY_PAUSE_S = 0.1
 """Before sending again a request the server said to send again later."""
 HTTP_TIMEOUT_S = 10.0
-RETRY_CODES = frozenset({"rate_limited", "table_restarting"})
-"""Errors that mean "not applied: send it again" (with the same id)."""
-TABLE_GONE_CODES = frozenset({"no_such_table", "table_stopped"})
-
-# The server's close codes (`pokerd.server.live.CloseCode`; not imported, so
-# that a client does not load the server).
-SEAT_LOST = 4003
-TABLE_GONE = 4004
-ABNORMAL_CLOSURE = 1006
 
 
 class ClientError(Exception):
@@ -773,12 +767,14 @@ class Client:
         self._check_ready()
 
     def _closed(self, closed: ConnectionClosed, *, welcomed: bool) -> _Ended:
-        code = ABNORMAL_CLOSURE if closed.reason is None else closed.reason.code
+        code = (
+            CloseCode.ABNORMAL_CLOSURE if closed.reason is None else closed.reason.code
+        )
         self._close_codes[int(code)] += 1
         reason = f"closed {code}"
-        if code == SEAT_LOST:
+        if code == CloseCode.SEAT_LOST:
             return _Ended(reason, final=True, welcomed=welcomed, ending="seat_lost")
-        if code == TABLE_GONE:
+        if code == CloseCode.TABLE_GONE:
             return _Ended(reason, final=True, welcomed=welcomed, ending="table_gone")
         return _Ended(reason, welcomed=welcomed)
 

@@ -22,7 +22,6 @@ Why trio-websocket and not Hypercorn here: docs/design.md.
 from __future__ import annotations
 
 import contextlib
-import enum
 import json
 import logging
 import os
@@ -50,7 +49,15 @@ from pokerd.tables.feed import Stream
 from pokerd.tables.hub import Batch, SlowConsumerError
 from pokerd.tables.tokens import token_hash
 from pokerd.wire.codec import DecodeError, decode_client_message, encode_message
-from pokerd.wire.protocol import Error, Hello, Ping, Pong, ServerMessage
+from pokerd.wire.protocol import (
+    TABLE_GONE_CODES,
+    CloseCode,
+    Error,
+    Hello,
+    Ping,
+    Pong,
+    ServerMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,29 +76,6 @@ KEEPALIVE_IDLE_S = 5
 KEEPALIVE_INTERVAL_S = 2
 KEEPALIVE_PROBES = 3
 """TCP keepalive of live sockets: a dead peer is found in about 11 s."""
-ENDING_CODES = frozenset({"no_such_table", "table_stopped"})
-"""Errors during hello after which the connection cannot be of use."""
-
-
-class CloseCode(enum.IntEnum):
-    """Why the server closed a live socket (the WebSocket close code)."""
-
-    GOING_AWAY = 1001
-    """The server is shutting down: reconnect later, or to another server."""
-    MESSAGE_TOO_BIG = 1009
-    """A message over `max_frame_bytes` (closed by trio-websocket)."""
-    INTERNAL_ERROR = 1011
-    """The server failed to deliver to this socket: reconnect and resume."""
-    SLOW_CONSUMER = 4001
-    """The client fell behind: reconnect and resume from the last seq seen."""
-    NO_HELLO = 4002
-    """No valid hello within `heartbeat_s` of connecting."""
-    SEAT_LOST = 4003
-    """The token's seat is no longer its own (the player left)."""
-    TABLE_GONE = 4004
-    """The table does not exist or was stopped."""
-    NO_PONG = 4005
-    """A ping went unanswered for `heartbeat_s`: the peer is presumed dead."""
 
 
 @attrs.frozen(kw_only=True)
@@ -426,7 +410,7 @@ class LiveConnection:
                     )
                 except ServiceError as error:
                     await self._send_now(error.error)
-                    if error.error.code in ENDING_CODES:
+                    if error.error.code in TABLE_GONE_CODES:
                         self.close(CloseCode.TABLE_GONE, error.error.message)
                         return None
                     continue

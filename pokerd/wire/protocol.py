@@ -7,6 +7,8 @@ server takes it from the token the connection or request carries.
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 from pokerd.engine.commands import (
@@ -22,6 +24,42 @@ from pokerd.engine.events import PublicEvent
 from pokerd.engine.views import TableView
 
 MAX_REQUEST_ID = 64
+
+
+# Codes shared by the server and its clients (the web page's copies in
+# pokerd/web/js/connection.js are checked against these by a test).
+
+
+class CloseCode(enum.IntEnum):
+    """Why the server closed a live socket (the WebSocket close code)."""
+
+    GOING_AWAY = 1001
+    """The server is shutting down: reconnect later, or to another server."""
+    MESSAGE_TOO_BIG = 1009
+    """A message over `max_frame_bytes` (closed by trio-websocket)."""
+    INTERNAL_ERROR = 1011
+    """The server failed to deliver to this socket: reconnect and resume."""
+    SLOW_CONSUMER = 4001
+    """The client fell behind: reconnect and resume from the last seq seen."""
+    NO_HELLO = 4002
+    """No valid hello within `heartbeat_s` of connecting."""
+    SEAT_LOST = 4003
+    """The token's seat is no longer its own (the player left)."""
+    TABLE_GONE = 4004
+    """The table does not exist or was stopped."""
+    NO_PONG = 4005
+    """A ping went unanswered for `heartbeat_s`: the peer is presumed dead."""
+
+    ABNORMAL_CLOSURE = 1006
+    """Not sent by the server: what a client sees when the TCP connection
+    ended without a close frame."""
+
+
+RETRY_CODES = frozenset({"rate_limited", "table_restarting"})
+"""Errors that mean "not applied: send it again" (with the same id)."""
+TABLE_GONE_CODES = frozenset({"no_such_table", "table_stopped"})
+"""Errors after which a table's stream cannot be of use: it does not exist
+or was stopped."""
 
 
 # What a client sends.
