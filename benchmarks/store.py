@@ -60,7 +60,7 @@ from pokerd.engine import (
     fold,
     handle,
 )
-from pokerd.hands.history import HandRecord, hand_record
+from pokerd.hands.history import hand_row
 from pokerd.store import (
     EventStore,
     Synchronous,
@@ -70,6 +70,7 @@ from pokerd.store import (
     read_events,
     table_ids,
 )
+from pokerd.store.log import HandRow
 from pokerd.tables.dealer import random_action, start_hand
 
 PLAYERS = 6
@@ -100,7 +101,7 @@ class Step:
     events: tuple[Event, ...]
     snapshot: TableState | None
     """The state after the events if they end a hand (the shell snapshots then)."""
-    hand: HandRecord | None
+    hand: HandRow | None
 
 
 @attrs.frozen
@@ -109,7 +110,7 @@ class Append:
 
     event: Event
     snapshot: TableState | None
-    hand: HandRecord | None
+    hand: HandRow | None
 
 
 @attrs.frozen
@@ -147,7 +148,7 @@ def play_template(seed: int, events_wanted: int) -> Template:
                 state if index == len(events) - 1 else fold(events[: index + 1], before)
             )
             assert after.hand is not None
-            record = hand_record(after.hand)
+            record = hand_row(after.hand)
             appends.append(Append(event, after, record))
             snapshot = state
         steps.append(Step(tuple(events), snapshot, record))

@@ -28,7 +28,7 @@ from pokerd.engine import (
     handle,
 )
 from pokerd.engine.views import hole_cards
-from pokerd.hands.history import hand_record
+from pokerd.hands.history import hand_row
 from pokerd.hands.story import summary
 from pokerd.store import EventStore, open_database
 from pokerd.tables.dealer import random_action, start_hand
@@ -61,7 +61,7 @@ class Recorder:
         record = None
         if ended:
             assert state.hand is not None
-            record = hand_record(state.hand)
+            record = hand_row(state.hand)
             self.snapshots += 1
         self.store.append_blocking(
             self.table_id,

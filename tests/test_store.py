@@ -47,7 +47,7 @@ from pokerd.engine import (
     handle,
     initial_state,
 )
-from pokerd.hands.history import HandRecord, hand_record
+from pokerd.hands.history import hand_record, hand_row
 from pokerd.store import (
     SNAPSHOT_FORMAT,
     ConflictError,
@@ -62,6 +62,7 @@ from pokerd.store import (
     table_ids,
     tables_to_resume,
 )
+from pokerd.store.log import HandRow
 from pokerd.tables.dealer import random_action, start_hand
 from pokerd.wire import codec
 
@@ -135,12 +136,12 @@ def test_the_game_has_every_kind_of_event_and_several_hands() -> None:
     assert fold(EVENTS) == GAME[-1].after
 
 
-def record(step: Step) -> HandRecord | None:
+def record(step: Step) -> HandRow | None:
     """The record a shell passes with the append that ends a hand."""
     if not any(isinstance(event, HandEnded) for event in step.events):
         return None
     assert step.after.hand is not None
-    return hand_record(step.after.hand)
+    return hand_row(step.after.hand)
 
 
 def append_game(

@@ -7,12 +7,16 @@ own hole cards, which are kept per seat and handed only to that seat's owner.
 
 from __future__ import annotations
 
+import json
+
 import attrs
 
 from pokerd.engine.events import BoardDealt, HoleCardsMucked, HoleCardsShown, PotResult
 from pokerd.engine.state import HandState
 from pokerd.engine.views import hole_cards
 from pokerd.hands.phh import hand_phh
+from pokerd.store.log import HandRow
+from pokerd.wire import codec
 
 
 @attrs.frozen(kw_only=True)
@@ -92,4 +96,21 @@ def hand_record(hand: HandState) -> HandRecord:
         summary=summary,
         hole_cards=tuple((seat, hole_cards(started, seat)) for seat in started.seats),
         phh=hand_phh(hand, viewer=None),
+    )
+
+
+def hand_row(hand: HandState) -> HandRow:
+    """The `hands` row the store keeps of a finished hand."""
+    record = hand_record(hand)
+    summary = record.summary
+    return HandRow(
+        hand=summary.hand,
+        engine=summary.engine,
+        started_at=summary.started_at,
+        ended_at=summary.ended_at,
+        summary=json.dumps(codec.unstructure(summary)),
+        hole_cards=json.dumps(
+            {str(seat): list(cards) for seat, cards in record.hole_cards}
+        ),
+        phh=record.phh,
     )

@@ -5,6 +5,7 @@ from pokerd.store.log import (
     SNAPSHOT_FORMAT,
     ConflictError,
     EventStore,
+    HandRow,
     StoredEvent,
     WriterStatistics,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "SNAPSHOT_FORMAT",
     "ConflictError",
     "EventStore",
+    "HandRow",
     "LoadedTable",
     "SchemaTooNewError",
     "StoredEvent",

@@ -25,7 +25,6 @@ import trio
 
 from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.state import TableState
-from pokerd.hands.history import HandRecord
 from pokerd.store.connection import Synchronous, check_schema, connect, open_database
 from pokerd.wire import codec
 
@@ -50,6 +49,23 @@ class StoredEvent:
     to every viewer the event is not redacted for."""
 
 
+@attrs.frozen(kw_only=True)
+class HandRow:
+    """A finished hand's row of the `hands` table, written in the transaction
+    of the hand's last event (built by `pokerd.hands.history.hand_row`)."""
+
+    hand: int
+    engine: str
+    started_at: int
+    ended_at: int
+    summary: str
+    """What everyone may know of the hand, as JSON."""
+    hole_cards: str
+    """Each seat's hole cards, as JSON `{"seat": [cards]}`: private to that seat."""
+    phh: str
+    """The hand as PHH as a spectator may see it."""
+
+
 @attrs.frozen
 class WriterStatistics:
     """What the writer thread has done since it started."""
@@ -67,7 +83,7 @@ class _Append:
     first_seq: int
     rows: list[tuple[str, int, str, str, int]]
     snapshot: str | None
-    hand: HandRecord | None
+    hand: HandRow | None
     wake: Callable[[], None]
     error: BaseException | None = None
 
@@ -146,7 +162,7 @@ class EventStore:
         events: Sequence[Event],
         *,
         snapshot: TableState | None = None,
-        hand: HandRecord | None = None,
+        hand: HandRow | None = None,
         now_ms: int | None = None,
     ) -> list[str]:
         """Append `events` as seqs first_seq, first_seq + 1, ...; durable on
@@ -185,7 +201,7 @@ class EventStore:
         events: Sequence[Event],
         *,
         snapshot: TableState | None = None,
-        hand: HandRecord | None = None,
+        hand: HandRow | None = None,
         now_ms: int | None = None,
     ) -> None:
         """`append` for code outside trio (tools, tests)."""
@@ -211,17 +227,16 @@ class EventStore:
         first_seq: int,
         events: Sequence[Event],
         snapshot: TableState | None,
-        hand: HandRecord | None,
+        hand: HandRow | None,
         now_ms: int | None,
     ) -> _Append:
         # Checking and encoding happen here, on the caller's side, so a value
         # the codec cannot encode fails the caller and never reaches the writer.
         if hand is not None and not any(
-            isinstance(event, HandEnded) and event.hand == hand.summary.hand
-            for event in events
+            isinstance(event, HandEnded) and event.hand == hand.hand for event in events
         ):
             raise ValueError(
-                f"the record of hand {hand.summary.hand} goes with the append "
+                f"the record of hand {hand.hand} goes with the append "
                 "that contains its hand_ended"
             )
         at = time.time_ns() // 1_000_000 if now_ms is None else now_ms
@@ -317,9 +332,8 @@ class EventStore:
 
 
 def _write_hand(
-    connection: sqlite3.Connection, request: _Append, hand: HandRecord
+    connection: sqlite3.Connection, request: _Append, hand: HandRow
 ) -> None:
-    summary = hand.summary
     ended = codec.type_tag(HandEnded)
     last_seq = next(seq for _, seq, kind, _, _ in request.rows if kind == ended)
     # Walks back from the end of the table's log: a hand is a few dozen events.
@@ -330,7 +344,7 @@ def _write_hand(
     ).fetchone()
     if row is None:
         raise ValueError(
-            f"table {request.table_id}: hand {summary.hand} ends at seq {last_seq}, "
+            f"table {request.table_id}: hand {hand.hand} ends at seq {last_seq}, "
             "but no hand_started comes before it"
         )
     connection.execute(
@@ -338,14 +352,14 @@ def _write_hand(
         " engine, summary, hole_cards, phh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             request.table_id,
-            summary.hand,
+            hand.hand,
             row[0],
             last_seq,
-            summary.started_at,
-            summary.ended_at,
-            summary.engine,
-            json.dumps(codec.unstructure(summary)),
-            json.dumps({str(seat): list(cards) for seat, cards in hand.hole_cards}),
+            hand.started_at,
+            hand.ended_at,
+            hand.engine,
+            hand.summary,
+            hand.hole_cards,
             hand.phh,
         ),
     )

@@ -21,7 +21,7 @@ from pokerd.engine.errors import RuleError
 from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.seating import next_deal
 from pokerd.engine.state import TableState
-from pokerd.hands.history import hand_record
+from pokerd.hands.history import hand_row
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import LoadedTable
 from pokerd.tables.dealer import start_hand
@@ -108,7 +108,7 @@ class Table:
         self._since_snapshot += len(events)
         hand_ended = any(isinstance(event, HandEnded) for event in events)
         snapshot = hand_ended or self._since_snapshot >= SNAPSHOT_EVERY
-        record = hand_record(after.hand) if hand_ended and after.hand else None
+        record = hand_row(after.hand) if hand_ended and after.hand else None
         now = self._clock()
         payloads = await self.store.append(
             self.table_id,

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from pokerd.engine.events import Event, HandEnded, HandStarted
 from pokerd.engine.evolve import evolve
 from pokerd.engine.state import HandState, TableState
-from pokerd.hands.history import hand_record
+from pokerd.hands.history import hand_row
 from pokerd.hands.phh import hand_phh
 from pokerd.hands.story import describe, summary
 from pokerd.store import (
@@ -326,17 +326,17 @@ def _check_hand(
     if event.hand != number:
         raise LogError(f"{where}, where the log ends hand {event.hand}")
     assert state.hand is not None and hand_start is not None
-    record = hand_record(state.hand)
+    written = hand_row(state.hand)
     expected = {
-        "hand": record.summary.hand,
+        "hand": written.hand,
         "first_seq": hand_start[1],
         "last_seq": seq,
-        "started_at": record.summary.started_at,
-        "ended_at": record.summary.ended_at,
-        "engine": record.summary.engine,
-        "summary": _plain(record.summary),
-        "hole_cards": {str(seat): list(cards) for seat, cards in record.hole_cards},
-        "phh": record.phh,
+        "started_at": written.started_at,
+        "ended_at": written.ended_at,
+        "engine": written.engine,
+        "summary": json.loads(written.summary),
+        "hole_cards": json.loads(written.hole_cards),
+        "phh": written.phh,
     }
     try:
         stored = {
