@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/crash.py
+	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/load.py
 
 clean:

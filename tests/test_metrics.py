@@ -6,8 +6,16 @@ import math
 import re
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
-from pokerd.ops.metrics import Counter, Gauge, Histogram, Metrics
+from pokerd.ops.metrics import (
+    CallbackGauges,
+    CollectorPauses,
+    Counter,
+    Histogram,
+    Metrics,
+    WithoutCreated,
+)
 from pokerd.server.live import TokenBucket
 
 SAMPLE = re.compile(
@@ -27,75 +35,89 @@ class FakeClock:
         return self.now
 
 
-def lines(metric: Counter | Gauge | Histogram) -> list[str]:
-    return list(metric.render())
+def lines(registry: CollectorRegistry) -> list[str]:
+    """The registry's text as `Metrics.render` makes it."""
+    return generate_latest(WithoutCreated(registry)).decode().splitlines()
+
+
+def registered(collector: CallbackGauges | CollectorPauses) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return registry
 
 
 # Counters
 
 
 def test_a_counter_without_labels_renders_zero_before_it_is_counted() -> None:
-    counter = Counter("pokerd_things_total", "Things.")
+    registry = CollectorRegistry()
+    Counter("pokerd_things_total", "Things.", registry=registry)
 
-    assert lines(counter) == [
+    assert lines(registry) == [
         "# HELP pokerd_things_total Things.",
         "# TYPE pokerd_things_total counter",
-        "pokerd_things_total 0",
+        "pokerd_things_total 0.0",
     ]
 
 
-def test_a_labelled_counter_renders_one_sample_per_label_set_in_sorted_order() -> None:
-    errors = Counter("pokerd_errors_total", "Errors.", ["code", "transport"])
+def test_a_labelled_counter_renders_one_sample_per_label_set() -> None:
+    registry = CollectorRegistry()
+    errors = Counter(
+        "pokerd_errors_total", "Errors.", ["code", "transport"], registry=registry
+    )
     errors.inc("not_your_turn", "websocket")
     errors.inc("bad_token", "http")
-    errors.inc("not_your_turn", "websocket")
+    errors.inc("not_your_turn", "websocket", by=2)
 
-    assert lines(errors)[2:] == [
-        'pokerd_errors_total{code="bad_token",transport="http"} 1',
-        'pokerd_errors_total{code="not_your_turn",transport="websocket"} 2',
+    assert sorted(lines(registry)[2:]) == [
+        'pokerd_errors_total{code="bad_token",transport="http"} 1.0',
+        'pokerd_errors_total{code="not_your_turn",transport="websocket"} 3.0',
     ]
-    assert errors.value("not_your_turn", "websocket") == 2
+    assert errors.value("not_your_turn", "websocket") == 3
     assert errors.value("never", "seen") == 0
 
 
 def test_a_labelled_counter_renders_no_sample_before_it_is_counted() -> None:
-    dropped = Counter("pokerd_dropped_total", "Dropped.", ["reason"])
+    registry = CollectorRegistry()
+    Counter("pokerd_dropped_total", "Dropped.", ["reason"], registry=registry)
 
-    assert lines(dropped) == [
+    assert lines(registry) == [
         "# HELP pokerd_dropped_total Dropped.",
         "# TYPE pokerd_dropped_total counter",
     ]
 
 
 def test_a_counter_refuses_label_values_that_do_not_match_its_labels() -> None:
-    errors = Counter("pokerd_errors_total", "Errors.", ["code", "transport"])
+    registry = CollectorRegistry()
+    errors = Counter(
+        "pokerd_errors_total", "Errors.", ["code", "transport"], registry=registry
+    )
+    plain = Counter("pokerd_plain_total", "Plain.", registry=registry)
 
-    with pytest.raises(ValueError, match="code"):
+    with pytest.raises(ValueError, match="label count"):
         errors.inc("not_your_turn")
-    with pytest.raises(ValueError, match="pokerd_plain_total"):
-        Counter("pokerd_plain_total", "Plain.").inc("extra")
+    with pytest.raises(ValueError, match="missing label values"):
+        errors.inc()
+    with pytest.raises(ValueError, match="pokerd_plain"):
+        plain.inc("extra")
 
 
 def test_label_values_escape_backslashes_quotes_and_newlines() -> None:
-    counter = Counter("pokerd_odd_total", "Odd.", ["value"])
-    counter.inc('a\\b"c\nd')
+    registry = CollectorRegistry()
+    Counter("pokerd_odd_total", "Odd.", ["value"], registry=registry).inc('a\\b"c\nd')
 
-    sample = lines(counter)[-1]
-    assert sample == 'pokerd_odd_total{value="a\\\\b\\"c\\nd"} 1'
+    sample = lines(registry)[-1]
+    assert sample == 'pokerd_odd_total{value="a\\\\b\\"c\\nd"} 1.0'
     assert SAMPLE.fullmatch(sample)
 
 
-def test_whole_numbers_render_without_a_point_and_fractions_exactly() -> None:
-    whole = Counter("pokerd_whole_total", "Whole.")
-    whole.inc(by=2.0)
-    fraction = Counter("pokerd_fraction_total", "Fraction.")
+def test_fractions_render_as_text_that_reads_back_as_the_same_float() -> None:
+    registry = CollectorRegistry()
+    fraction = Counter("pokerd_fraction_total", "Fraction.", registry=registry)
     fraction.inc(by=0.1)
     fraction.inc(by=0.2)
 
-    assert lines(whole)[-1] == "pokerd_whole_total 2"
-    # repr: the shortest text that reads back as the same float.
-    assert lines(fraction)[-1] == f"pokerd_fraction_total {0.1 + 0.2!r}"
-    assert float(lines(fraction)[-1].split()[-1]) == 0.1 + 0.2
+    assert float(lines(registry)[-1].split()[-1]) == 0.1 + 0.2
 
 
 # Gauges
@@ -103,55 +125,97 @@ def test_whole_numbers_render_without_a_point_and_fractions_exactly() -> None:
 
 def test_a_gauge_reads_its_value_each_time_it_is_rendered() -> None:
     open_now = [3]
-    gauge = Gauge(
+    gauges = CallbackGauges()
+    gauges.add(
         "pokerd_open", "Open now.", lambda: [((("kind", "socket"),), open_now[0])]
     )
+    registry = registered(gauges)
 
-    first = lines(gauge)[-1]
+    first = lines(registry)
     open_now[0] = 0
-    second = lines(gauge)[-1]
+    second = lines(registry)
 
-    assert lines(gauge)[:2] == [
+    assert first == [
         "# HELP pokerd_open Open now.",
         "# TYPE pokerd_open gauge",
+        'pokerd_open{kind="socket"} 3.0',
     ]
-    assert first == 'pokerd_open{kind="socket"} 3'
-    assert second == 'pokerd_open{kind="socket"} 0'
+    assert second[-1] == 'pokerd_open{kind="socket"} 0.0'
 
 
 def test_a_gauge_renders_infinities_as_prometheus_spells_them() -> None:
-    gauge = Gauge("pokerd_edge", "Edge.", lambda: [((), math.inf), ((), -math.inf)])
+    gauges = CallbackGauges()
+    gauges.add(
+        "pokerd_edge",
+        "Edge.",
+        lambda: [((("end", "top"),), math.inf), ((("end", "bottom"),), -math.inf)],
+    )
 
-    assert lines(gauge)[2:] == ["pokerd_edge +Inf", "pokerd_edge -Inf"]
+    assert lines(registered(gauges))[2:] == [
+        'pokerd_edge{end="top"} +Inf',
+        'pokerd_edge{end="bottom"} -Inf',
+    ]
+
+
+def test_a_gauge_name_is_exported_once() -> None:
+    gauges = CallbackGauges()
+    gauges.add("pokerd_open", "Open now.", lambda: [((), 1)])
+
+    with pytest.raises(ValueError, match="pokerd_open"):
+        gauges.add("pokerd_open", "Open again.", lambda: [((), 2)])
 
 
 # Histograms
 
 
 def test_a_histogram_counts_each_observation_in_every_bucket_from_its_own() -> None:
-    histogram = Histogram("pokerd_wait_seconds", "Waits.", buckets=(0.125, 1.0))
+    registry = CollectorRegistry()
+    histogram = Histogram(
+        "pokerd_wait_seconds", "Waits.", buckets=(0.125, 1.0), registry=registry
+    )
     for seconds in (0.0625, 0.125, 0.5, 3.0):
         histogram.observe(seconds)
 
-    assert lines(histogram) == [
+    assert lines(registry) == [
         "# HELP pokerd_wait_seconds Waits.",
         "# TYPE pokerd_wait_seconds histogram",
         # A bucket is `le`: an observation equal to its bound is in it.
-        'pokerd_wait_seconds_bucket{le="0.125"} 2',
-        'pokerd_wait_seconds_bucket{le="1"} 3',
-        'pokerd_wait_seconds_bucket{le="+Inf"} 4',
+        'pokerd_wait_seconds_bucket{le="0.125"} 2.0',
+        'pokerd_wait_seconds_bucket{le="1.0"} 3.0',
+        'pokerd_wait_seconds_bucket{le="+Inf"} 4.0',
+        "pokerd_wait_seconds_count 4.0",
         "pokerd_wait_seconds_sum 3.6875",
-        "pokerd_wait_seconds_count 4",
     ]
-    assert histogram.count == 4
+    assert (histogram.count, histogram.sum) == (4, 3.6875)
 
 
 def test_an_empty_histogram_renders_zeros_in_every_bucket() -> None:
-    histogram = Histogram("pokerd_idle_seconds", "Idle.")
+    registry = CollectorRegistry()
+    Histogram("pokerd_idle_seconds", "Idle.", registry=registry)
 
-    samples = lines(histogram)[2:]
-    assert len(samples) == len(histogram.bounds) + 1 + 2
-    assert all(sample.endswith(" 0") for sample in samples)
+    samples = lines(registry)[2:]
+    assert len(samples) == 12 + 1 + 2
+    assert all(sample.endswith(" 0.0") for sample in samples)
+
+
+def test_collector_pauses_render_as_the_library_renders_a_histogram() -> None:
+    registry = CollectorRegistry()
+    histogram = Histogram(
+        "pokerd_gc_pause_seconds", "Waits.", buckets=(0.125, 1.0), registry=registry
+    )
+    pauses = CollectorPauses(buckets=(0.125, 1.0))
+    for seconds, generation in ((0.0625, 0), (0.125, 0), (0.5, 1), (3.0, 2)):
+        histogram.observe(seconds)
+        pauses.observe(seconds, generation)
+
+    tallied = lines(registered(pauses))
+    assert tallied[2:7] == lines(registry)[2:]
+    assert tallied[-3:] == [
+        'pokerd_gc_collections_total{generation="0"} 2.0',
+        'pokerd_gc_collections_total{generation="1"} 1.0',
+        'pokerd_gc_collections_total{generation="2"} 1.0',
+    ]
+    assert (pauses.count, pauses.sum, pauses.collections(0)) == (4, 3.6875, 2)
 
 
 # The registry
@@ -164,6 +228,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     metrics.append_latency.observe(0.002)
     metrics.errors.inc("not_your_turn", "websocket")
     metrics.slow_consumers_dropped.inc("stalled")
+    metrics.gc.observe(0.001, 2)
 
     text = metrics.render()
 
@@ -185,14 +250,29 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     assert len([line for line in body if line.startswith("# HELP ")]) == len(names)
     samples = [line for line in body if not line.startswith("#")]
     assert all(SAMPLE.fullmatch(sample) for sample in samples), samples
-    assert "pokerd_connections 2" in samples
-    assert "pokerd_events_appended_total 5" in samples
-    assert 'pokerd_append_latency_seconds_bucket{le="0.0025"} 1' in samples
-    assert 'pokerd_append_latency_seconds_bucket{le="0.001"} 0' in samples
+    assert not [sample for sample in samples if "_created" in sample]
+    assert "pokerd_connections 2.0" in samples
+    assert "pokerd_events_appended_total 5.0" in samples
+    assert 'pokerd_append_latency_seconds_bucket{le="0.0025"} 1.0' in samples
+    assert 'pokerd_append_latency_seconds_bucket{le="0.001"} 0.0' in samples
     assert (
-        'pokerd_errors_total{code="not_your_turn",transport="websocket"} 1' in samples
+        'pokerd_errors_total{code="not_your_turn",transport="websocket"} 1.0' in samples
     )
-    assert 'pokerd_slow_consumers_dropped_total{reason="stalled"} 1' in samples
+    assert 'pokerd_slow_consumers_dropped_total{reason="stalled"} 1.0' in samples
+    assert 'pokerd_gc_pause_seconds_bucket{le="0.001"} 1.0' in samples
+    assert 'pokerd_gc_collections_total{generation="2"} 1.0' in samples
+
+
+def test_two_servers_metrics_in_one_process_count_apart() -> None:
+    first, second = Metrics(), Metrics()
+    for metrics in (first, second):
+        metrics.gauge("pokerd_connections", "Open sockets.", lambda: [((), 0)])
+    first.events_appended.inc(by=3)
+    first.errors.inc("bad_token", "http")
+
+    assert "pokerd_events_appended_total 3.0" in first.render().splitlines()
+    assert "pokerd_events_appended_total 0.0" in second.render().splitlines()
+    assert second.errors.value("bad_token", "http") == 0
 
 
 # The live stream's rate limit

@@ -43,15 +43,14 @@ second at 6,000 sockets, and most growth is more sockets, not a leak."""
 
 @contextlib.contextmanager
 def timing_collections(metrics: Metrics) -> Iterator[None]:
-    """Time every collection into `metrics.gc_pause` while inside."""
+    """Time every collection into `metrics.gc` while inside."""
     started = [0.0]
 
     def callback(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
         else:
-            metrics.gc_pause.observe(time.perf_counter() - started[0])
-            metrics.gc_collections.inc(str(info["generation"]))
+            metrics.gc.observe(time.perf_counter() - started[0], info["generation"])
 
     gc.callbacks.append(callback)
     try:

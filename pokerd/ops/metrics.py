@@ -1,15 +1,19 @@
-"""The server's counters, gauges and histograms, in Prometheus text format.
+"""The server's counters, gauges and histograms, kept by `prometheus_client`.
 
-Hand-rolled rather than a dependency: a few counters and histograms updated
-from one Trio thread (plus the log's writer waking it), rendered on demand by
-`GET /metrics` in the text exposition format 0.0.4.
+Each `Metrics` has its own registry (several servers in one test process do
+not clash); `render` is the text `GET /metrics` serves. Why the library, and
+its cost on the action path, are in docs/design.md and docs/performance.md.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 LATENCY_BUCKETS_S = (
     0.0005,
@@ -28,73 +32,44 @@ LATENCY_BUCKETS_S = (
 """Upper bounds in seconds; the last bucket (+Inf) is implied."""
 
 Labels = tuple[tuple[str, str], ...]
+"""A gauge sample's labels as (name, value) pairs."""
 
-
-def _labels(labels: Labels, extra: Labels = ()) -> str:
-    pairs = labels + extra
-    if not pairs:
-        return ""
-    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in pairs)
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
+CREATED_SUFFIX = "_created"
 
 
 class Counter:
-    """A count that only goes up, by label values (e.g. errors by code)."""
+    """A count that only goes up, by label values (e.g. errors by code).
 
-    def __init__(self, name: str, help_text: str, label_names: Sequence[str] = ()):
-        self.name = name
-        self.help = help_text
-        self.label_names = tuple(label_names)
-        self._values: dict[tuple[str, ...], float] = {}
-        if not self.label_names:
-            self._values[()] = 0
-
-    def inc(self, *label_values: str, by: float = 1) -> None:
-        if len(label_values) != len(self.label_names):
-            raise ValueError(f"{self.name} takes labels {self.label_names}")
-        self._values[label_values] = self._values.get(label_values, 0) + by
-
-    def value(self, *label_values: str) -> float:
-        return self._values.get(label_values, 0)
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        for values, count in sorted(self._values.items()):
-            labels = tuple(zip(self.label_names, values, strict=True))
-            yield f"{self.name}{_labels(labels)} {_number(count)}"
-
-
-class Gauge:
-    """A value read when rendered, from a function (e.g. sockets open now)."""
+    `inc("not_your_turn", "websocket", by=1)` is prometheus_client's
+    `labels(...).inc(...)`, spelled as pokerd's call sites count.
+    """
 
     def __init__(
         self,
         name: str,
         help_text: str,
-        read: Callable[[], Iterable[tuple[Labels, float]]],
+        label_names: Sequence[str] = (),
+        *,
+        registry: CollectorRegistry,
     ) -> None:
         self.name = name
-        self.help = help_text
-        self._read = read
+        self.label_names = tuple(label_names)
+        self._counter = prometheus_client.Counter(
+            name, help_text, self.label_names, registry=registry
+        )
+        self._registry = registry
 
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} gauge"
-        for labels, value in self._read():
-            yield f"{self.name}{_labels(labels)} {_number(value)}"
+    def inc(self, *label_values: str, by: float = 1) -> None:
+        if label_values:
+            self._counter.labels(*label_values).inc(by)
+        else:
+            self._counter.inc(by)
+
+    def value(self, *label_values: str) -> float:
+        """The count so far (0 for label values never counted)."""
+        labels = dict(zip(self.label_names, label_values, strict=True))
+        value = self._registry.get_sample_value(self.name, labels)
+        return 0.0 if value is None else value
 
 
 class Histogram:
@@ -105,76 +80,177 @@ class Histogram:
         name: str,
         help_text: str,
         buckets: Sequence[float] = LATENCY_BUCKETS_S,
+        *,
+        registry: CollectorRegistry,
     ) -> None:
         self.name = name
-        self.help = help_text
+        histogram = prometheus_client.Histogram(
+            name, help_text, buckets=buckets, registry=registry
+        )
+        # The library's own method: no call of ours in between on the hot path.
+        self.observe: Callable[[float], None] = histogram.observe
+        self._registry = registry
+
+    @property
+    def count(self) -> float:
+        return self._sample("_count")
+
+    @property
+    def sum(self) -> float:
+        return self._sample("_sum")
+
+    def _sample(self, suffix: str) -> float:
+        value = self._registry.get_sample_value(self.name + suffix)
+        return 0.0 if value is None else value
+
+
+class CallbackGauges:
+    """Gauges whose values are read from functions when collected (e.g.
+    sockets open now): a custom collector, as prometheus_client has them."""
+
+    def __init__(self) -> None:
+        self._gauges: list[
+            tuple[str, str, Callable[[], Iterable[tuple[Labels, float]]]]
+        ] = []
+
+    def add(
+        self,
+        name: str,
+        help_text: str,
+        read: Callable[[], Iterable[tuple[Labels, float]]],
+    ) -> None:
+        if any(name == known for known, _, _ in self._gauges):
+            raise ValueError(f"a gauge {name} is exported already")
+        self._gauges.append((name, help_text, read))
+
+    def collect(self) -> Iterator[Metric]:
+        for name, help_text, read in self._gauges:
+            gauge = Metric(name, help_text, "gauge")
+            for labels, value in read():
+                gauge.add_sample(name, dict(labels), value)
+            yield gauge
+
+
+class CollectorPauses:
+    """The garbage collector's pauses and collections by generation, tallied
+    in plain numbers and exported when scraped (a custom collector).
+
+    Fed from `gc.callbacks`, which run inside whatever allocation started a
+    collection, also one made while prometheus_client holds a metric's
+    (non-reentrant) lock: a callback that takes such a lock can deadlock the
+    server, so the library's own GC collector does not take any either
+    (prometheus/client_python issue 363). Collections do not overlap, so
+    these tallies need none.
+    """
+
+    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS_S) -> None:
         self.bounds = tuple(buckets)
-        self._counts = [0] * (len(self.bounds) + 1)
-        self.count = 0
+        self._buckets = [0] * (len(self.bounds) + 1)
         self.sum = 0.0
+        self._by_generation: dict[int, int] = {}
 
-    def observe(self, value: float) -> None:
-        self._counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.count += 1
-        self.sum += value
+    def observe(self, seconds: float, generation: int) -> None:
+        # A bucket is `le`: a pause equal to its bound is in it.
+        self._buckets[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.sum += seconds
+        self._by_generation[generation] = self._by_generation.get(generation, 0) + 1
 
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
+    @property
+    def count(self) -> int:
+        return sum(self._buckets)
+
+    def collections(self, generation: int) -> int:
+        return self._by_generation.get(generation, 0)
+
+    def collect(self) -> Iterator[Metric]:
+        buckets = []
         cumulative = 0
-        for bound, count in zip((*self.bounds, math.inf), self._counts, strict=True):
+        for bound, count in zip((*self.bounds, math.inf), self._buckets, strict=True):
             cumulative += count
-            le = (("le", _number(bound)),)
-            yield f"{self.name}_bucket{_labels((), le)} {cumulative}"
-        yield f"{self.name}_sum {_number(self.sum)}"
-        yield f"{self.name}_count {self.count}"
+            buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
+        yield HistogramMetricFamily(
+            "pokerd_gc_pause_seconds",
+            "Pauses of Python's garbage collector (every table waits them out).",
+            buckets=buckets,
+            sum_value=self.sum,
+        )
+        collections = CounterMetricFamily(
+            "pokerd_gc_collections_total",
+            "Garbage collections, by generation (2 is a full collection).",
+            labels=["generation"],
+        )
+        for generation, count in sorted(self._by_generation.items()):
+            collections.add_metric([str(generation)], count)
+        yield collections
 
 
-Metric = Counter | Gauge | Histogram
+class WithoutCreated:
+    """A registry's metrics less their `_created` samples.
+
+    prometheus_client adds a `NAME_created` timestamp to each counter and
+    histogram, which the text format shows as one more gauge each; pokerd's
+    exposition never had them, and a scrape that sums `NAME*` would count
+    the timestamp. The library's own switch for this is process-wide.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._registry.collect():
+            created = metric.name + CREATED_SUFFIX
+            metric.samples = [s for s in metric.samples if s.name != created]
+            yield metric
 
 
 class Metrics:
     """Every metric the server exports; the service and the listeners feed it."""
 
     def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._gauges = CallbackGauges()
+        # Registered first: the gauges lead the text, as they always did.
+        self.registry.register(self._gauges)
+        registry = self.registry
         self.events_appended = Counter(
-            "pokerd_events_appended_total", "Events committed to the log."
+            "pokerd_events_appended_total",
+            "Events committed to the log.",
+            registry=registry,
         )
         self.append_latency = Histogram(
             "pokerd_append_latency_seconds",
             "From a table handing events to the log to their commit.",
+            registry=registry,
         )
         self.broadcast_latency = Histogram(
             "pokerd_broadcast_latency_seconds",
             "From an event's commit to its message written to a WebSocket.",
+            registry=registry,
         )
         self.messages_sent = Counter(
             "pokerd_messages_sent_total",
             "Messages written to WebSockets.",
+            registry=registry,
         )
         self.slow_consumers_dropped = Counter(
             "pokerd_slow_consumers_dropped_total",
             "Connections closed because they did not keep up.",
             ["reason"],
+            registry=registry,
         )
         self.errors = Counter(
             "pokerd_errors_total",
             "Error messages sent to clients, by code and transport.",
             ["code", "transport"],
+            registry=registry,
         )
         self.connections_opened = Counter(
-            "pokerd_connections_opened_total", "WebSocket connections accepted."
+            "pokerd_connections_opened_total",
+            "WebSocket connections accepted.",
+            registry=registry,
         )
-        self.gc_pause = Histogram(
-            "pokerd_gc_pause_seconds",
-            "Pauses of Python's garbage collector (every table waits them out).",
-        )
-        self.gc_collections = Counter(
-            "pokerd_gc_collections_total",
-            "Garbage collections, by generation (2 is a full collection).",
-            ["generation"],
-        )
-        self._gauges: list[Gauge] = []
+        self.gc = CollectorPauses()
+        registry.register(self.gc)
 
     def gauge(
         self,
@@ -183,20 +259,8 @@ class Metrics:
         read: Callable[[], Iterable[tuple[Labels, float]]],
     ) -> None:
         """Export a value read at render time."""
-        self._gauges.append(Gauge(name, help_text, read))
+        self._gauges.add(name, help_text, read)
 
     def render(self) -> str:
-        metrics: list[Metric] = [
-            *self._gauges,
-            self.events_appended,
-            self.append_latency,
-            self.broadcast_latency,
-            self.messages_sent,
-            self.slow_consumers_dropped,
-            self.errors,
-            self.connections_opened,
-            self.gc_pause,
-            self.gc_collections,
-        ]
-        lines = [line for metric in metrics for line in metric.render()]
-        return "\n".join(lines) + "\n"
+        """Every metric in the Prometheus text format 0.0.4."""
+        return generate_latest(WithoutCreated(self.registry)).decode()
