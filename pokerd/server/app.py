@@ -22,6 +22,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from pokerd.engine.config import TableConfig
+from pokerd.ops.settings import DEFAULTS
 from pokerd.server.service import MAX_WAIT_S, PokerService, ServiceError
 from pokerd.wire import codec
 from pokerd.wire.protocol import Error
@@ -49,7 +50,10 @@ class SitDownBody:
 
 
 def create_app(
-    service: PokerService, *, max_body_bytes: int = 65_536, live_url: str = ""
+    service: PokerService,
+    *,
+    max_body_bytes: int = DEFAULTS.max_frame_bytes,
+    live_url: str = "",
 ) -> QuartTrio:
     """The API over `service`, which its owner runs (see pokerd.server.serve);
     `live_url` is where the live stream listens, for `/healthz`."""

@@ -44,6 +44,7 @@ from trio_websocket import (
 from wsproto.connection import ConnectionState
 
 from pokerd.ops.metrics import Metrics
+from pokerd.ops.settings import DEFAULTS
 from pokerd.server.service import PokerService, ServiceError
 from pokerd.tables.feed import Stream
 from pokerd.tables.hub import Batch, SlowConsumerError
@@ -80,12 +81,13 @@ KEEPALIVE_PROBES = 3
 
 @attrs.frozen(kw_only=True)
 class LiveLimits:
-    """The per-connection limits, from the settings."""
+    """The per-connection limits, from the settings (the fields' meanings and
+    defaults are theirs)."""
 
-    max_frame_bytes: int = 65_536
-    heartbeat_s: float = 5.0
-    ping_interval_s: float = 20.0
-    rate_limit_per_s: float = 20.0
+    max_frame_bytes: int = DEFAULTS.max_frame_bytes
+    heartbeat_s: float = DEFAULTS.heartbeat_s
+    ping_interval_s: float = DEFAULTS.ping_interval_s
+    rate_limit_per_s: float = DEFAULTS.rate_limit_per_s
 
 
 class TokenBucket:

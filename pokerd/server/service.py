@@ -29,6 +29,7 @@ from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, view
 from pokerd.ops.metrics import Metrics
+from pokerd.ops.settings import DEFAULTS
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import (
     LoadedTable,
@@ -158,8 +159,8 @@ class PokerService:
         self,
         store: EventStore,
         *,
-        next_hand_delay_ms: int = 3_000,
-        subscriber_queue: int = 256,
+        next_hand_delay_ms: int = DEFAULTS.next_hand_delay_ms,
+        subscriber_queue: int = DEFAULTS.subscriber_queue,
         clock: Callable[[], int] = wall_clock_ms,
         metrics: Metrics | None = None,
     ) -> None:

@@ -26,7 +26,8 @@ import trio
 from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.state import TableState
 from pokerd.hands.history import HandRecord
-from pokerd.store.connection import Synchronous, check_schema, connect, open_database
+from pokerd.ops.settings import DEFAULTS, Synchronous
+from pokerd.store.connection import check_schema, connect, open_database
 from pokerd.wire import codec
 
 T = TypeVar("T")
@@ -82,7 +83,7 @@ class EventStore:
         self,
         path: str | Path,
         *,
-        synchronous: Synchronous = "FULL",
+        synchronous: Synchronous = DEFAULTS.synchronous,
         group_commit: bool = True,
     ) -> None:
         self.path = Path(path)
