@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -480,3 +481,13 @@ def test_settings_import_nothing_from_pokerd() -> None:
     ]
 
     assert [name for name in imported if name.split(".")[0] == "pokerd"] == []
+
+
+def test_the_protocol_docs_give_the_limits_their_settings_defaults() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text("utf-8")
+    limits = text.split("### Limits", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", limits, flags=re.MULTILINE)
+
+    documented = {name: value.strip() for name, value in rows}
+    assert documented, "no limits table under '### Limits' in docs/protocol.md"
+    assert documented == {name: str(getattr(DEFAULTS, name)) for name in documented}
