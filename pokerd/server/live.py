@@ -54,6 +54,7 @@ from pokerd.wire.protocol import (
     TABLE_GONE_CODES,
     CloseCode,
     Error,
+    ErrorCode,
     Hello,
     Ping,
     Pong,
@@ -207,10 +208,14 @@ class LiveServer:
         path = request.path.partition("?")[0]
         match = PATH.fullmatch(path)
         if match is None:
-            await _reject(request, 404, "no_such_endpoint", f"no stream at {path}")
+            await _reject(
+                request, 404, ErrorCode.NO_SUCH_ENDPOINT, f"no stream at {path}"
+            )
             return
         if self._closing.is_set():
-            await _reject(request, 503, "shutting_down", "the server is stopping")
+            await _reject(
+                request, 503, ErrorCode.SHUTTING_DOWN, "the server is stopping"
+            )
             return
         ws = await request.accept()
         connection = LiveConnection(self, ws, match["table"])
@@ -400,7 +405,7 @@ class LiveConnection:
                 if not isinstance(message, Hello):
                     await self._send_now(
                         Error(
-                            code="hello_expected",
+                            code=ErrorCode.HELLO_EXPECTED,
                             message="the first message is a hello",
                             id=getattr(message, "id", None),
                         )
@@ -469,7 +474,7 @@ class LiveConnection:
                     self._tell(
                         stream,
                         Error(
-                            code="unexpected_hello",
+                            code=ErrorCode.UNEXPECTED_HELLO,
                             message="this connection already said hello",
                         ),
                     )
@@ -521,7 +526,7 @@ class LiveConnection:
         finally:
             subscription.deliver_now = None
         ended = subscription.ended or "the table was stopped"
-        await self._send_now(Error(code="table_stopped", message=ended))
+        await self._send_now(Error(code=ErrorCode.TABLE_STOPPED, message=ended))
         self.close(CloseCode.TABLE_GONE, "the table was stopped")
 
     async def _write_items(self, items: list[Batch | ServerMessage | bytes]) -> None:
@@ -711,11 +716,11 @@ def _request_id(text: str | bytes) -> str | None:
 
 def _rate_limited(text: str | bytes) -> Error:
     return Error(
-        code="rate_limited",
+        code=ErrorCode.RATE_LIMITED,
         message="too many messages: this one was not applied, send it again later",
         id=_request_id(text),
     )
 
 
 def _bad_message(text: str | bytes, error: DecodeError) -> Error:
-    return Error(code="bad_message", message=str(error), id=_request_id(text))
+    return Error(code=ErrorCode.BAD_MESSAGE, message=str(error), id=_request_id(text))
