@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from pokerd.cli import main
 from pokerd.ops import settings as settings_module
 from pokerd.ops.settings import (
     DEFAULTS,
@@ -491,3 +492,15 @@ def test_the_protocol_docs_give_the_limits_their_settings_defaults() -> None:
     documented = {name: value.strip() for name, value in rows}
     assert documented, "no limits table under '### Limits' in docs/protocol.md"
     assert documented == {name: str(getattr(DEFAULTS, name)) for name in documented}
+
+
+def test_serve_help_gives_every_setting_a_flag_with_its_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+
+    shown = " ".join(capsys.readouterr().out.split())
+    assert exited.value.code == 0
+    for name, text in field_help().items():
+        assert f"--{name.replace('_', '-')} {name.upper()} {text}" in shown

@@ -180,6 +180,7 @@ def field_help() -> dict[str, str]:
     texts: dict[str, str] = {}
     for name, field in _FIELDS.items():
         text: str = field.metadata[_HELP]
+        # A Factory computes the default (db's follows data_dir): its help says it.
         if not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             text += f" Default: {_shown(field.default)}."
         texts[name] = text
