@@ -60,6 +60,7 @@ from procstats import cpu_seconds, emit, percentile, raise_nofile
 from wsclient import ClosedError, HandshakeError, LeanSocket
 
 from pokerd.ops.collector import FreezingCollector
+from pokerd.wire.protocol import ErrorCode
 
 HOST = "127.0.0.1"
 SEATS = 6
@@ -388,7 +389,7 @@ class Worker:
                         waiting.discard(message["id"])
                         if kind == "error":
                             self.stats.error(message["code"])
-                            if message["code"] == "rate_limited":
+                            if message["code"] == ErrorCode.RATE_LIMITED:
                                 # Not applied: look again after the limit's
                                 # 50 ms (20 a second), as a client should.
                                 await trio.sleep(0.05)

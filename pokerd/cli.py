@@ -101,15 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from pokerd.ops.settings import field_help
+    from pokerd.ops.settings import DEFAULTS, field_help
 
     serve = commands.add_parser(
         "serve",
         help="run the table server (HTTP API and live WebSocket stream)",
         description="Serve the tables of the database until SIGINT or SIGTERM, on "
-        "two listeners: the HTTP API on --port (default 8000) and the live "
-        "WebSocket stream, ws://HOST:LIVE_PORT/tables/{id}/live, on --live-port "
-        "(default 8001). Settings come from the defaults, then the config file, "
+        f"two listeners: the HTTP API on --port (default {DEFAULTS.port}) and the "
+        "live WebSocket stream, ws://HOST:LIVE_PORT/tables/{id}/live, on "
+        f"--live-port (default {DEFAULTS.live_port}). Settings come from the "
+        "defaults, then the config file, "
         "then POKERD_<FIELD> environment variables, then these flags.",
     )
     serve.add_argument(
@@ -128,6 +129,9 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pokerd.ops.settings import DEFAULTS
+
+    api = f"http://{DEFAULTS.host}:{DEFAULTS.port}"
     bots = commands.add_parser(
         "bots",
         help="play bots at new tables of a running server, and check what they got",
@@ -142,8 +146,8 @@ def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     bots.add_argument(
         "--url",
-        default="http://127.0.0.1:8000",
-        help="the server's HTTP API (default http://127.0.0.1:8000); the live "
+        default=api,
+        help=f"the server's HTTP API (default {api}); the live "
         "stream's address comes from its /healthz",
     )
     bots.add_argument("--tables", type=int, default=1, help="tables (default 1)")

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import pytest
 
-from pokerd.ops.settings import Settings, SettingsError, field_help, load_settings
+from pokerd.cli import main
+from pokerd.ops import settings as settings_module
+from pokerd.ops.settings import (
+    DEFAULTS,
+    Settings,
+    SettingsError,
+    field_help,
+    load_settings,
+)
+from pokerd.server.app import create_app
+from pokerd.server.live import LiveLimits
+from pokerd.server.service import PokerService
+from pokerd.store.connection import connect, open_database
+from pokerd.store.log import EventStore
+from pokerd.tables.hub import TableHub
+from pokerd.tables.supervisor import Supervisor
+from pokerd.tables.table import Table
 
 
 def write_config(folder: Path, text: str, name: str = "pokerd.toml") -> Path:
@@ -389,4 +409,98 @@ def test_every_setting_has_a_help_text() -> None:
 
     assert set(texts) == set(attrs.fields_dict(Settings))
     assert all(texts.values())
-    assert texts["port"] == "TCP port of the HTTP API (0 picks a free one)."
+    assert (
+        texts["port"] == "TCP port of the HTTP API (0 picks a free one). Default: 8000."
+    )
+
+
+@pytest.mark.parametrize("field", attrs.fields(Settings), ids=lambda field: field.name)
+def test_every_field_carries_its_help_in_its_metadata(
+    field: attrs.Attribute[object],
+) -> None:
+    help_text = field.metadata.get("help")
+
+    assert isinstance(help_text, str)
+    assert help_text[:1].isupper()
+    assert help_text.endswith(".")
+    assert field_help()[field.name].startswith(help_text)
+
+
+def test_the_help_shows_each_fixed_default_and_not_the_computed_one() -> None:
+    texts = field_help()
+
+    assert texts["next_hand_delay_ms"].endswith(
+        f" Default: {DEFAULTS.next_hand_delay_ms}."
+    )
+    assert texts["heartbeat_s"].endswith(" Default: 5.")
+    assert texts["synchronous"].endswith(" Default: FULL.")
+    assert "Default:" not in texts["db"]  # it follows data_dir
+
+
+CONSTRUCTOR_DEFAULTS = [
+    pytest.param(Table.__init__, "next_hand_delay_ms", id="Table"),
+    pytest.param(Supervisor.__init__, "next_hand_delay_ms", id="Supervisor"),
+    pytest.param(PokerService.__init__, "next_hand_delay_ms", id="PokerService"),
+    pytest.param(
+        PokerService.__init__,
+        "subscriber_queue",
+        id="PokerService subscriber_queue",
+    ),
+    pytest.param(TableHub.__init__, ("capacity", "subscriber_queue"), id="TableHub"),
+    pytest.param(LiveLimits, "max_frame_bytes", id="LiveLimits max_frame_bytes"),
+    pytest.param(LiveLimits, "heartbeat_s", id="LiveLimits heartbeat_s"),
+    pytest.param(LiveLimits, "ping_interval_s", id="LiveLimits ping_interval_s"),
+    pytest.param(LiveLimits, "rate_limit_per_s", id="LiveLimits rate_limit_per_s"),
+    pytest.param(create_app, ("max_body_bytes", "max_frame_bytes"), id="create_app"),
+    pytest.param(EventStore.__init__, "synchronous", id="EventStore"),
+    pytest.param(open_database, "synchronous", id="open_database"),
+    pytest.param(connect, "synchronous", id="connect"),
+]
+
+
+@pytest.mark.parametrize(("constructor", "names"), CONSTRUCTOR_DEFAULTS)
+def test_a_constructor_defaults_to_the_settings_default(
+    constructor: Callable[..., object], names: str | tuple[str, str]
+) -> None:
+    parameter, setting = (names, names) if isinstance(names, str) else names
+
+    default = inspect.signature(constructor).parameters[parameter].default
+
+    assert default == getattr(DEFAULTS, setting)
+
+
+def test_settings_import_nothing_from_pokerd() -> None:
+    """So that every layer, the store and tables too, may read its defaults."""
+    tree = ast.parse(Path(settings_module.__file__ or "").read_text(encoding="utf-8"))
+    imported = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ] + [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ]
+
+    assert [name for name in imported if name.split(".")[0] == "pokerd"] == []
+
+
+def test_the_protocol_docs_give_the_limits_their_settings_defaults() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text("utf-8")
+    limits = text.split("### Limits", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", limits, flags=re.MULTILINE)
+
+    documented = {name: value.strip() for name, value in rows}
+    assert documented, "no limits table under '### Limits' in docs/protocol.md"
+    assert documented == {name: str(getattr(DEFAULTS, name)) for name in documented}
+
+
+def test_serve_help_gives_every_setting_a_flag_with_its_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+
+    shown = " ".join(capsys.readouterr().out.split())
+    assert exited.value.code == 0
+    for name, text in field_help().items():
+        assert f"--{name.replace('_', '-')} {name.upper()} {text}" in shown

@@ -50,6 +50,7 @@ from pokerd.wire.protocol import (
     CloseCode,
     ComeBackRequest,
     Error,
+    ErrorCode,
     EventMessage,
     Hello,
     LeaveRequest,
@@ -722,7 +723,7 @@ class Client:
             self._errors[first.code] += 1
             if first.code in TABLE_GONE_CODES:
                 return _Ended(first.message, final=True, ending="table_gone")
-            if first.code == "bad_token":
+            if first.code == ErrorCode.BAD_TOKEN:
                 return _Ended(first.message, final=True, ending="seat_lost")
             return _Ended(f"hello refused: {first.code}")
         if not isinstance(first, Welcome):

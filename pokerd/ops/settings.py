@@ -1,14 +1,16 @@
-"""The daemon's settings, layered: defaults < config file < POKERD_* < flags."""
+"""The daemon's settings, layered: defaults < config file < POKERD_* < flags.
+
+Every default of pokerd lives here, once, and other modules take it from
+`DEFAULTS`; so this module imports nothing from pokerd and any layer may read
+it (docs/design.md, Settings).
+"""
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import difflib
-import inspect
 import math
 import os
-import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,9 +19,11 @@ from typing import Any, Literal, get_args, get_origin
 import attrs
 import cattrs
 
-from pokerd.store.connection import Synchronous
-
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Synchronous = Literal["FULL", "NORMAL"]
+"""SQLite's durability: FULL fsyncs every commit, so a committed event survives
+a power cut. NORMAL fsyncs only at checkpoints: it survives a crash of pokerd
+but may lose the last commits on a power cut, for much cheaper commits."""
 
 ENV_PREFIX = "POKERD_"
 CONFIG_VARIABLE = "POKERD_CONFIG"
@@ -31,6 +35,8 @@ DB_NAME = "pokerd.db"
 Check = Callable[[Any], str | None]
 """A field's range check: None when the value is fine, else what was expected."""
 _CHECK = "pokerd.ops.settings.check"
+_HELP = "help"
+"""The metadata key of a field's `--help` text."""
 
 
 class SettingsError(ValueError):
@@ -46,9 +52,12 @@ def _validator(check: Check) -> Callable[[Any, attrs.Attribute[Any], Any], None]
     return validate
 
 
-def _setting(default: object, check: Check) -> Any:
+def _setting(default: object, help: str, check: Check) -> Any:
+    """A field with its default, its `--help` text and its range check."""
     return attrs.field(
-        default=default, validator=_validator(check), metadata={_CHECK: check}
+        default=default,
+        validator=_validator(check),
+        metadata={_HELP: help, _CHECK: check},
     )
 
 
@@ -72,57 +81,85 @@ def _not_empty(value: str) -> str | None:
 
 @attrs.frozen(kw_only=True)
 class Settings:
-    """Everything `pokerd serve` reads at start-up; see `load_settings`."""
+    """Everything `pokerd serve` reads at start-up; see `load_settings`.
 
-    host: str = _setting("127.0.0.1", _not_empty)
-    """Address to listen on (0.0.0.0 for every interface)."""
+    Each field's default is the one pokerd uses wherever the setting is not
+    given (constructors default to `DEFAULTS`), and its `help` is its flag's
+    `--help` text.
+    """
 
-    port: int = _setting(8000, _port)
-    """TCP port of the HTTP API (0 picks a free one)."""
-
-    live_port: int = _setting(8001, _port)
-    """TCP port of the WebSocket live stream, on the same host (0 picks a free
-    one); a proxy can put both behind one port, see docs/design.md."""
-
-    data_dir: Path = attrs.field(default=Path("data"))
-    """Folder for pokerd's files; the database is pokerd.db in it unless db is
-    given."""
-
-    db: Path = attrs.field()
-    """The SQLite event log (default: pokerd.db in data_dir)."""
-
-    synchronous: Synchronous = "FULL"
-    """SQLite durability: FULL survives a power cut, NORMAL only a crash of
-    pokerd, for cheaper commits."""
-
-    next_hand_delay_ms: int = _setting(3000, _not_negative)
-    """Pause between the end of a hand and the start of the next, in
-    milliseconds."""
-
-    shutdown_grace_s: float = _setting(5.0, _not_negative)
-    """Seconds given to connections and tables to finish on shutdown."""
-
-    max_frame_bytes: int = _setting(65536, _positive)
-    """Largest WebSocket message accepted from a client, in bytes."""
-
-    subscriber_queue: int = _setting(256, _positive)
-    """Messages buffered for a subscriber before it is dropped as too slow."""
-
-    heartbeat_s: float = _setting(5.0, _positive)
-    """Seconds a WebSocket has to answer a ping, to say hello once connected,
-    and that one send to it may block."""
-
-    ping_interval_s: float = _setting(20.0, _positive)
-    """Seconds a WebSocket may stay quiet before the server pings it (keep it
-    below a proxy's read timeout)."""
-
-    rate_limit_per_s: float = _setting(20.0, _positive)
-    """Messages per second a WebSocket may send (in bursts of as many); the
-    rest are refused with the error rate_limited."""
-
-    log_level: LogLevel = "INFO"
-    """Least severe log level written: DEBUG, INFO, WARNING, ERROR or
-    CRITICAL."""
+    host: str = _setting(
+        "127.0.0.1", "Address to listen on (0.0.0.0 for every interface).", _not_empty
+    )
+    port: int = _setting(8000, "TCP port of the HTTP API (0 picks a free one).", _port)
+    live_port: int = _setting(
+        8001,
+        "TCP port of the WebSocket live stream, on the same host (0 picks a free "
+        "one); a proxy can put both behind one port, see docs/design.md.",
+        _port,
+    )
+    data_dir: Path = attrs.field(
+        default=Path("data"),
+        metadata={
+            _HELP: "Folder for pokerd's files; the database is pokerd.db in it "
+            "unless db is given."
+        },
+    )
+    db: Path = attrs.field(
+        metadata={_HELP: "The SQLite event log (default: pokerd.db in data_dir)."}
+    )
+    synchronous: Synchronous = attrs.field(
+        default="FULL",
+        metadata={
+            _HELP: "SQLite durability: FULL survives a power cut, NORMAL only a "
+            "crash of pokerd, for cheaper commits."
+        },
+    )
+    next_hand_delay_ms: int = _setting(
+        3000,
+        "Pause between the end of a hand and the start of the next, in milliseconds.",
+        _not_negative,
+    )
+    shutdown_grace_s: float = _setting(
+        5.0,
+        "Seconds given to connections and tables to finish on shutdown.",
+        _not_negative,
+    )
+    max_frame_bytes: int = _setting(
+        65536,
+        "Largest WebSocket message (and HTTP body) accepted from a client, in bytes.",
+        _positive,
+    )
+    subscriber_queue: int = _setting(
+        256,
+        "Messages buffered for a subscriber before it is dropped as too slow.",
+        _positive,
+    )
+    heartbeat_s: float = _setting(
+        5.0,
+        "Seconds a WebSocket has to answer a ping, to say hello once connected, "
+        "and that one send to it may block.",
+        _positive,
+    )
+    ping_interval_s: float = _setting(
+        20.0,
+        "Seconds a WebSocket may stay quiet before the server pings it (keep it "
+        "below a proxy's read timeout).",
+        _positive,
+    )
+    rate_limit_per_s: float = _setting(
+        20.0,
+        "Messages per second a WebSocket may send (in bursts of as many); the "
+        "rest are refused with the error rate_limited.",
+        _positive,
+    )
+    log_level: LogLevel = attrs.field(
+        default="INFO",
+        metadata={
+            _HELP: "Least severe log level written: DEBUG, INFO, WARNING, ERROR "
+            "or CRITICAL."
+        },
+    )
 
     @db.default
     def _db_in_data_dir(self) -> Path:
@@ -133,26 +170,25 @@ attrs.resolve_types(Settings)
 _FIELDS: dict[str, attrs.Attribute[Any]] = attrs.fields_dict(Settings)
 _VARIABLES = {ENV_PREFIX + name.upper(): name for name in _FIELDS}
 
+DEFAULTS = Settings()
+"""The default of every setting: what the code uses where none is given."""
+
 
 def field_help() -> dict[str, str]:
-    """Each setting's docstring by field name: the `--help` text of its flag."""
-    tree = ast.parse(inspect.getsource(sys.modules[__name__]))
-    (settings,) = (
-        node
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and node.name == Settings.__name__
-    )
+    """Each setting's `--help` text by field name: what it is, and its default
+    when that is a fixed value."""
     texts: dict[str, str] = {}
-    for node, after in zip(settings.body, settings.body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            texts[node.target.id] = " ".join(after.value.value.split())
+    for name, field in _FIELDS.items():
+        text: str = field.metadata[_HELP]
+        # A Factory computes the default (db's follows data_dir): its help says it.
+        if not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            text += f" Default: {_shown(field.default)}."
+        texts[name] = text
     return texts
+
+
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # Values from every layer go through these hooks. Text is parsed (environment

@@ -22,9 +22,10 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from pokerd.engine.config import TableConfig
+from pokerd.ops.settings import DEFAULTS
 from pokerd.server.service import MAX_WAIT_S, PokerService, ServiceError
 from pokerd.wire import codec
-from pokerd.wire.protocol import Error
+from pokerd.wire.protocol import Error, ErrorCode
 
 T = TypeVar("T")
 
@@ -32,10 +33,10 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 """The web pages' static files (HTML, CSS, JavaScript modules), served as is."""
 
 HTTP_CODES = {
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    500: "internal",
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.TOO_LARGE,
+    500: ErrorCode.INTERNAL,
 }
 
 
@@ -49,7 +50,10 @@ class SitDownBody:
 
 
 def create_app(
-    service: PokerService, *, max_body_bytes: int = 65_536, live_url: str = ""
+    service: PokerService,
+    *,
+    max_body_bytes: int = DEFAULTS.max_frame_bytes,
+    live_url: str = "",
 ) -> QuartTrio:
     """The API over `service`, which its owner runs (see pokerd.server.serve);
     `live_url` is where the live stream listens, for `/healthz`."""
@@ -136,7 +140,7 @@ def create_app(
         try:
             decoded = codec.structure_seat_request(data)
         except codec.DecodeError as failure:
-            raise ServiceError(400, "bad_request", str(failure)) from None
+            raise ServiceError(400, ErrorCode.BAD_REQUEST, str(failure)) from None
         answered = await service.request(table_id, token, decoded)
         if isinstance(answered.message, Error):
             return error(answered.message, answered.status)
@@ -148,7 +152,7 @@ def create_app(
         wait = _query_float("wait")
         if not 0 <= wait <= MAX_WAIT_S:
             raise ServiceError(
-                400, "bad_request", f"wait is 0 to {MAX_WAIT_S:g} seconds"
+                400, ErrorCode.BAD_REQUEST, f"wait is 0 to {MAX_WAIT_S:g} seconds"
             )
         page = await service.events(
             table_id,
@@ -207,14 +211,16 @@ async def _body() -> Any:
         return json.loads(raw)
     except ValueError as failure:
         raise ServiceError(
-            400, "bad_request", f"the body is not JSON: {failure}"
+            400, ErrorCode.BAD_REQUEST, f"the body is not JSON: {failure}"
         ) from None
 
 
 def _object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ServiceError(
-            400, "bad_request", f"expected a JSON object, not {type(data).__name__}"
+            400,
+            ErrorCode.BAD_REQUEST,
+            f"expected a JSON object, not {type(data).__name__}",
         )
     return data
 
@@ -223,7 +229,7 @@ def _decode(data: dict[str, Any], cls: type[T]) -> T:
     try:
         return codec.structure(data, cls)
     except codec.DecodeError as failure:
-        raise ServiceError(400, "bad_request", str(failure)) from None
+        raise ServiceError(400, ErrorCode.BAD_REQUEST, str(failure)) from None
 
 
 def _token() -> str | None:
@@ -235,7 +241,7 @@ def _token() -> str | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ServiceError(
-            401, "bad_token", "expected the header Authorization: Bearer TOKEN"
+            401, ErrorCode.BAD_TOKEN, "expected the header Authorization: Bearer TOKEN"
         )
     return token
 
@@ -248,7 +254,7 @@ def _query_int(name: str) -> int:
         return int(text)
     except ValueError:
         raise ServiceError(
-            400, "bad_request", f"{name} must be a whole number, not {text!r}"
+            400, ErrorCode.BAD_REQUEST, f"{name} must be a whole number, not {text!r}"
         ) from None
 
 
@@ -261,5 +267,7 @@ def _query_float(name: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise ServiceError(400, "bad_request", f"{name} must be a number, not {text!r}")
+        raise ServiceError(
+            400, ErrorCode.BAD_REQUEST, f"{name} must be a number, not {text!r}"
+        )
     return value

@@ -44,6 +44,7 @@ from trio_websocket import (
 from wsproto.connection import ConnectionState
 
 from pokerd.ops.metrics import Metrics
+from pokerd.ops.settings import DEFAULTS
 from pokerd.server.service import PokerService, ServiceError
 from pokerd.tables.feed import Stream
 from pokerd.tables.hub import Batch, SlowConsumerError
@@ -53,6 +54,7 @@ from pokerd.wire.protocol import (
     TABLE_GONE_CODES,
     CloseCode,
     Error,
+    ErrorCode,
     Hello,
     Ping,
     Pong,
@@ -80,12 +82,13 @@ KEEPALIVE_PROBES = 3
 
 @attrs.frozen(kw_only=True)
 class LiveLimits:
-    """The per-connection limits, from the settings."""
+    """The per-connection limits, from the settings (the fields' meanings and
+    defaults are theirs)."""
 
-    max_frame_bytes: int = 65_536
-    heartbeat_s: float = 5.0
-    ping_interval_s: float = 20.0
-    rate_limit_per_s: float = 20.0
+    max_frame_bytes: int = DEFAULTS.max_frame_bytes
+    heartbeat_s: float = DEFAULTS.heartbeat_s
+    ping_interval_s: float = DEFAULTS.ping_interval_s
+    rate_limit_per_s: float = DEFAULTS.rate_limit_per_s
 
 
 class TokenBucket:
@@ -205,10 +208,14 @@ class LiveServer:
         path = request.path.partition("?")[0]
         match = PATH.fullmatch(path)
         if match is None:
-            await _reject(request, 404, "no_such_endpoint", f"no stream at {path}")
+            await _reject(
+                request, 404, ErrorCode.NO_SUCH_ENDPOINT, f"no stream at {path}"
+            )
             return
         if self._closing.is_set():
-            await _reject(request, 503, "shutting_down", "the server is stopping")
+            await _reject(
+                request, 503, ErrorCode.SHUTTING_DOWN, "the server is stopping"
+            )
             return
         ws = await request.accept()
         connection = LiveConnection(self, ws, match["table"])
@@ -398,7 +405,7 @@ class LiveConnection:
                 if not isinstance(message, Hello):
                     await self._send_now(
                         Error(
-                            code="hello_expected",
+                            code=ErrorCode.HELLO_EXPECTED,
                             message="the first message is a hello",
                             id=getattr(message, "id", None),
                         )
@@ -467,7 +474,7 @@ class LiveConnection:
                     self._tell(
                         stream,
                         Error(
-                            code="unexpected_hello",
+                            code=ErrorCode.UNEXPECTED_HELLO,
                             message="this connection already said hello",
                         ),
                     )
@@ -519,7 +526,7 @@ class LiveConnection:
         finally:
             subscription.deliver_now = None
         ended = subscription.ended or "the table was stopped"
-        await self._send_now(Error(code="table_stopped", message=ended))
+        await self._send_now(Error(code=ErrorCode.TABLE_STOPPED, message=ended))
         self.close(CloseCode.TABLE_GONE, "the table was stopped")
 
     async def _write_items(self, items: list[Batch | ServerMessage | bytes]) -> None:
@@ -709,11 +716,11 @@ def _request_id(text: str | bytes) -> str | None:
 
 def _rate_limited(text: str | bytes) -> Error:
     return Error(
-        code="rate_limited",
+        code=ErrorCode.RATE_LIMITED,
         message="too many messages: this one was not applied, send it again later",
         id=_request_id(text),
     )
 
 
 def _bad_message(text: str | bytes, error: DecodeError) -> Error:
-    return Error(code="bad_message", message=str(error), id=_request_id(text))
+    return Error(code=ErrorCode.BAD_MESSAGE, message=str(error), id=_request_id(text))

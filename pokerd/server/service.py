@@ -29,6 +29,7 @@ from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, view
 from pokerd.ops.metrics import Metrics
+from pokerd.ops.settings import DEFAULTS
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import (
     LoadedTable,
@@ -47,6 +48,7 @@ from pokerd.wire import codec
 from pokerd.wire.protocol import (
     Ack,
     Error,
+    ErrorCode,
     Resume,
     SeatRequest,
     request_id_problem,
@@ -158,8 +160,8 @@ class PokerService:
         self,
         store: EventStore,
         *,
-        next_hand_delay_ms: int = 3_000,
-        subscriber_queue: int = 256,
+        next_hand_delay_ms: int = DEFAULTS.next_hand_delay_ms,
+        subscriber_queue: int = DEFAULTS.subscriber_queue,
         clock: Callable[[], int] = wall_clock_ms,
         metrics: Metrics | None = None,
     ) -> None:
@@ -302,10 +304,12 @@ class PokerService:
         """Apply a seat request for the seat `token` holds, once per request id."""
         await self._open(table_id)
         if not token:
-            raise ServiceError(401, "bad_token", "a seat request needs a seat token")
+            raise ServiceError(
+                401, ErrorCode.BAD_TOKEN, "a seat request needs a seat token"
+            )
         problem = request_id_problem(request.id)
         if problem is not None:
-            raise ServiceError(400, "bad_request", problem)
+            raise ServiceError(400, ErrorCode.BAD_REQUEST, problem)
         hashed = token_hash(token)
         memory = self._memories.setdefault(table_id, RequestMemory())
         while (known := memory.get(hashed, request.id)) is not None:
@@ -333,7 +337,7 @@ class PokerService:
             if seat is None:
                 raise ServiceError(
                     401,
-                    "bad_token",
+                    ErrorCode.BAD_TOKEN,
                     "this token holds no seat at this table",
                     request.id,
                 )
@@ -375,10 +379,10 @@ class PokerService:
                 continue
             except ConflictError as error:
                 raise ServiceError(
-                    503, "table_stopped", f"the table was stopped: {error}"
+                    503, ErrorCode.TABLE_STOPPED, f"the table was stopped: {error}"
                 ) from None
         raise ServiceError(
-            503, "table_restarting", "the table is restarting: try again"
+            503, ErrorCode.TABLE_RESTARTING, "the table is restarting: try again"
         )
 
     # Events
@@ -413,7 +417,9 @@ class PokerService:
         then, and the client goes on from `seq`.
         """
         if after < 0:
-            raise ServiceError(400, "bad_request", "after is an offset, 0 or more")
+            raise ServiceError(
+                400, ErrorCode.BAD_REQUEST, "after is an offset, 0 or more"
+            )
         current_epoch = await self._epoch(table_id)
         table = await self._open(table_id)
         # No await from here to subscribing: the seq and the hub's queue meet
@@ -497,7 +503,9 @@ class PokerService:
         rows = await self.store.read(hand_rows, table_id, number)
         if not rows:
             raise ServiceError(
-                404, "no_such_hand", f"table {table_id} has no finished hand {number}"
+                404,
+                ErrorCode.NO_SUCH_HAND,
+                f"table {table_id} has no finished hand {number}",
             )
         return rows[0]
 
@@ -517,7 +525,7 @@ class PokerService:
                 epoch = await self.store.read(table_epoch, table_id)
             except sqlite3.Error as error:
                 raise ServiceError(
-                    503, "unavailable", f"the log cannot be read: {error}"
+                    503, ErrorCode.UNAVAILABLE, f"the log cannot be read: {error}"
                 ) from None
             if epoch is None:
                 raise _no_such_table(table_id)
@@ -529,14 +537,14 @@ class PokerService:
         try:
             table = await self.supervisor.open_table(table_id)
         except TableStoppedError as error:
-            raise ServiceError(503, "table_stopped", str(error)) from None
+            raise ServiceError(503, ErrorCode.TABLE_STOPPED, str(error)) from None
         if table is None:
             raise _no_such_table(table_id)
         return table
 
 
 def _no_such_table(table_id: str) -> ServiceError:
-    return ServiceError(404, "no_such_table", f"there is no table {table_id!r}")
+    return ServiceError(404, ErrorCode.NO_SUCH_TABLE, f"there is no table {table_id!r}")
 
 
 def _viewer(state: TableState, token: str | None) -> tuple[Viewer, int]:
@@ -546,7 +554,9 @@ def _viewer(state: TableState, token: str | None) -> tuple[Viewer, int]:
         return None, 0
     seat = state.seat_of_token(token_hash(token)) if token else None
     if seat is None:
-        raise ServiceError(401, "bad_token", "this token holds no seat at this table")
+        raise ServiceError(
+            401, ErrorCode.BAD_TOKEN, "this token holds no seat at this table"
+        )
     occupant = state.seats[seat]
     assert occupant is not None
     return seat, occupant.seated_after_hand

@@ -1,6 +1,7 @@
 """The durable event log in SQLite: migrations, appends, snapshots, hand histories."""
 
-from pokerd.store.connection import Synchronous, connect, open_database
+from pokerd.ops.settings import Synchronous
+from pokerd.store.connection import connect, open_database
 from pokerd.store.log import (
     SNAPSHOT_FORMAT,
     ConflictError,

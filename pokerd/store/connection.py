@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Literal
 
+from pokerd.ops.settings import DEFAULTS, Synchronous
 from pokerd.store.migrate import (
     available_migrations,
     migrate,
@@ -13,14 +13,9 @@ from pokerd.store.migrate import (
     schema_version,
 )
 
-Synchronous = Literal["FULL", "NORMAL"]
-"""FULL (the default) fsyncs every commit: a committed event survives a power
-cut. NORMAL fsyncs only at checkpoints: it survives a crash of pokerd but may
-lose the last commits on a power cut, for much cheaper commits."""
-
 
 def connect(
-    path: str | Path, *, synchronous: Synchronous = "FULL"
+    path: str | Path, *, synchronous: Synchronous = DEFAULTS.synchronous
 ) -> sqlite3.Connection:
     """A connection in autocommit mode: transactions are explicit, BEGIN..COMMIT."""
     connection = _open(path)
@@ -29,7 +24,7 @@ def connect(
 
 
 def open_database(
-    path: str | Path, *, synchronous: Synchronous = "FULL"
+    path: str | Path, *, synchronous: Synchronous = DEFAULTS.synchronous
 ) -> sqlite3.Connection:
     """Connect, creating and migrating the file when needed.
 

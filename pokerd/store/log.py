@@ -25,7 +25,8 @@ import trio
 
 from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.state import TableState
-from pokerd.store.connection import Synchronous, check_schema, connect, open_database
+from pokerd.ops.settings import DEFAULTS, Synchronous
+from pokerd.store.connection import check_schema, connect, open_database
 from pokerd.wire import codec
 
 T = TypeVar("T")
@@ -98,7 +99,7 @@ class EventStore:
         self,
         path: str | Path,
         *,
-        synchronous: Synchronous = "FULL",
+        synchronous: Synchronous = DEFAULTS.synchronous,
         group_commit: bool = True,
     ) -> None:
         self.path = Path(path)

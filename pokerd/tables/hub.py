@@ -22,6 +22,7 @@ import trio
 
 from pokerd.engine.state import TableState
 from pokerd.engine.views import TableView, Viewer, view
+from pokerd.ops.settings import DEFAULTS
 from pokerd.store.log import StoredEvent
 from pokerd.wire.batch_text import BatchText
 from pokerd.wire.protocol import ServerMessage
@@ -182,7 +183,7 @@ class Subscription:
 class TableHub:
     """Every subscriber of one table."""
 
-    def __init__(self, capacity: int = 256) -> None:
+    def __init__(self, capacity: int = DEFAULTS.subscriber_queue) -> None:
         if capacity < 1 or math.isinf(capacity):
             raise ValueError("a subscriber queue holds at least one batch, boundedly")
         self.capacity = capacity

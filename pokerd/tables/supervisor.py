@@ -25,6 +25,7 @@ import trio
 
 from pokerd.engine.commands import CreateTable
 from pokerd.engine.config import TableConfig
+from pokerd.ops.settings import DEFAULTS
 from pokerd.store.log import ConflictError, EventStore
 from pokerd.store.reader import LoadedTable, load_table, tables_to_resume
 from pokerd.tables.table import Publisher, Table, wall_clock_ms
@@ -90,7 +91,7 @@ class Supervisor:
         *,
         publish: Publisher | None = None,
         clock: Callable[[], int] = wall_clock_ms,
-        next_hand_delay_ms: int = 2_000,
+        next_hand_delay_ms: int = DEFAULTS.next_hand_delay_ms,
         on_stopped: Callable[[StoppedTable], None] | None = None,
     ) -> None:
         self.store = store

@@ -22,6 +22,7 @@ from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.seating import next_deal
 from pokerd.engine.state import TableState
 from pokerd.hands.history import hand_row
+from pokerd.ops.settings import DEFAULTS
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import LoadedTable
 from pokerd.tables.dealer import start_hand
@@ -55,7 +56,7 @@ class Table:
         *,
         publish: Publisher | None = None,
         clock: Callable[[], int] = wall_clock_ms,
-        next_hand_delay_ms: int = 2_000,
+        next_hand_delay_ms: int = DEFAULTS.next_hand_delay_ms,
     ) -> None:
         self.table_id = table_id
         self.store = store

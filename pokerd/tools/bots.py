@@ -32,8 +32,10 @@ from pokerd.client import (
     Seated,
 )
 from pokerd.engine.commands import ActionName
+from pokerd.engine.config import TableConfig
 from pokerd.engine.events import HandEnded
 from pokerd.engine.views import TableView
+from pokerd.ops.settings import DEFAULTS
 from pokerd.wire.protocol import Ack, ActRequest, Error
 
 RANKS = "23456789TJQKA"
@@ -43,8 +45,7 @@ STRONG = 0.72
 """Hand strength from which a bot bets or raises."""
 FAIR = 0.45
 """Hand strength from which a bot calls a bet up to the pot."""
-DEFAULT_LIVE_PORT = 8001
-ACTION_CLOCK_MS = 30_000
+ACTION_CLOCK_MS = TableConfig().action_clock_ms
 """The tables' action clock: the server's default, longer for slow thinkers."""
 SETUP_CONCURRENCY = 16
 """HTTP calls at once while seating bots and checking logs."""
@@ -390,7 +391,7 @@ class Report:
 async def live_url_of(http: Http) -> str:
     """Where the server's live stream listens, from its /healthz."""
     health = await http.health()
-    return str(health.get("live") or f"ws://{http.host}:{DEFAULT_LIVE_PORT}")
+    return str(health.get("live") or f"ws://{http.host}:{DEFAULTS.live_port}")
 
 
 async def run_bots(

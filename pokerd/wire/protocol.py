@@ -26,8 +26,9 @@ from pokerd.engine.views import TableView
 MAX_REQUEST_ID = 64
 
 
-# Codes shared by the server and its clients (the web page's copies in
-# pokerd/web/js/connection.js are checked against these by a test).
+# Codes shared by the server, its clients and the benchmarks. No other module
+# spells one out; tests/test_codes.py checks that, the web page's copies in
+# pokerd/web/js/, and that docs/protocol.md lists them.
 
 
 class CloseCode(enum.IntEnum):
@@ -55,9 +56,54 @@ class CloseCode(enum.IntEnum):
     ended without a close frame."""
 
 
-RETRY_CODES = frozenset({"rate_limited", "table_restarting"})
+class ErrorCode(enum.StrEnum):
+    """The `code` of an `error` the server's transports send (HTTP and the live
+    stream), listed in docs/protocol.md (Error codes). A request the table's
+    rules refuse gets the rule's code instead (`RuleError`, pokerd/engine), and
+    an HTTP status with no code of its own gets `http_<status>`."""
+
+    BAD_MESSAGE = "bad_message"
+    """A live message that does not decode: not JSON, an unknown type, a
+    field missing, unknown or of the wrong type."""
+    BAD_REQUEST = "bad_request"
+    """An HTTP body or query that does not decode, or a request id that is
+    empty, too long or not printable."""
+    BAD_TOKEN = "bad_token"
+    """The token holds no seat at this table, or a seat request came with
+    no token."""
+    HELLO_EXPECTED = "hello_expected"
+    """A live socket's first message was not a hello."""
+    UNEXPECTED_HELLO = "unexpected_hello"
+    """A second hello on a live socket."""
+    RATE_LIMITED = "rate_limited"
+    """Over `rate_limit_per_s` messages a second: not applied, send it again."""
+    NO_SUCH_TABLE = "no_such_table"
+    """No table by that id in the log."""
+    NO_SUCH_HAND = "no_such_hand"
+    """No finished hand by that number at the table."""
+    TABLE_STOPPED = "table_stopped"
+    """The supervisor stopped the table; it runs again after a restart."""
+    TABLE_RESTARTING = "table_restarting"
+    """The table is being restarted: send the request again."""
+    UNAVAILABLE = "unavailable"
+    """The log could not be read."""
+    NO_SUCH_ENDPOINT = "no_such_endpoint"
+    """A WebSocket handshake for a path other than a table's live stream."""
+    SHUTTING_DOWN = "shutting_down"
+    """A WebSocket handshake while the server shuts down."""
+    NOT_FOUND = "not_found"
+    """HTTP 404: no such route."""
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    """HTTP 405: the route does not take that method."""
+    TOO_LARGE = "too_large"
+    """HTTP 413: a body over `max_frame_bytes`."""
+    INTERNAL = "internal"
+    """HTTP 500: the server failed (a bug, logged)."""
+
+
+RETRY_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.TABLE_RESTARTING})
 """Errors that mean "not applied: send it again" (with the same id)."""
-TABLE_GONE_CODES = frozenset({"no_such_table", "table_stopped"})
+TABLE_GONE_CODES = frozenset({ErrorCode.NO_SUCH_TABLE, ErrorCode.TABLE_STOPPED})
 """Errors after which a table's stream cannot be of use: it does not exist
 or was stopped."""
 

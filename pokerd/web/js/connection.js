@@ -16,10 +16,17 @@ const PING_EVERY_MS = 5000;
 const SILENCE_MS = 12000;
 const POLL_WAIT_S = 10;
 const RETRY_PAUSE_MS = 150;
-const RETRY_CODES = new Set(["rate_limited", "table_restarting"]);
-const TABLE_GONE_CODES = new Set(["no_such_table", "table_stopped"]);
+
+// The protocol's codes this page acts on, copied from pokerd/wire/protocol.py
+// (CloseCode, ErrorCode, RETRY_CODES, TABLE_GONE_CODES); tests/test_codes.py
+// checks each copy. After any other close code the page reconnects and
+// resumes; any other error is shown.
 const SEAT_LOST = 4003;
 const TABLE_GONE = 4004;
+const ABNORMAL_CLOSURE = 1006;
+const BAD_TOKEN = "bad_token";
+const RETRY_CODES = new Set(["rate_limited", "table_restarting"]);
+const TABLE_GONE_CODES = new Set(["no_such_table", "table_stopped"]);
 
 export class Backoff {
   constructor(base = BACKOFF_BASE_MS, cap = BACKOFF_CAP_MS) {
@@ -189,7 +196,7 @@ export class TableConnection extends EventTarget {
           return;
         }
         if (data.type === "error") {
-          if (data.code === "bad_token") {
+          if (data.code === BAD_TOKEN) {
             // The seat is gone (left, or another server's token): watch instead.
             this.loseSeat();
             ws.send(JSON.stringify({ type: "hello", token: null, resume: null }));
@@ -287,7 +294,7 @@ export class TableConnection extends EventTarget {
     } catch (failure) {
       // already closing
     }
-    if (!this.stopped) this.socketEnded(session, 1006, welcomed);
+    if (!this.stopped) this.socketEnded(session, ABNORMAL_CLOSURE, welcomed);
   }
 
   // Polling
@@ -399,7 +406,7 @@ export class TableConnection extends EventTarget {
   loseSeat() {
     this.token = null;
     for (const [id, pending] of this.pending) {
-      pending.resolve({ type: "error", id, code: "bad_token", message: "you no longer hold a seat here" });
+      pending.resolve({ type: "error", id, code: BAD_TOKEN, message: "you no longer hold a seat here" });
     }
     this.pending.clear();
     this.setSeat(null);
