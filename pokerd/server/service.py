@@ -27,7 +27,7 @@ from pokerd.engine.commands import Command, SitDown
 from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
-from pokerd.engine.views import Viewer, view
+from pokerd.engine.views import Viewer, redaction_for, sat_before_hand, view
 from pokerd.ops.metrics import Metrics
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import (
@@ -38,7 +38,7 @@ from pokerd.store.reader import (
     table_epoch,
     table_ids,
 )
-from pokerd.tables.feed import Stream, event_messages, open_stream, redaction_for
+from pokerd.tables.feed import Stream, event_messages, open_stream
 from pokerd.tables.hub import Batch, SlowConsumerError, Subscription, TableHub
 from pokerd.tables.supervisor import StoppedTable, Supervisor, TableStoppedError
 from pokerd.tables.table import Table, TableClosedError, wall_clock_ms
@@ -274,7 +274,7 @@ class PokerService:
         epoch = await self._epoch(table_id)
         table = await self._open(table_id)
         state, seq = table.state, table.seq
-        seat, _ = _viewer(state, token)
+        seat = _viewer(state, token)
         data: dict[str, Any] = codec.unstructure(view(state, seat))
         data["epoch"] = epoch
         data["seq"] = seq
@@ -391,7 +391,7 @@ class PokerService:
         epoch = await self._epoch(table_id)
         table = await self._open(table_id)
         # No await from reading the seat to `open_stream` reading the state.
-        seat, _ = _viewer(table.state, token)
+        seat = _viewer(table.state, token)
         return await open_stream(
             table, self.hub(table_id), self.store, seat, resume, epoch=epoch
         )
@@ -419,7 +419,7 @@ class PokerService:
         # No await from here to subscribing: the seq and the hub's queue meet
         # without a seam.
         state, seq = table.state, table.seq
-        seat, _ = _viewer(state, token)
+        seat = _viewer(state, token)
         answer: dict[str, Any] = {"epoch": current_epoch, "seq": seq}
         if (epoch is not None and epoch != current_epoch) or after > seq:
             answer["recovered"] = False
@@ -477,13 +477,13 @@ class PokerService:
         """A hand's public row, with the caller's own hole cards if they held them."""
         row = await self._hand_row(table_id, number)
         seat: Viewer = None
-        seated_after = 0
+        own = False
         if token is not None:
             table = await self._open(table_id)
-            seat, seated_after = _viewer(table.state, token)
+            seat = _viewer(table.state, token)
+            own = sat_before_hand(table.state, seat, number)
         answer = _public_row(row)
         answer["viewer"] = seat
-        own = seat is not None and number > seated_after
         answer["hole_cards"] = row["hole_cards"].get(str(seat), []) if own else []
         return answer
 
@@ -539,17 +539,15 @@ def _no_such_table(table_id: str) -> ServiceError:
     return ServiceError(404, "no_such_table", f"there is no table {table_id!r}")
 
 
-def _viewer(state: TableState, token: str | None) -> tuple[Viewer, int]:
-    """The seat `token` holds (None for no token) and the hands played before
-    its player sat down; a token that holds no seat is refused."""
+def _viewer(state: TableState, token: str | None) -> Viewer:
+    """The seat `token` holds (None for no token); a token that holds no seat
+    is refused."""
     if token is None:
-        return None, 0
+        return None
     seat = state.seat_of_token(token_hash(token)) if token else None
     if seat is None:
         raise ServiceError(401, "bad_token", "this token holds no seat at this table")
-    occupant = state.seats[seat]
-    assert occupant is not None
-    return seat, occupant.seated_after_hand
+    return seat
 
 
 def _public_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Hashable, Sequence
 
 import attrs
 
-from pokerd.engine.events import Event, HandStarted, PublicEvent
+from pokerd.engine.events import Event, PublicEvent
 from pokerd.engine.state import TableState
-from pokerd.engine.views import Viewer, redact, view
+from pokerd.engine.views import Viewer, redaction_for, redaction_key, view
 from pokerd.store.log import EventStore, StoredEvent
 from pokerd.store.reader import read_events, table_epoch
 from pokerd.tables.hub import Batch, Subscription, TableHub
@@ -23,31 +23,6 @@ from pokerd.wire.protocol import EventMessage, Resume, Snapshot, Welcome
 
 MAX_BACKLOG = 5_000
 """Missed events sent one by one on resume; further behind, a snapshot."""
-
-
-def _seated_after(state: TableState, seat: Viewer) -> int | None:
-    occupant = None if seat is None else state.seats[seat]
-    return None if occupant is None else occupant.seated_after_hand
-
-
-def redaction_key(state: TableState, seat: Viewer) -> Hashable:
-    """Equal for two viewers exactly when `redaction_for` treats them alike."""
-    return seat, _seated_after(state, seat)
-
-
-def redaction_for(state: TableState, seat: Viewer) -> Callable[[Event], PublicEvent]:
-    """How events reach `seat`'s current player: the deal of a hand dealt
-    before they sat down reaches them as it reaches a spectator."""
-    seated_after = _seated_after(state, seat)
-
-    def redact_for(event: Event) -> PublicEvent:
-        if isinstance(event, HandStarted) and (
-            seated_after is None or event.hand <= seated_after
-        ):
-            return redact(event, None)
-        return redact(event, seat)
-
-    return redact_for
 
 
 def event_messages(
