@@ -30,6 +30,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from pokerd.ops.metrics import LATENCY_BUCKETS_S, Counter, Histogram, Metrics
+from pokerd.wire.protocol import ErrorCode
 
 INCS_PER_ACTION = 8.7
 OBSERVES_PER_ACTION = 7.7
@@ -170,7 +171,7 @@ def render_us(rounds: int) -> float:
         metrics.gc.observe(latency, 0)
     metrics.events_appended.inc(by=5)
     metrics.messages_sent.inc(by=30)
-    for code in ("not_your_turn", "bad_token", "rate_limited"):
+    for code in ("not_your_turn", ErrorCode.BAD_TOKEN, ErrorCode.RATE_LIMITED):
         metrics.errors.inc(code, "websocket")
     render: Callable[[], str] = metrics.render
     timer = timeit.Timer(render, timer=time.thread_time)

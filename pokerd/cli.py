@@ -141,8 +141,9 @@ def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "bet strong ones and sometimes bluff, only ever legally. Bots that go "
         "broke top up. After HANDS hands a table (or Ctrl-C), every bot checks "
         "that the events it received are exactly the table's log as its seat may "
-        "see it, and a summary is printed. Exit status 0 if every check passed, "
-        "1 if one failed, 2 for bad options or an unreachable server.",
+        "see it (its last 5,000 events at most), and a summary is printed. Exit "
+        "status 0 if every check passed, 1 if one failed, 2 for bad options or an "
+        "unreachable server.",
     )
     bots.add_argument(
         "--url",

@@ -29,10 +29,10 @@ from trio_websocket import (
 )
 
 from pokerd.client import Http
+from pokerd.engine.views import redaction_for
 from pokerd.ops.settings import Settings
 from pokerd.server.serve import serve
 from pokerd.store import load_table, read_events
-from pokerd.tables.feed import redaction_for
 from pokerd.wire import codec
 
 STEP_S = 20

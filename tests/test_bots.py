@@ -119,6 +119,18 @@ def test_the_log_check_finds_gaps_repeats_reordering_and_other_content() -> None
     assert compare([seated[0], other], seated[:2]) != []
 
 
+def test_a_log_read_from_later_on_is_checked_from_there() -> None:
+    """The server replays the last MAX_BACKLOG events only: a longer log is
+    read from later on."""
+    seated = [
+        Received(seq, PlayerSeated(seat=seq, name=f"p{seq}", stack=100))
+        for seq in range(1, 6)
+    ]
+    assert compare(seated, seated[2:]) == []
+    assert compare([*seated[:3], seated[4]], seated[2:]) != []  # a gap in it
+    assert compare([*seated, seated[1]], seated[2:]) != []  # a repeat after it
+
+
 # The command.
 
 

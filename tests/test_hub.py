@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from contextlib import aclosing
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pokerd.engine.state import TableState
 from pokerd.store import EventStore, StoredEvent, read_events
 from pokerd.tables.hub import Batch, SlowConsumerError, TableHub
 from pokerd.tables.table import Table
-from pokerd.wire.protocol import Pong
+from pokerd.wire.protocol import Pong, ServerMessage
 
 STATE = TableState()
 
@@ -25,6 +26,11 @@ STATE = TableState()
 def batch_of(*seqs: int) -> list[StoredEvent]:
     event = PlayerSatOut(seat=0, reason="requested")
     return [StoredEvent(seq=seq, event=event, recorded_at=0) for seq in seqs]
+
+
+def seqs(items: Sequence[Batch | ServerMessage | bytes]) -> list[int]:
+    """The seqs of the batches among `items`."""
+    return [s.seq for item in items if isinstance(item, Batch) for s in item.events]
 
 
 async def test_a_subscriber_receives_each_published_batch_in_order() -> None:
@@ -98,6 +104,41 @@ async def test_a_subscriber_that_stops_reading_is_dropped_others_get_everything(
         async for batch in slow.batches():
             delivered += [stored.seq for stored in batch.events]
     assert delivered == [1, 2, 3, 4], "what was queued before the drop still arrives"
+
+
+async def test_a_subscribers_callbacks_take_items_at_once_and_hear_the_drop() -> None:
+    hub = TableHub(capacity=1)
+    taken: list[Batch | ServerMessage] = []
+    drops: list[str] = []
+    ready = False
+
+    def deliver_now(item: Batch | ServerMessage) -> bool:
+        if ready:
+            taken.append(item)
+        return ready
+
+    subscription = hub.subscribe(
+        0, since=0, deliver_now=deliver_now, on_drop=lambda: drops.append("dropped")
+    )
+    hub.publish(batch_of(1), STATE)  # the reader is not ready: queued
+    ready = True
+    hub.publish(batch_of(2), STATE)  # taken at once, nothing queued
+    ready = False
+    hub.publish(batch_of(3), STATE)  # the queue holds one: dropped
+
+    assert seqs(taken) == [2]
+    assert seqs(subscription.take_queued()) == [1]
+    assert drops == ["dropped"]
+
+
+async def test_subscribing_to_an_ended_hub_gets_the_end_at_once() -> None:
+    hub = TableHub()
+    hub.end("the table was stopped: a test")
+    subscription = hub.subscribe(None, since=5)
+
+    assert await subscription.next_item() is None
+    assert subscription.ended == "the table was stopped: a test"
+    assert hub.statistics().subscribers == 0
 
 
 def test_a_hub_refuses_an_unbounded_queue() -> None:

@@ -38,7 +38,7 @@ from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
 from pokerd.server.live import LiveConnection, frame_header
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
-from pokerd.tables.feed import Stream
+from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch
 from pokerd.tables.table import Table
 from pokerd.wire.protocol import CloseCode
@@ -574,14 +574,14 @@ async def test_a_failure_sending_to_one_socket_closes_it_and_the_table_plays_on(
         spectator = await stack.enter_async_context(live_client(server.live, table))
         await spectator.until_seq(spectator.received[0]["seq"])
         offset = spectator.last_seq
-        encoded = Stream.encoded
+        encoded = Feed.encoded
 
-        def failing_for_spectators(stream: Stream, batch: Batch) -> list[str]:
-            if stream.subscription.viewer is None:
+        def failing_for_spectators(feed: Feed, batch: Batch) -> list[str]:
+            if feed.viewer is None:
                 raise RuntimeError("a bug in encoding")
-            return encoded(stream, batch)
+            return encoded(feed, batch)
 
-        monkeypatch.setattr(Stream, "encoded", failing_for_spectators)
+        monkeypatch.setattr(Feed, "encoded", failing_for_spectators)
         await act_for_whoever_is_to_act(clients)
         code = await spectator.closed()
         monkeypatch.undo()

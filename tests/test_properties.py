@@ -37,10 +37,15 @@ from pokerd.engine import (
     view,
 )
 from pokerd.engine.deck import card_salt
-from pokerd.engine.views import personal_view
+from pokerd.engine.views import (
+    dealt_position,
+    personal_view,
+    redaction_for,
+    sat_before_hand,
+)
 from pokerd.store import StoredEvent
 from pokerd.tables.dealer import start_hand
-from pokerd.tables.feed import event_messages, redaction_for
+from pokerd.tables.feed import event_messages
 from pokerd.wire import codec
 from pokerd.wire.batch_text import BatchText
 
@@ -287,7 +292,7 @@ def test_no_viewer_ever_sees_a_card_it_may_not(game: Game) -> None:
         assert state == step.after
         for viewer in game.viewers:
             table = view(state, viewer)
-            own = viewer is not None and state.dealt_position(viewer) is not None
+            own = viewer is not None and dealt_position(state, viewer) is not None
             secrets.check(json.dumps(codec.unstructure(table)), viewer, own=own)
             hand = state.hand
             if hand is not None and hand.in_progress and viewer in hand.started.seats:
@@ -391,3 +396,7 @@ def test_a_newcomer_never_sees_the_last_occupants_unshown_cards() -> None:
     seat = view(state, 0).seats[0]
     assert seat is not None
     assert not set(seat.cards) & hole_cards(started, 0)
+    assert not sat_before_hand(state, 0, started.hand), "ann's hand, not cy's"
+    assert sat_before_hand(state, 0, started.hand + 1)
+    assert sat_before_hand(state, 1, started.hand), "bob sat before it"
+    assert not sat_before_hand(state, None, started.hand), "a spectator holds none"

@@ -20,10 +20,11 @@ from quart.testing import QuartClient
 from served import pokerd_serve, stop
 
 from pokerd.cli import main
-from pokerd.engine import ActionTaken, HandStarted, PlayerSeated
+from pokerd.engine import ActionTaken, HandStarted, PlayerSeated, SitDown
 from pokerd.server import PokerService, create_app
 from pokerd.server import service as service_module
-from pokerd.store import EventStore, read_events
+from pokerd.store import EventStore, load_table, read_events
+from pokerd.tables.table import Table
 from pokerd.tables.tokens import token_hash
 from pokerd.wire import codec
 
@@ -179,6 +180,12 @@ async def play_out_the_hand(caller: Caller, table: str, tokens: dict[int, str]) 
             )
             assert status == 200, answer
             actions += 1
+
+
+def subscribers(service: PokerService, table: str) -> int:
+    """The table's subscribers now (0 before the service opened the table)."""
+    served = service.served(table)
+    return 0 if served is None else served.hub.statistics().subscribers
 
 
 def seat_to_act(seen: dict[str, Any]) -> int:
@@ -632,7 +639,7 @@ async def test_a_long_poll_receives_the_next_batch_with_the_viewers_view(
         with trio.fail_after(STEP_S):
             async with trio.open_nursery() as nursery:
                 await nursery.start(poll)
-                while not client.service.hub(table).statistics().subscribers:
+                while not subscribers(client.service, table):
                     await trio.sleep(0.01)
                 _, ack = await act(client, table, tokens[seat], "c1", "call")
 
@@ -653,13 +660,59 @@ async def test_a_long_poll_with_nothing_new_answers_no_events_after_its_wait(
         status, page = await client.call(
             "GET", f"/tables/{table}/events", query={"after": 1, "wait": 0.05}
         )
-        subscribers = client.service.hub(table).statistics().subscribers
+        after_wait = subscribers(client.service, table)
 
     assert status == 200
     assert page["events"] == []
     assert page["seq"] == 1
     assert page["recovered"] is True
-    assert subscribers == 0
+    assert after_wait == 0
+
+
+async def test_a_stopped_tables_record_goes_and_its_long_poll_ends(
+    tmp_path: Path,
+) -> None:
+    polled: list[dict[str, Any]] = []
+    async with api(tmp_path) as client:
+        table = await new_table(client)
+        await sit(client, table, 0, "ann")
+        kept = client.service.served(table)
+
+        async def poll() -> None:
+            _, page = await client.call(
+                "GET", f"/tables/{table}/events", query={"after": 2, "wait": 30}
+            )
+            polled.append(page)
+
+        with trio.fail_after(STEP_S):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(poll)
+                while not subscribers(client.service, table):
+                    await trio.sleep(0.01)
+                # Another writer appends to the table's log behind the
+                # service's back: its next append conflicts, and the
+                # supervisor stops the table.
+                with EventStore(tmp_path / "pokerd.db") as intruder_store:
+                    loaded = await intruder_store.read(load_table, table)
+                    intruder = Table(table, intruder_store, loaded)
+                    await intruder.execute(SitDown(seat=5, name="eve", buy_in=100))
+                sat = await client.call(
+                    "POST",
+                    f"/tables/{table}/seats",
+                    body={"seat": 1, "name": "bo", "buy_in": 100},
+                )
+        gone = client.service.served(table)
+        viewed = await client.call("GET", f"/tables/{table}")
+        still_gone = client.service.served(table)
+
+    assert kept is not None
+    assert (sat[0], sat[1]["code"]) == (503, "table_stopped")
+    assert polled == [
+        {"epoch": kept.epoch, "seq": 2, "recovered": True, "events": []}
+    ], "the poll ended with the table, not after its wait"
+    assert gone is None
+    assert (viewed[0], viewed[1]["code"]) == (503, "table_stopped")
+    assert still_gone is None, "a stopped table gets no record again"
 
 
 async def test_shutting_down_ends_a_long_poll_at_once(tmp_path: Path) -> None:
@@ -676,7 +729,7 @@ async def test_shutting_down_ends_a_long_poll_at_once(tmp_path: Path) -> None:
         with trio.fail_after(STEP_S):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(poll)
-                while not client.service.hub(table).statistics().subscribers:
+                while not subscribers(client.service, table):
                     await trio.sleep(0.01)
                 client.service.close()
 

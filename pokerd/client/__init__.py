@@ -43,6 +43,7 @@ from pokerd.engine.events import PublicEvent
 from pokerd.engine.views import TableView
 from pokerd.wire import codec
 from pokerd.wire.protocol import (
+    MAX_BACKLOG,
     RETRY_CODES,
     TABLE_GONE_CODES,
     Ack,
@@ -332,11 +333,19 @@ class Http:
         self, table: str, token: str | None, *, after: int = 0, until: int
     ) -> list[Received]:
         """The table's events after `after` up to `until`, as the token's seat
-        (or a spectator) may see them, page by page, without waiting."""
+        (or a spectator) may see them, page by page, without waiting; from
+        `MAX_BACKLOG` behind the table's seq at most, as far back as the
+        server replays (the first is then later than `after` + 1)."""
         found: list[Received] = []
         while after < until:
             page = await self.events(table, token, after=after)
-            if not page["recovered"] or not page["events"]:
+            if not page["recovered"]:
+                nearest = int(page["seq"]) - MAX_BACKLOG
+                if found or nearest <= after:
+                    break  # another log, or `after` ahead of it
+                after = nearest
+                continue
+            if not page["events"]:
                 break
             for data in page["events"]:
                 message = codec.structure_server_message(data)

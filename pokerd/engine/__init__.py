@@ -53,8 +53,11 @@ from pokerd.engine.views import (
     SeatView,
     TableView,
     Viewer,
+    dealt_position,
     legal_actions,
     redact,
+    redaction_for,
+    sat_before_hand,
     view,
 )
 
@@ -105,6 +108,7 @@ __all__ = [
     "TurnStarted",
     "Viewer",
     "config_problem",
+    "dealt_position",
     "decide",
     "evolve",
     "fold",
@@ -112,6 +116,8 @@ __all__ = [
     "initial_state",
     "legal_actions",
     "redact",
+    "redaction_for",
+    "sat_before_hand",
     "verify_card",
     "view",
 ]

@@ -29,7 +29,8 @@ class Seat:
     """Hash of the token that acts for this seat; the seat's end revokes it."""
     seated_after_hand: int = 0
     """Hands played when this player sat down: a seat is reused, and what an
-    earlier occupant was dealt is none of this player's business."""
+    earlier occupant was dealt is none of this player's business
+    (`pokerd.engine.views.sat_before_hand` says whose it is)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -121,17 +122,6 @@ class TableState:
             if seat is not None and seat.token_hash == token_hash:
                 return index
         return None
-
-    def dealt_position(self, seat: int) -> int | None:
-        """The position of `seat`'s current player in the current or last hand."""
-        hand, occupant = self.hand, self.seats[seat]
-        if (
-            hand is None
-            or occupant is None
-            or hand.number <= occupant.seated_after_hand
-        ):
-            return None
-        return hand.position(seat)
 
     def in_hand(self, seat: int) -> bool:
         """Whether `seat` was dealt into the hand now being played."""

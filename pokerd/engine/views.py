@@ -2,10 +2,14 @@
 
 A viewer is a seat number or None for a spectator. Hole cards reach only the
 seat dealt them until they are shown at showdown; the deck, the secret and
-the salts of unseen cards reach nobody; mucked cards are never shown.
+the salts of unseen cards reach nobody; mucked cards are never shown. A seat
+is reused, so a seat's cards of a hand reach only the player who sat there
+when it was dealt (`sat_before_hand`, the one place that says so).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Hashable
 
 import attrs
 
@@ -22,7 +26,7 @@ from pokerd.engine.events import (
     PublicEvent,
 )
 from pokerd.engine.poker import hole_position
-from pokerd.engine.state import HandState, TableState
+from pokerd.engine.state import HandState, Seat, TableState
 
 Viewer = int | None
 """A seat, or None for a spectator."""
@@ -88,6 +92,54 @@ class TableView:
     commitment: str | None
     results: tuple[PotResult, ...]
     """Who won what, once the hand has ended."""
+
+
+def sat_before_hand(state: TableState, seat: Viewer, hand: int) -> bool:
+    """Whether the player now in `seat` sat down before hand number `hand` was
+    dealt: that seat's hole cards of that hand were theirs. An earlier
+    occupant's cards are none of theirs (False too for a spectator or an
+    empty seat)."""
+    return _held_when_dealt(_occupant(state, seat), hand)
+
+
+def _held_when_dealt(occupant: Seat | None, hand: int) -> bool:
+    return occupant is not None and hand > occupant.seated_after_hand
+
+
+def _occupant(state: TableState, seat: Viewer) -> Seat | None:
+    return None if seat is None else state.seats[seat]
+
+
+def dealt_position(state: TableState, seat: int) -> int | None:
+    """The position of `seat`'s current player in the current or last hand
+    (None if they were not dealt into it)."""
+    hand = state.hand
+    if hand is None or not sat_before_hand(state, seat, hand.number):
+        return None
+    return hand.position(seat)
+
+
+def redaction_for(state: TableState, seat: Viewer) -> Callable[[Event], PublicEvent]:
+    """How events reach `seat`'s current player (as `sat_before_hand` says):
+    `redact`, but the deal of a hand dealt before they sat down reaches them
+    as it reaches a spectator."""
+    occupant = _occupant(state, seat)  # not the state: a feed keeps this
+
+    def redact_for(event: Event) -> PublicEvent:
+        if isinstance(event, HandStarted) and not _held_when_dealt(
+            occupant, event.hand
+        ):
+            return redact(event, None)
+        return redact(event, seat)
+
+    return redact_for
+
+
+def redaction_key(state: TableState, seat: Viewer) -> Hashable:
+    """Equal for two viewers exactly when `redaction_for` treats them alike
+    (the seat, and when its player sat down)."""
+    occupant = _occupant(state, seat)
+    return seat, None if occupant is None else occupant.seated_after_hand
 
 
 def view(state: TableState, viewer: Viewer, *, proofs: bool = True) -> TableView:
@@ -237,7 +289,7 @@ def _seat_view(
     seat = state.seats[index]
     assert seat is not None
     hand = state.hand
-    position = state.dealt_position(index)
+    position = dealt_position(state, index)
     stack, bet, in_hand, all_in = seat.stack, 0, False, False
     cards: tuple[str, ...] = ()
     proofs: tuple[CardProof, ...] = ()

@@ -46,7 +46,7 @@ from wsproto.connection import ConnectionState
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
 from pokerd.server.service import PokerService, ServiceError
-from pokerd.tables.feed import Stream
+from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch, SlowConsumerError
 from pokerd.tables.tokens import token_hash
 from pokerd.wire.codec import DecodeError, decode_client_message, encode_message
@@ -346,14 +346,17 @@ class LiveConnection:
         """When the client last sent a message or answered a ping."""
         self._pinging = False
         self._nursery: trio.Nursery | None = None
-        """Where a ping runs, once the connection serves its stream."""
-        self._stream: Stream | None = None
+        """Where a ping runs, once the connection serves its feed."""
+        self._feed: Feed | None = None
         self._hashed: str | None = None
         """The token's hash, to see when a batch takes its seat away."""
         self._seat_lost = False
         """A batch took the seat away: later ones are not this viewer's."""
         self._writer_waiting = False
-        """The writer waits with nothing queued: an item may go out at once."""
+        """The writer waits with nothing queued: an item may go out at once
+        (`_deliver_now`, given to the subscription from the start: until the
+        writer has sent the first messages, and once it has ended, this is
+        False and every item is queued)."""
 
     def close(self, code: int, reason: str) -> None:
         """End the connection with `code` (the first reason given wins)."""
@@ -369,9 +372,9 @@ class LiveConnection:
     async def run(self) -> None:
         with self._scope:
             try:
-                stream = await self._hello()
-                if stream is not None:
-                    await self._serve(stream)
+                feed = await self._hello()
+                if feed is not None:
+                    await self._serve(feed)
             except ConnectionClosed:
                 pass  # the client went: nothing to tell it
             except Exception:
@@ -387,9 +390,9 @@ class LiveConnection:
                 closing.cancel()
             await self._ws.aclose(code, reason)
 
-    # Before the stream: nothing else writes, so answers go straight out.
+    # Before the feed: nothing else writes, so answers go straight out.
 
-    async def _hello(self) -> Stream | None:
+    async def _hello(self) -> Feed | None:
         heartbeat = self._limits.heartbeat_s
         with trio.move_on_after(heartbeat):
             while True:
@@ -412,8 +415,12 @@ class LiveConnection:
                     )
                     continue
                 try:
-                    stream = await self._service.open_stream(
-                        self._table, message.token, message.resume
+                    feed = await self._service.open_feed(
+                        self._table,
+                        message.token,
+                        message.resume,
+                        deliver_now=self._deliver_now,
+                        on_drop=partial(self._slow, "queue"),
                     )
                 except ServiceError as error:
                     await self._send_now(error.error)
@@ -422,7 +429,7 @@ class LiveConnection:
                         return None
                     continue
                 self._token = message.token
-                return stream
+                return feed
         self.close(CloseCode.NO_HELLO, f"no hello within {heartbeat:g} s")
         return None
 
@@ -430,10 +437,10 @@ class LiveConnection:
         self._count(message, "websocket")
         await self._send(encode_message(message))
 
-    # The stream.
+    # The feed.
 
-    async def _serve(self, stream: Stream) -> None:
-        stream.subscription.on_drop = partial(self._slow, "queue")
+    async def _serve(self, feed: Feed) -> None:
+        self._feed = feed
         try:
             async with trio.open_nursery() as nursery:
 
@@ -444,14 +451,14 @@ class LiveConnection:
                         await task()
                     nursery.cancel_scope.cancel()
 
-                nursery.start_soon(until_closed, partial(self._write, stream))
+                nursery.start_soon(until_closed, partial(self._write, feed))
                 self._nursery = nursery
-                await until_closed(partial(self._read, stream))
+                await until_closed(partial(self._read, feed))
         finally:
             self._nursery = None  # closed: no ping is started in it
-            stream.subscription.close()
+            feed.subscription.close()
 
-    async def _read(self, stream: Stream) -> None:
+    async def _read(self, feed: Feed) -> None:
         while True:
             try:
                 text = await self._ws.get_message()
@@ -460,19 +467,19 @@ class LiveConnection:
             self._last_heard = trio.current_time()
             self._unanswered += 1
             if not self._bucket.take():
-                self._tell(stream, _rate_limited(text))
+                self._tell(feed, _rate_limited(text))
                 continue
             try:
                 message = decode_client_message(text)
             except DecodeError as error:
-                self._tell(stream, _bad_message(text, error))
+                self._tell(feed, _bad_message(text, error))
                 continue
             match message:
                 case Ping():
-                    self._tell(stream, Pong())
+                    self._tell(feed, Pong())
                 case Hello():
                     self._tell(
-                        stream,
+                        feed,
                         Error(
                             code=ErrorCode.UNEXPECTED_HELLO,
                             message="this connection already said hello",
@@ -486,23 +493,21 @@ class LiveConnection:
                         reply: ServerMessage = answer.message
                     except ServiceError as error:
                         reply = attrs.evolve(error.error, id=message.id)
-                    self._tell(stream, reply)
+                    self._tell(feed, reply)
 
-    def _tell(self, stream: Stream, message: ServerMessage) -> None:
+    def _tell(self, feed: Feed, message: ServerMessage) -> None:
         """Queue an answer behind the events already queued."""
-        if not stream.subscription.tell(message):
+        if not feed.subscription.tell(message):
             self._slow("queue")
 
-    async def _write(self, stream: Stream) -> None:
-        first, stream.first = stream.first, []  # held no longer than sent
+    async def _write(self, feed: Feed) -> None:
+        first, feed.first = feed.first, []  # held no longer than sent
         await self._send(
-            *(encode_message(message) for message in [stream.welcome, *first])
+            *(encode_message(message) for message in [feed.welcome, *first])
         )
         del first
-        self._stream = stream
         self._hashed = None if self._token is None else token_hash(self._token)
-        subscription = stream.subscription
-        subscription.deliver_now = self._deliver_now
+        subscription = feed.subscription
         try:
             while True:
                 # Whatever queued behind an item goes in the same write.
@@ -523,8 +528,6 @@ class LiveConnection:
         except SlowConsumerError:
             self._slow("queue")
             return
-        finally:
-            subscription.deliver_now = None
         ended = subscription.ended or "the table was stopped"
         await self._send_now(Error(code=ErrorCode.TABLE_STOPPED, message=ended))
         self.close(CloseCode.TABLE_GONE, "the table was stopped")
@@ -604,7 +607,7 @@ class LiveConnection:
             return False
         if written < len(data):
             # Part of a frame is out: the writer sends the rest before anything.
-            if not self._streaming().subscription.offer(data[written:]):
+            if not self._feeding().subscription.offer(data[written:]):
                 self._slow("queue")  # cannot happen: the queue was empty
         else:
             self._writer_waiting = True
@@ -618,16 +621,16 @@ class LiveConnection:
         self._metrics.messages_sent.inc(by=len(texts))
         return True
 
-    def _streaming(self) -> Stream:
-        assert self._stream is not None, "the writer has begun"
-        return self._stream
+    def _feeding(self) -> Feed:
+        assert self._feed is not None, "the connection serves its feed"
+        return self._feed
 
     def _encoded(self, batch: Batch) -> list[str]:
-        return self._streaming().encoded(batch)
+        return self._feeding().encoded(batch)
 
     def _loses_seat(self, batch: Batch) -> bool:
-        """Whether this batch leaves the token without the seat it streams."""
-        viewer = self._streaming().subscription.viewer
+        """Whether this batch leaves the token without the seat it follows."""
+        viewer = self._feeding().viewer
         return (
             self._hashed is not None
             and batch.state.seat_of_token(self._hashed) != viewer

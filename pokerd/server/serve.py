@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 
 import attrs
 import trio
@@ -28,6 +29,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from pokerd.ops.collector import FreezingCollector, timing_collections
+from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import Settings
 from pokerd.server.app import create_app
 from pokerd.server.live import CLOSE_TIMEOUT_S, LiveLimits, LiveServer
@@ -72,12 +74,18 @@ async def serve(
     Without `handle_signals` (a server inside another program, or a test) the
     signals keep their usual meaning and only cancellation stops it.
     """
+    metrics = Metrics()
     with (
         _signals(handle_signals) as signals,
-        EventStore(settings.db, synchronous=settings.synchronous) as store,
+        EventStore(
+            settings.db,
+            synchronous=settings.synchronous,
+            on_append=partial(_appended, metrics),
+        ) as store,
     ):
         service = PokerService(
             store,
+            metrics=metrics,
             next_hand_delay_ms=settings.next_hand_delay_ms,
             subscriber_queue=settings.subscriber_queue,
         )
@@ -96,6 +104,13 @@ async def serve(
                 await _serve_network(service, live, settings, signals, task_status)
                 tables.cancel_scope.cancel()
     log.info("pokerd stopped")
+
+
+def _appended(metrics: Metrics, events: int, seconds: float) -> None:
+    """The log's report of an append: `pokerd_events_appended_total` and
+    `pokerd_append_latency_seconds`."""
+    metrics.events_appended.inc(by=events)
+    metrics.append_latency.observe(seconds)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,9 @@ raises `ServiceError` (an HTTP status and a `protocol.Error`) for what the
 caller must be told; `pokerd.server.app` only maps it onto HTTP.
 
 A request's seat comes only from its token: the table's state says which seat
-the token's hash holds now. A seat token's requests are remembered by their
+the token's hash holds now. What the service keeps of each running table (its
+hub, epoch, lock and request memory) is one `ServedTable`, dropped when the
+supervisor stops the table. A seat token's requests are remembered by their
 id (the last `REMEMBERED_IDS` of each token, per table) so that a request sent
 again gets its first answer instead of being applied twice. That memory lives
 in this process only: after a restart, a request sent again is decided afresh
@@ -27,7 +29,7 @@ from pokerd.engine.commands import Command, SitDown
 from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
-from pokerd.engine.views import Viewer, view
+from pokerd.engine.views import Viewer, sat_before_hand, view
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
@@ -35,28 +37,34 @@ from pokerd.store.reader import (
     LoadedTable,
     hand_rows,
     load_table,
-    read_events,
     table_epoch,
     table_ids,
 )
-from pokerd.tables.feed import Stream, event_messages, open_stream, redaction_for
-from pokerd.tables.hub import Batch, SlowConsumerError, Subscription, TableHub
+from pokerd.tables.feed import Feed, open_feed
+from pokerd.tables.hub import (
+    Batch,
+    DeliverNow,
+    SlowConsumerError,
+    Subscription,
+    TableHub,
+)
 from pokerd.tables.supervisor import StoppedTable, Supervisor, TableStoppedError
 from pokerd.tables.table import Table, TableClosedError, wall_clock_ms
 from pokerd.tables.tokens import new_token, token_hash
 from pokerd.wire import codec
 from pokerd.wire.protocol import (
+    PAGE_EVENTS,
     Ack,
     Error,
     ErrorCode,
+    EventMessage,
     Resume,
     SeatRequest,
+    Snapshot,
     request_id_problem,
     to_command,
 )
 
-PAGE_EVENTS = 500
-"""Most events in one answer of the events route: the client asks again."""
 MAX_WAIT_S = 30.0
 """Longest long poll."""
 REMEMBERED_IDS = 64
@@ -153,6 +161,20 @@ class RequestMemory:
             ids[request_id] = answer
 
 
+@attrs.define(eq=False)
+class ServedTable:
+    """What the service keeps of one running table, beside the supervisor's
+    record of it (created when the service first opens the table, dropped
+    when the supervisor stops it)."""
+
+    epoch: str
+    hub: TableHub
+    lock: trio.Lock = attrs.Factory(trio.Lock)
+    """Held from reading a token's seat to its command reaching the table,
+    and while sitting down, so a seat cannot change hands in between."""
+    memory: RequestMemory = attrs.Factory(RequestMemory)
+
+
 class PokerService:
     """The supervised tables, each with its hub, and every request's handling."""
 
@@ -167,7 +189,6 @@ class PokerService:
     ) -> None:
         self.store = store
         self.metrics = Metrics() if metrics is None else metrics
-        store.on_append = self._appended
         self.metrics.gauge(
             "pokerd_tables_live",
             "Tables running (their clock and dealer in this process).",
@@ -186,10 +207,7 @@ class PokerService:
             on_stopped=self._stopped,
         )
         self._subscriber_queue = subscriber_queue
-        self._hubs: dict[str, TableHub] = {}
-        self._epochs: dict[str, str] = {}
-        self._locks: dict[str, trio.Lock] = {}
-        self._memories: dict[str, RequestMemory] = {}
+        self._tables: dict[str, ServedTable] = {}
         self._polls: set[trio.CancelScope] = set()
         self._closing = False
 
@@ -210,29 +228,23 @@ class PokerService:
     def running_tables(self) -> int:
         return len(self.supervisor.table_ids())
 
-    def _appended(self, events: int, seconds: float) -> None:
-        self.metrics.events_appended.inc(by=events)
-        self.metrics.append_latency.observe(seconds)
+    def served(self, table_id: str) -> ServedTable | None:
+        """The service's record of a running table it has opened, or None."""
+        return self._tables.get(table_id)
 
     def _stopped(self, stopped: StoppedTable) -> None:
-        """A stopped table's streams end, told why."""
-        hub = self._hubs.get(stopped.table_id)
-        if hub is not None:
-            hub.end(f"the table was stopped: {stopped.reason}")
-
-    def hub(self, table_id: str) -> TableHub:
-        hub = self._hubs.get(table_id)
-        if hub is None:
-            hub = self._hubs[table_id] = TableHub(self._subscriber_queue)
-        return hub
+        """A stopped table's record goes, and its feeds end, told why."""
+        served = self._tables.pop(stopped.table_id, None)
+        if served is not None:
+            served.hub.end(f"the table was stopped: {stopped.reason}")
 
     def _publish(
         self, table_id: str, events: Sequence[StoredEvent], state: TableState
     ) -> None:
         """The tables' Publisher: never raises, never waits."""
-        hub = self._hubs.get(table_id)
-        if hub is not None:
-            hub.publish(events, state)
+        served = self._tables.get(table_id)
+        if served is not None:
+            served.hub.publish(events, state)
 
     # Tables
 
@@ -241,7 +253,8 @@ class PokerService:
             table_id = await self.supervisor.create_table(config)
         except RuleError as error:
             raise ServiceError(409, error.code, error.message) from None
-        return {"table": table_id, "epoch": await self._epoch(table_id)}
+        _, served = await self._running(table_id)
+        return {"table": table_id, "epoch": served.epoch}
 
     async def list_tables(self) -> list[dict[str, Any]]:
         """Every table in the log: its config, seats taken and hands played."""
@@ -273,12 +286,11 @@ class PokerService:
 
     async def table_view(self, table_id: str, token: str | None) -> dict[str, Any]:
         """The table as the token's seat (or a spectator) sees it, with its seq."""
-        epoch = await self._epoch(table_id)
-        table = await self._open(table_id)
+        table, served = await self._running(table_id)
         state, seq = table.state, table.seq
-        seat, _ = _viewer(state, token)
+        seat = _viewer(state, token)
         data: dict[str, Any] = codec.unstructure(view(state, seat))
-        data["epoch"] = epoch
+        data["epoch"] = served.epoch
         data["seq"] = seq
         return data
 
@@ -288,21 +300,26 @@ class PokerService:
         self, table_id: str, *, seat: int, name: str, buy_in: int
     ) -> dict[str, Any]:
         """Seat a player; the answer holds their token (the table keeps its hash)."""
-        epoch = await self._epoch(table_id)
+        _, served = await self._running(table_id)
         token, hashed = new_token()
         command = SitDown(seat=seat, name=name, buy_in=buy_in, token_hash=hashed)
         try:
-            async with self._lock(table_id):
+            async with served.lock:
                 stored = await self._execute(table_id, lambda _: command)
         except RuleError as error:
             raise ServiceError(409, error.code, error.message) from None
-        return {"token": token, "seat": seat, "epoch": epoch, "seq": stored[-1].seq}
+        return {
+            "token": token,
+            "seat": seat,
+            "epoch": served.epoch,
+            "seq": stored[-1].seq,
+        }
 
     async def request(
         self, table_id: str, token: str | None, request: SeatRequest
     ) -> Answer:
         """Apply a seat request for the seat `token` holds, once per request id."""
-        await self._open(table_id)
+        _, served = await self._running(table_id)
         if not token:
             raise ServiceError(
                 401, ErrorCode.BAD_TOKEN, "a seat request needs a seat token"
@@ -311,7 +328,7 @@ class PokerService:
         if problem is not None:
             raise ServiceError(400, ErrorCode.BAD_REQUEST, problem)
         hashed = token_hash(token)
-        memory = self._memories.setdefault(table_id, RequestMemory())
+        memory = served.memory
         while (known := memory.get(hashed, request.id)) is not None:
             if isinstance(known, Answer):
                 return known
@@ -320,7 +337,7 @@ class PokerService:
             await known.done.wait()  # the same request, still running
         pending = memory.claim(hashed, request.id)
         try:
-            pending.answer = await self._apply(table_id, hashed, request)
+            pending.answer = await self._apply(served, table_id, hashed, request)
             return pending.answer
         finally:
             # An error that is not the table's answer (a bad token, a table
@@ -331,7 +348,9 @@ class PokerService:
                 memory.settle(hashed, request.id, pending)
             pending.done.set()
 
-    async def _apply(self, table_id: str, hashed: str, request: SeatRequest) -> Answer:
+    async def _apply(
+        self, served: ServedTable, table_id: str, hashed: str, request: SeatRequest
+    ) -> Answer:
         def command_for(table: Table) -> Command:
             seat = table.state.seat_of_token(hashed)
             if seat is None:
@@ -347,7 +366,7 @@ class PokerService:
             # The service's lock: no SitDown between reading the token's seat
             # and the command reaching the table, so the seat cannot change
             # hands in between.
-            async with self._lock(table_id):
+            async with served.lock:
                 stored, table = await self._execute_on(table_id, command_for)
         except RuleError as error:
             return Answer(
@@ -387,17 +406,32 @@ class PokerService:
 
     # Events
 
-    async def open_stream(
-        self, table_id: str, token: str | None, resume: Resume | None
-    ) -> Stream:
+    async def open_feed(
+        self,
+        table_id: str,
+        token: str | None,
+        resume: Resume | None,
+        *,
+        page: int | None = None,
+        deliver_now: DeliverNow | None = None,
+        on_drop: Callable[[], None] | None = None,
+    ) -> Feed:
         """Subscribe the token's seat (no token: a spectator) to the table's
-        events: the welcome, the missed events or a snapshot, then live."""
-        epoch = await self._epoch(table_id)
-        table = await self._open(table_id)
-        # No await from reading the seat to `open_stream` reading the state.
-        seat, _ = _viewer(table.state, token)
-        return await open_stream(
-            table, self.hub(table_id), self.store, seat, resume, epoch=epoch
+        events: the welcome, the missed events or a snapshot, then live
+        (`pokerd.tables.feed.open_feed`, whose arguments the rest are)."""
+        table, served = await self._running(table_id)
+        # No await from reading the seat to `open_feed` reading the state.
+        seat = _viewer(table.state, token)
+        return await open_feed(
+            table,
+            served.hub,
+            self.store,
+            seat,
+            resume,
+            epoch=served.epoch,
+            page=page,
+            deliver_now=deliver_now,
+            on_drop=on_drop,
         )
 
     async def events(
@@ -411,46 +445,48 @@ class PokerService:
     ) -> dict[str, Any]:
         """The events after `after` as the caller may see them, or their view.
 
-        With nothing new yet and `wait` > 0, waits up to `wait` seconds for the
-        table's next batch. `recovered` is False when `after` is ahead of the
-        log or `epoch` names another log: `view` is the caller's whole view
-        then, and the client goes on from `seq`.
+        A page of the feed a socket would get from the same offset (at most
+        PAGE_EVENTS events; the caller asks again from the last). With
+        nothing new yet and `wait` > 0, waits up to `wait` seconds for the
+        table's next batch. `recovered` is False when the feed starts over
+        (`pokerd.tables.feed.resume_offset`: another epoch, an offset ahead
+        of the log or too far behind it): `view` is the caller's whole view
+        then, and the client goes on from `seq`. No `epoch` means the table's.
         """
         if after < 0:
             raise ServiceError(
                 400, ErrorCode.BAD_REQUEST, "after is an offset, 0 or more"
             )
-        current_epoch = await self._epoch(table_id)
-        table = await self._open(table_id)
-        # No await from here to subscribing: the seq and the hub's queue meet
-        # without a seam.
-        state, seq = table.state, table.seq
-        seat, _ = _viewer(state, token)
-        answer: dict[str, Any] = {"epoch": current_epoch, "seq": seq}
-        if (epoch is not None and epoch != current_epoch) or after > seq:
-            answer["recovered"] = False
-            answer["events"] = []
-            answer["view"] = codec.unstructure(view(state, seat))
+        if epoch is None:
+            _, served = await self._running(table_id)
+            epoch = served.epoch
+        feed = await self.open_feed(
+            table_id, token, Resume(epoch=epoch, offset=after), page=PAGE_EVENTS
+        )
+        try:
+            welcome = feed.welcome
+            answer: dict[str, Any] = {
+                "epoch": welcome.epoch,
+                "seq": welcome.seq,
+                "recovered": welcome.recovered,
+            }
+            if not welcome.recovered:
+                [snapshot] = feed.first
+                assert isinstance(snapshot, Snapshot)
+                answer["events"] = []
+                answer["view"] = codec.unstructure(snapshot.view)
+                return answer
+            messages = [m for m in feed.first if isinstance(m, EventMessage)]
+            if not messages and wait > 0 and not self._closing:
+                batch = await self._next_batch(feed.subscription, min(wait, MAX_WAIT_S))
+                if batch is not None:
+                    messages = feed.messages(batch)
+            answer["events"] = [codec.unstructure_message(m) for m in messages]
+            if messages:
+                answer["seq"] = messages[-1].seq
             return answer
-        answer["recovered"] = True
-        events: list[StoredEvent] | tuple[StoredEvent, ...] = []
-        last_state: TableState | None = None
-        if after < seq:
-            events = await self.store.read(
-                read_events, table_id, after, seq, PAGE_EVENTS
-            )
-            if events and events[-1].seq == seq:
-                last_state = state
-        elif wait > 0 and not self._closing:
-            subscription = self.hub(table_id).subscribe(seat, since=seq)
-            batch = await self._next_batch(subscription, min(wait, MAX_WAIT_S))
-            if batch is not None:
-                events, last_state = batch.events, batch.state
-        messages = event_messages(events, last_state, seat, redaction_for(state, seat))
-        answer["events"] = [codec.unstructure_message(m) for m in messages]
-        if events:
-            answer["seq"] = events[-1].seq
-        return answer
+        finally:
+            feed.subscription.close()
 
     async def _next_batch(
         self, subscription: Subscription, wait: float
@@ -483,13 +519,13 @@ class PokerService:
         """A hand's public row, with the caller's own hole cards if they held them."""
         row = await self._hand_row(table_id, number)
         seat: Viewer = None
-        seated_after = 0
+        own = False
         if token is not None:
             table = await self._open(table_id)
-            seat, seated_after = _viewer(table.state, token)
+            seat = _viewer(table.state, token)
+            own = sat_before_hand(table.state, seat, number)
         answer = _public_row(row)
         answer["viewer"] = seat
-        own = seat is not None and number > seated_after
         answer["hole_cards"] = row["hole_cards"].get(str(seat), []) if own else []
         return answer
 
@@ -511,25 +547,31 @@ class PokerService:
 
     # Helpers
 
-    def _lock(self, table_id: str) -> trio.Lock:
-        lock = self._locks.get(table_id)
-        if lock is None:
-            lock = self._locks[table_id] = trio.Lock()
-        return lock
+    async def _running(self, table_id: str) -> tuple[Table, ServedTable]:
+        """The running table (loaded and started if it was idle) and the
+        service's record of it; 404 if the log has no such table."""
+        served = self._tables.get(table_id)
+        epoch = served.epoch if served is not None else await self._epoch(table_id)
+        table = await self._open(table_id)
+        # No await since `_open` saw the table running: the supervisor has not
+        # stopped it, so the record made here is dropped when it does.
+        served = self._tables.get(table_id)
+        if served is None:
+            hub = TableHub(self._subscriber_queue)
+            served = self._tables[table_id] = ServedTable(epoch=epoch, hub=hub)
+        return table, served
 
     async def _epoch(self, table_id: str) -> str:
-        """The table's epoch (which log); 404 if the log has no such table."""
-        epoch = self._epochs.get(table_id)
+        """The table's epoch (which log), read from the log; 404 if the log has
+        no such table."""
+        try:
+            epoch = await self.store.read(table_epoch, table_id)
+        except sqlite3.Error as error:
+            raise ServiceError(
+                503, ErrorCode.UNAVAILABLE, f"the log cannot be read: {error}"
+            ) from None
         if epoch is None:
-            try:
-                epoch = await self.store.read(table_epoch, table_id)
-            except sqlite3.Error as error:
-                raise ServiceError(
-                    503, ErrorCode.UNAVAILABLE, f"the log cannot be read: {error}"
-                ) from None
-            if epoch is None:
-                raise _no_such_table(table_id)
-            self._epochs[table_id] = epoch
+            raise _no_such_table(table_id)
         return epoch
 
     async def _open(self, table_id: str) -> Table:
@@ -547,19 +589,17 @@ def _no_such_table(table_id: str) -> ServiceError:
     return ServiceError(404, ErrorCode.NO_SUCH_TABLE, f"there is no table {table_id!r}")
 
 
-def _viewer(state: TableState, token: str | None) -> tuple[Viewer, int]:
-    """The seat `token` holds (None for no token) and the hands played before
-    its player sat down; a token that holds no seat is refused."""
+def _viewer(state: TableState, token: str | None) -> Viewer:
+    """The seat `token` holds (None for no token); a token that holds no seat
+    is refused."""
     if token is None:
-        return None, 0
+        return None
     seat = state.seat_of_token(token_hash(token)) if token else None
     if seat is None:
         raise ServiceError(
             401, ErrorCode.BAD_TOKEN, "this token holds no seat at this table"
         )
-    occupant = state.seats[seat]
-    assert occupant is not None
-    return seat, occupant.seated_after_hand
+    return seat
 
 
 def _public_row(row: dict[str, Any]) -> dict[str, Any]:

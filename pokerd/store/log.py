@@ -101,6 +101,7 @@ class EventStore:
         *,
         synchronous: Synchronous = DEFAULTS.synchronous,
         group_commit: bool = True,
+        on_append: Callable[[int, float], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self.synchronous = synchronous
@@ -112,8 +113,9 @@ class EventStore:
         self._readers_lock = threading.Lock()
         self._stats = {"transactions": 0, "appends": 0, "events": 0, "conflicts": 0}
         self._largest_batch = 0
-        self.on_append: Callable[[int, float], None] | None = None
-        """Told each `append`'s event count and seconds from queueing to commit."""
+        self._on_append = on_append
+        """Told each `append`'s event count and seconds from queueing to
+        commit (the server's metrics); it must not raise."""
         self._thread = threading.Thread(
             target=self._write_loop, name="pokerd-log-writer", daemon=True
         )
@@ -191,8 +193,8 @@ class EventStore:
             await done.wait()
         if request.error is not None:
             raise request.error
-        if self.on_append is not None:
-            self.on_append(len(events), time.perf_counter() - queued)
+        if self._on_append is not None:
+            self._on_append(len(events), time.perf_counter() - queued)
         return [row[3] for row in request.rows]
 
     def append_blocking(

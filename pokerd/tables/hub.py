@@ -57,6 +57,12 @@ class Batch:
         return self.text[0]
 
 
+DeliverNow = Callable[[Batch | ServerMessage], bool]
+"""A reader that may take an item at once, from the publisher's task, when
+it is waiting with nothing queued (it must not raise): True if it took it;
+False, and the item is queued as usual."""
+
+
 class SlowConsumerError(Exception):
     """The subscriber's queue overflowed; it was dropped and must resume."""
 
@@ -72,7 +78,14 @@ class Subscription:
     """One subscriber's end: the batches after `since`, in seq order."""
 
     def __init__(
-        self, hub: TableHub, viewer: Viewer, since: int, capacity: int
+        self,
+        hub: TableHub,
+        viewer: Viewer,
+        since: int,
+        capacity: int,
+        *,
+        deliver_now: DeliverNow | None = None,
+        on_drop: Callable[[], None] | None = None,
     ) -> None:
         self.viewer = viewer
         self.since = since
@@ -85,13 +98,10 @@ class Subscription:
         self.dropped = False
         self.ended: str | None = None
         """Why the table ended this subscription, if it did."""
-        self.on_drop: Callable[[], None] | None = None
+        self._on_drop = on_drop
         """Called once when the hub drops this subscriber (it must not raise):
         a connection closes at once instead of when its reader drains."""
-        self.deliver_now: Callable[[Batch | ServerMessage], bool] | None = None
-        """A reader that may take an item at once, from the publisher's task,
-        when it is waiting with nothing queued (it must not raise): True if it
-        took it; False, and the item is queued as usual."""
+        self._deliver_now = deliver_now
 
     def offer(self, item: Batch | ServerMessage | bytes) -> bool:
         """Queue a batch (or a message for this subscriber alone, after the
@@ -100,7 +110,7 @@ class Subscription:
         Bytes are the rest of a write the reader began from `deliver_now`,
         for it to finish first.
         """
-        deliver_now = self.deliver_now
+        deliver_now = self._deliver_now
         if (
             deliver_now is not None
             and not isinstance(item, bytes)
@@ -120,8 +130,8 @@ class Subscription:
             return
         self.dropped = True
         self._send.close()
-        if self.on_drop is not None:
-            self.on_drop()
+        if self._on_drop is not None:
+            self._on_drop()
 
     def tell(self, message: ServerMessage) -> bool:
         """Queue a message for this subscriber alone, after the batches already
@@ -190,12 +200,33 @@ class TableHub:
         self._subscribers: set[Subscription] = set()
         self._published = 0
         self._dropped = 0
+        self.ended: str | None = None
+        """Why the table ended, once it did (`end`)."""
 
-    def subscribe(self, viewer: Viewer, since: int) -> Subscription:
+    def subscribe(
+        self,
+        viewer: Viewer,
+        since: int,
+        *,
+        deliver_now: DeliverNow | None = None,
+        on_drop: Callable[[], None] | None = None,
+    ) -> Subscription:
         """Register now, at the table's current seq `since` (no await between
-        reading the seq and calling this)."""
-        subscription = Subscription(self, viewer, since, self.capacity)
-        self._subscribers.add(subscription)
+        reading the seq and calling this); the callbacks are `Subscription`'s.
+        After `end`, the subscription is ended from the start."""
+        subscription = Subscription(
+            self,
+            viewer,
+            since,
+            self.capacity,
+            deliver_now=deliver_now,
+            on_drop=on_drop,
+        )
+        if self.ended is not None:
+            subscription.ended = self.ended
+            subscription.finish()
+        else:
+            self._subscribers.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -224,6 +255,7 @@ class TableHub:
         """The table is gone: each subscriber reads what was queued, then the
         end (not a drop: there is nothing to resume), with `reason` in
         `Subscription.ended`."""
+        self.ended = reason
         for subscription in list(self._subscribers):
             subscription.ended = reason
             subscription.finish()

@@ -4,8 +4,9 @@ Each bot is a `pokerd.client.Client` for one seat and a simple, plausible
 player: it folds weak hands facing a bet, bets and raises strong ones,
 sometimes bluffs, and only ever sends what its view's `legal` allows. At the
 end every bot checks that the events it received are exactly the table's log
-as its seat may see it (`GET /tables/{id}/events` with its token): no gap, no
-repeat, no reordering, the same content.
+as its seat may see it (`GET /tables/{id}/events` with its token, which
+replays the last `MAX_BACKLOG` events of a longer log): no gap, no repeat, no
+reordering, the same content.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from functools import partial
+from itertools import dropwhile
 from typing import Any, TextIO
 
 import attrs
@@ -297,10 +299,14 @@ def _view_after(client: Client, *, seq: int) -> bool:
 
 def compare(received: Sequence[Received], expected: Sequence[Received]) -> list[str]:
     """What differs between the events a bot received (from seq 1) and the
-    table's log as its seat may see it: gaps, repeats, order, content."""
+    table's log as its seat may see it: gaps, repeats, order, content. A log
+    that starts later (the server replays the last `MAX_BACKLOG` events) is
+    compared with what the bot received from there on."""
+    start = expected[0].seq - 1 if expected else 0
+    received = list(dropwhile(lambda item: item.seq <= start, received))
     problems: list[str] = []
     by_seq = {item.seq: item.event for item in expected}
-    previous = 0
+    previous = start
     for item in received:
         if item.seq != previous + 1:
             kind = "a repeat or reordering" if item.seq <= previous else "a gap"

@@ -11,16 +11,31 @@ work: encoding views for every seat was a fifth of the server's CPU.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pokerd.engine.events import Event, PublicEvent
 from pokerd.engine.state import TableState
 from pokerd.engine.views import TableView, Viewer, own_seat, viewer_legal
-from pokerd.store.log import StoredEvent
 from pokerd.wire import codec
 from pokerd.wire.protocol import EventMessage
 
 _TAG = codec.type_tag(EventMessage)
+
+
+class LoggedEvent(Protocol):
+    """What the wire needs of an event from the log (the store's `StoredEvent`
+    is one): the wire sits below the store and does not import it."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def event(self) -> Event: ...
+
+    @property
+    def payload(self) -> str | None:
+        """The event's JSON as logged (`codec.compact_json` of
+        `codec.unstructure_event`), when at hand."""
 
 
 _dumps = codec.compact_json
@@ -32,7 +47,7 @@ class BatchText:
     """The shared parts of one batch's messages, encoded once."""
 
     def __init__(
-        self, events: Sequence[StoredEvent], state: TableState, public: TableView
+        self, events: Sequence[LoggedEvent], state: TableState, public: TableView
     ) -> None:
         self._events = events
         self._state = state
@@ -72,7 +87,7 @@ class BatchText:
         return texts
 
     def _event_text(
-        self, stored: StoredEvent, redact_for: Callable[[Event], PublicEvent]
+        self, stored: LoggedEvent, redact_for: Callable[[Event], PublicEvent]
     ) -> str:
         redacted = redact_for(stored.event)
         shared = redacted is stored.event  # nothing of it is anyone's own

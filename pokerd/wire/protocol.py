@@ -119,6 +119,15 @@ class Resume:
     offset: int
 
 
+MAX_BACKLOG = 5_000
+"""Most missed events a resume replays, over a socket or long polls alike;
+further behind, the viewer starts over from its view of the table now
+(`recovered: false`): drawing the table from one view beats replaying more."""
+PAGE_EVENTS = 500
+"""Most events in one answer of `GET /tables/{id}/events` (the client asks
+again from the last seq it got)."""
+
+
 @attrs.frozen(kw_only=True)
 class Hello:
     """A WebSocket's first message: who is watching, and where they were."""

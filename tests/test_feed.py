@@ -1,4 +1,4 @@
-"""A viewer's stream: resume from an offset without gap or repeat, or a snapshot."""
+"""A viewer's feed: resume from an offset without gap or repeat, or a snapshot."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pokerd.engine import (
 )
 from pokerd.store import EventStore, read_events
 from pokerd.tables.dealer import random_action, start_hand
-from pokerd.tables.feed import open_stream
+from pokerd.tables.feed import open_feed
 from pokerd.tables.hub import TableHub
 from pokerd.wire import codec
 from pokerd.wire.protocol import EventMessage, Resume, Snapshot
@@ -29,7 +29,7 @@ async def test_resuming_from_any_offset_gives_every_missed_event_once_then_live(
 ) -> None:
     rng = random.Random(5)
     hub = TableHub(capacity=100_000)
-    with EventStore(tmp_path / "stream.db") as store, trio.fail_after(60):
+    with EventStore(tmp_path / "feed.db") as store, trio.fail_after(60):
         table = new_table(store, hub)
         await seat_players(table, 3)
         async with trio.open_nursery() as nursery:
@@ -37,7 +37,7 @@ async def test_resuming_from_any_offset_gives_every_missed_event_once_then_live(
             nursery.start_soon(play, table, rng)
             while table.seq < 40:
                 await table.wait_changed()
-            fresh = await open_stream(table, hub, store, None, None)
+            fresh = await open_feed(table, hub, store, None, None)
             fresh.subscription.close()
             epoch = fresh.welcome.epoch
             for _ in range(10):
@@ -45,7 +45,7 @@ async def test_resuming_from_any_offset_gives_every_missed_event_once_then_live(
                 seat = rng.choice([None, 0, 1, 2])
                 offset = rng.randint(0, table.seq)
                 resume = Resume(epoch=epoch, offset=offset)
-                resumed = await open_stream(table, hub, store, seat, resume)
+                resumed = await open_feed(table, hub, store, seat, resume)
                 assert resumed.welcome.recovered
                 messages = [m for m in resumed.first if isinstance(m, EventMessage)]
                 async with aclosing(resumed.subscription.batches()) as batches:
@@ -77,19 +77,19 @@ async def test_an_unknown_epoch_or_an_offset_ahead_of_the_log_gets_a_snapshot(
     tmp_path: Path,
 ) -> None:
     hub = TableHub()
-    with EventStore(tmp_path / "stream.db") as store:
+    with EventStore(tmp_path / "feed.db") as store:
         table = new_table(store, hub)
         await seat_players(table, 2)
-        fresh = await open_stream(table, hub, store, 1, None)
+        fresh = await open_feed(table, hub, store, 1, None)
         epoch = fresh.welcome.epoch
         for resume in (
             Resume(epoch="another-log", offset=2),
             Resume(epoch=epoch, offset=table.seq + 1),
             Resume(epoch=epoch, offset=-1),
         ):
-            stream = await open_stream(table, hub, store, 1, resume)
-            assert not stream.welcome.recovered
-            [snapshot] = stream.first
+            feed = await open_feed(table, hub, store, 1, resume)
+            assert not feed.welcome.recovered
+            [snapshot] = feed.first
             assert isinstance(snapshot, Snapshot)
             assert snapshot.seq == table.seq
             assert snapshot.view.viewer == 1
@@ -101,7 +101,7 @@ async def test_a_newcomer_resuming_from_the_start_never_gets_an_earlier_players_
 ) -> None:
     rng = random.Random(3)
     hub = TableHub()
-    with EventStore(tmp_path / "stream.db") as store:
+    with EventStore(tmp_path / "feed.db") as store:
         table = new_table(store, hub)
         await seat_players(table, 2)
         await table.execute(start_hand(table.clock(), rng))
@@ -112,13 +112,13 @@ async def test_a_newcomer_resuming_from_the_start_never_gets_an_earlier_players_
             await table.execute(action)
         await table.execute(SitDown(seat=0, name="carl", buy_in=200))
         await table.execute(start_hand(table.clock(), rng))
-        epoch = (await open_stream(table, hub, store, None, None)).welcome.epoch
+        epoch = (await open_feed(table, hub, store, None, None)).welcome.epoch
 
-        stream = await open_stream(table, hub, store, 0, Resume(epoch=epoch, offset=0))
+        feed = await open_feed(table, hub, store, 0, Resume(epoch=epoch, offset=0))
 
         deals = [
             m.event
-            for m in stream.first
+            for m in feed.first
             if isinstance(m, EventMessage) and isinstance(m.event, HandDealt)
         ]
         assert [deal.hand for deal in deals] == [1, 2]
