@@ -34,14 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     phh_commands = phh.add_subparsers(
         dest="phh_command", required=True, metavar="ACTION"
     )
-    replay = phh_commands.add_parser(
-        "replay",
-        help="replay .phh/.phhs files through pokerd's rules",
-        description="Replay each No-Limit Hold'em hand of the files through pokerd's "
+    play = phh_commands.add_parser(
+        "play",
+        help="play the hands of .phh/.phhs files through pokerd's rules",
+        description="Play each No-Limit Hold'em hand of the files through pokerd's "
         "own decide/evolve and print one JSON object per hand per line. Exit status "
-        "1 if any hand errored.",
+        "1 if any hand errored. (`pokerd replay` is another tool: it tells a "
+        "table's log from a database.)",
     )
-    replay.add_argument("files", nargs="+", metavar="FILE")
+    play.add_argument("files", nargs="+", metavar="FILE")
 
     migrate = commands.add_parser(
         "migrate",
@@ -229,9 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout, hands=args.hands, players=args.players, pace=args.pace
         )
     if args.command == "phh":
-        from pokerd.hands.phh import replay_command
+        from pokerd.hands.phh import play_command
 
-        return replay_command(args.files, sys.stdout)
+        return play_command(args.files, sys.stdout)
     if args.command == "migrate":
         from pokerd.tools.replay import migrate_command
 
