@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="create a database or bring its schema up to date",
         description="Create the SQLite database if it does not exist and apply the "
         "migrations it lacks, printing each one applied. A database written by a "
-        "newer pokerd is refused and left untouched (exit status 2).",
+        "newer pokerd, or held by a running server, is refused and left untouched "
+        "(exit status 2).",
     )
     migrate.add_argument("--db", required=True, metavar="PATH", help="the database")
 
@@ -198,6 +199,7 @@ def _bots(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from pokerd.ops.settings import SettingsError, field_help, load_settings
     from pokerd.server.serve import run
+    from pokerd.store import SchemaTooNewError, UnavailableError
 
     overrides = {field: getattr(args, field) for field in field_help()}
     try:
@@ -205,7 +207,14 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"pokerd serve: {error}", file=sys.stderr)
         return 2
-    return run(settings)
+    try:
+        return run(settings)
+    except UnavailableError as error:  # in use, or cannot be opened: one line
+        print(f"pokerd serve: {error}", file=sys.stderr)
+        return 2
+    except SchemaTooNewError as error:
+        print(f"pokerd serve: {settings.db}: {error}", file=sys.stderr)
+        return 2
 
 
 def _positive(text: str) -> int:

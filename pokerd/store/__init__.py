@@ -1,6 +1,13 @@
 """The durable event log in SQLite: migrations, appends, snapshots, hand histories."""
 
-from pokerd.store.connection import Synchronous, connect, open_database
+from pokerd.store.connection import (
+    Synchronous,
+    connect,
+    open_database,
+    open_for_writing,
+    open_read_only,
+)
+from pokerd.store.errors import InUseError, UnavailableError
 from pokerd.store.log import (
     SNAPSHOT_FORMAT,
     ConflictError,
@@ -9,6 +16,7 @@ from pokerd.store.log import (
     WriterStatistics,
 )
 from pokerd.store.migrate import SchemaTooNewError, available_migrations, migrate
+from pokerd.store.ownership import Ownership, take_ownership
 from pokerd.store.reader import (
     LoadedTable,
     hand_rows,
@@ -25,10 +33,13 @@ __all__ = [
     "SNAPSHOT_FORMAT",
     "ConflictError",
     "EventStore",
+    "InUseError",
     "LoadedTable",
+    "Ownership",
     "SchemaTooNewError",
     "StoredEvent",
     "Synchronous",
+    "UnavailableError",
     "WriterStatistics",
     "available_migrations",
     "connect",
@@ -37,9 +48,12 @@ __all__ = [
     "load_table",
     "migrate",
     "open_database",
+    "open_for_writing",
+    "open_read_only",
     "read_events",
     "snapshot_rows",
     "table_epoch",
     "table_ids",
     "tables_to_resume",
+    "take_ownership",
 ]
