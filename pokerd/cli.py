@@ -34,21 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     phh_commands = phh.add_subparsers(
         dest="phh_command", required=True, metavar="ACTION"
     )
-    replay = phh_commands.add_parser(
-        "replay",
-        help="replay .phh/.phhs files through pokerd's rules",
-        description="Replay each No-Limit Hold'em hand of the files through pokerd's "
+    play = phh_commands.add_parser(
+        "play",
+        help="play the hands of .phh/.phhs files through pokerd's rules",
+        description="Play each No-Limit Hold'em hand of the files through pokerd's "
         "own decide/evolve and print one JSON object per hand per line. Exit status "
-        "1 if any hand errored.",
+        "1 if any hand errored. (`pokerd replay` is another tool: it tells a "
+        "table's log from a database.)",
     )
-    replay.add_argument("files", nargs="+", metavar="FILE")
+    play.add_argument("files", nargs="+", metavar="FILE")
 
     migrate = commands.add_parser(
         "migrate",
         help="create a database or bring its schema up to date",
         description="Create the SQLite database if it does not exist and apply the "
         "migrations it lacks, printing each one applied. A database written by a "
-        "newer pokerd is refused and left untouched (exit status 2).",
+        "newer pokerd, or held by a running server, is refused and left untouched "
+        "(exit status 2).",
     )
     migrate.add_argument("--db", required=True, metavar="PATH", help="the database")
 
@@ -202,6 +204,7 @@ def _bots(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from pokerd.ops.settings import SettingsError, field_help, load_settings
     from pokerd.server.serve import run
+    from pokerd.store import SchemaTooNewError, UnavailableError
 
     overrides = {field: getattr(args, field) for field in field_help()}
     try:
@@ -209,7 +212,14 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"pokerd serve: {error}", file=sys.stderr)
         return 2
-    return run(settings)
+    try:
+        return run(settings)
+    except UnavailableError as error:  # in use, or cannot be opened: one line
+        print(f"pokerd serve: {error}", file=sys.stderr)
+        return 2
+    except SchemaTooNewError as error:
+        print(f"pokerd serve: {settings.db}: {error}", file=sys.stderr)
+        return 2
 
 
 def _positive(text: str) -> int:
@@ -234,9 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout, hands=args.hands, players=args.players, pace=args.pace
         )
     if args.command == "phh":
-        from pokerd.hands.phh import replay_command
+        from pokerd.hands.phh import play_command
 
-        return replay_command(args.files, sys.stdout)
+        return play_command(args.files, sys.stdout)
     if args.command == "migrate":
         from pokerd.tools.replay import migrate_command
 

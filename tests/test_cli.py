@@ -1,7 +1,8 @@
-"""The `pokerd` command line: the demo table and the help text."""
+"""The `pokerd` command line: the demo table, the help text and `phh play`."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,21 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("demo", "phh"):
         assert command in out
+
+
+def test_phh_play_plays_the_files_and_phh_replay_is_no_longer_a_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fixture = Path(__file__).parent / "phh" / "heads-up.phh"
+
+    assert main(["phh", "play", str(fixture)]) == 0
+    played = json.loads(capsys.readouterr().out)
+    with pytest.raises(SystemExit) as exited:
+        main(["phh", "replay", str(fixture)])
+
+    assert (played["file"], played["status"]) == (str(fixture), "ok")
+    assert exited.value.code == 2
+    assert "invalid choice: 'replay'" in capsys.readouterr().err
 
 
 def test_installed_pokerd_command_runs_the_demo_in_its_own_process() -> None:

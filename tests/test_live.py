@@ -503,7 +503,7 @@ async def test_a_table_stopped_by_its_supervisor_ends_its_open_sockets(
             await watcher.receive()  # the snapshot
             # Another process writes to the table's log behind the server's
             # back; the server's next append finds it and stops the table.
-            with EventStore(db) as intruder_store:
+            with EventStore(db, claim=False) as intruder_store:
                 loaded = await intruder_store.read(load_table, table)
                 intruder = Table(table, intruder_store, loaded)
                 await intruder.execute(SitDown(seat=5, name="intruder", buy_in=100))

@@ -1,4 +1,4 @@
-"""Tests for PHH import (replayed through pokerd) and export (pokerd.hands.phh)."""
+"""Tests for PHH import (played through pokerd) and export (pokerd.hands.phh)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ from pokerd.engine import (
 )
 from pokerd.engine.views import hole_cards
 from pokerd.hands.phh import (
-    Replay,
+    Outcome,
     hand_phh,
     parse_hand,
+    play_command,
+    play_fields,
+    play_file,
     read_hands,
-    replay_command,
-    replay_fields,
-    replay_file,
     seat_for,
 )
 from pokerd.tables.dealer import random_action, start_hand
@@ -88,12 +88,12 @@ def heads_up(**changes: Any) -> dict[str, Any]:
     return fields
 
 
-# --- Replaying the fixtures ---------------------------------------------------
+# --- Playing the fixtures -----------------------------------------------------
 
 
 @pytest.mark.parametrize("name", OK)
 def test_fixture_replays_to_the_finishing_stacks_the_file_gives(name: str) -> None:
-    [record] = replay_file(fixture(name))
+    [record] = play_file(fixture(name))
     assert record == {
         "file": fixture(name),
         "hand": 0,
@@ -111,7 +111,7 @@ def test_hand_written_fixture_results_agree_with_pokerkit_itself(name: str) -> N
 
 
 def test_bundle_replays_each_hand_in_order() -> None:
-    records = replay_file(fixture("bundle.phhs"))
+    records = play_file(fixture("bundle.phhs"))
     assert [(r["hand"], r["status"]) for r in records] == [
         (0, "ok"),
         (1, "ok"),
@@ -123,13 +123,13 @@ def test_bundle_replays_each_hand_in_order() -> None:
 
 
 def test_spec_example_with_an_unknown_hand_is_skipped() -> None:
-    [record] = replay_file(fixture("spec-dwan-ivey-2009.phh"))
+    [record] = play_file(fixture("spec-dwan-ivey-2009.phh"))
     assert record["status"] == "skipped"
     assert "unknown hole cards" in str(record["reason"])
 
 
 def test_another_variant_is_skipped() -> None:
-    [record] = replay_file(fixture("spec-arieh-yockey-2019.phh"))
+    [record] = play_file(fixture("spec-arieh-yockey-2019.phh"))
     assert record == {
         "file": fixture("spec-arieh-yockey-2019.phh"),
         "hand": 0,
@@ -148,16 +148,16 @@ def test_another_variant_is_skipped() -> None:
 def test_an_illegal_action_in_a_file_is_an_error_with_the_rules_code(
     name: str, code: str
 ) -> None:
-    [record] = replay_file(fixture(name))
+    [record] = play_file(fixture(name))
     assert record["status"] == "error"
     assert record["code"] == code
 
 
-def test_replay_of_a_fixture_deals_the_files_hole_cards_at_its_positions() -> None:
+def test_playing_a_fixture_deals_the_files_hole_cards_at_its_positions() -> None:
     fields = toml("three-way-all-in.phh")
-    replay = replay_fields(fields)
-    assert replay.played is not None
-    started = replay.played.started
+    outcome = play_fields(fields)
+    assert outcome.played is not None
+    started = outcome.played.started
     dealt = [hole_cards(started, seat) for seat in started.seats]
     assert dealt == [("Ac", "Ad"), ("Kc", "Kd"), ("Qc", "Qd")]
     assert fields["actions"][:3] == ["d dh p1 AcAd", "d dh p2 KcKd", "d dh p3 QcQd"]
@@ -166,11 +166,11 @@ def test_replay_of_a_fixture_deals_the_files_hole_cards_at_its_positions() -> No
 # --- The command --------------------------------------------------------------
 
 
-def test_replay_command_prints_a_json_line_per_hand_and_fails_on_an_error() -> None:
+def test_play_command_prints_a_json_line_per_hand_and_fails_on_an_error() -> None:
     out = io.StringIO()
     paths = [fixture("heads-up.phh"), fixture("bundle.phhs")]
     paths.append(fixture("error-raise-below-minimum.phh"))
-    assert replay_command(paths, out) == 1
+    assert play_command(paths, out) == 1
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(line["file"], line["hand"], line["status"]) for line in lines] == [
         (paths[0], 0, "ok"),
@@ -181,10 +181,10 @@ def test_replay_command_prints_a_json_line_per_hand_and_fails_on_an_error() -> N
     ]
 
 
-def test_replay_command_succeeds_when_hands_are_only_ok_or_skipped() -> None:
+def test_play_command_succeeds_when_hands_are_only_ok_or_skipped() -> None:
     out = io.StringIO()
     paths = [fixture(name) for name in [*OK, "bundle.phhs", "spec-dwan-ivey-2009.phh"]]
-    assert replay_command(paths, out) == 0
+    assert play_command(paths, out) == 0
     assert len(out.getvalue().splitlines()) == len(paths) + 2
 
 
@@ -192,14 +192,14 @@ def test_a_file_that_is_not_toml_is_unreadable(tmp_path: Path) -> None:
     path = tmp_path / "broken.phh"
     path.write_text('variant = "NT"\nactions = [\n')
     out = io.StringIO()
-    assert replay_command([str(path)], out) == 1
+    assert play_command([str(path)], out) == 1
     record = json.loads(out.getvalue())
     assert record["hand"] is None
     assert record["code"] == "unreadable"
 
 
 def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
-    [record] = replay_file(str(tmp_path / "nowhere.phh"))
+    [record] = play_file(str(tmp_path / "nowhere.phh"))
     assert (record["status"], record["code"]) == ("error", "unreadable")
 
 
@@ -208,7 +208,7 @@ def test_a_bundle_entry_that_is_not_a_hand_is_unreadable(tmp_path: Path) -> None
     hand = (FIXTURES / "heads-up.phh").read_text()
     path.write_text(f'title = "not a hand"\n[1]\n{hand}')
     assert read_hands(str(path))[0] == "not a hand"
-    records = replay_file(str(path))
+    records = play_file(str(path))
     assert [(r["hand"], r["status"]) for r in records] == [(0, "error"), (1, "ok")]
     assert records[0]["code"] == "unreadable"
 
@@ -233,54 +233,54 @@ def test_heads_up_big_blind_sits_in_seat_1_and_the_button_in_seat_0() -> None:
     assert (seat_for(0, 2), seat_for(1, 2)) == (1, 0)
 
 
-# --- What a replay refuses, skips or reports ----------------------------------
+# --- What playing a file refuses, skips or reports ---------------------------
 
 
 def test_a_result_other_than_the_files_is_a_result_mismatch() -> None:
-    replay = replay_fields(heads_up(finishing_stacks=[100, 100]))
-    assert (replay.status, replay.code) == ("error", "result_mismatch")
-    assert "[98, 102]" in replay.message
+    outcome = play_fields(heads_up(finishing_stacks=[100, 100]))
+    assert (outcome.status, outcome.code) == ("error", "result_mismatch")
+    assert "[98, 102]" in outcome.message
 
 
-def test_without_finishing_stacks_the_replay_reports_pokerds() -> None:
+def test_without_finishing_stacks_the_outcome_reports_pokerds() -> None:
     fields = heads_up()
     del fields["finishing_stacks"]
-    assert replay_fields(fields) == Replay(status="ok", finishing_stacks=(98, 102))
+    assert play_fields(fields) == Outcome(status="ok", finishing_stacks=(98, 102))
 
 
 def test_dealing_the_flop_before_the_betting_closes_is_a_board_mismatch() -> None:
     actions = ["d dh p1 7c2d", "d dh p2 AsKs", "p2 cc", "d db 2c3c4c", "p1 cc"]
-    replay = replay_fields(heads_up(actions=actions))
-    assert (replay.status, replay.code) == ("error", "board_mismatch")
+    outcome = play_fields(heads_up(actions=actions))
+    assert (outcome.status, outcome.code) == ("error", "board_mismatch")
 
 
 def test_acting_before_the_file_deals_the_flop_is_a_board_mismatch() -> None:
     actions = ["d dh p1 7c2d", "d dh p2 AsKs", "p2 cc", "p1 cc", "p1 cc"]
-    replay = replay_fields(heads_up(actions=actions))
-    assert (replay.status, replay.code) == ("error", "board_mismatch")
+    outcome = play_fields(heads_up(actions=actions))
+    assert (outcome.status, outcome.code) == ("error", "board_mismatch")
 
 
 def test_dealing_the_flop_and_turn_together_is_a_board_mismatch() -> None:
     actions = ["d dh p1 7c2d", "d dh p2 AsKs", "p2 cc", "p1 cc", "d db 2c3c4c5c"]
-    replay = replay_fields(heads_up(actions=actions))
-    assert (replay.status, replay.code) == ("error", "board_mismatch")
+    outcome = play_fields(heads_up(actions=actions))
+    assert (outcome.status, outcome.code) == ("error", "board_mismatch")
 
 
 def test_an_action_out_of_turn_is_refused_by_pokerd() -> None:
-    replay = replay_fields(heads_up(actions=["d dh p1 7c2d", "d dh p2 AsKs", "p1 f"]))
-    assert (replay.status, replay.code) == ("error", "not_your_turn")
+    outcome = play_fields(heads_up(actions=["d dh p1 7c2d", "d dh p2 AsKs", "p1 f"]))
+    assert (outcome.status, outcome.code) == ("error", "not_your_turn")
 
 
 def test_folding_when_checking_is_free_is_refused_by_pokerd() -> None:
     actions = ["d dh p1 7c2d", "d dh p2 AsKs", "p2 cc", "p1 f"]
-    replay = replay_fields(heads_up(actions=actions))
-    assert (replay.status, replay.code) == ("error", "cannot_fold")
+    outcome = play_fields(heads_up(actions=actions))
+    assert (outcome.status, outcome.code) == ("error", "cannot_fold")
 
 
 def test_an_action_after_the_hand_ended_is_refused_by_pokerd() -> None:
     actions = ["d dh p1 7c2d", "d dh p2 AsKs", "p2 cbr 6", "p1 f", "p2 cc"]
-    replay = replay_fields(heads_up(actions=actions))
-    assert (replay.status, replay.code) == ("error", "no_hand_in_progress")
+    outcome = play_fields(heads_up(actions=actions))
+    assert (outcome.status, outcome.code) == ("error", "no_hand_in_progress")
 
 
 BASE_ACTIONS = ["d dh p1 7c2d", "d dh p2 AsKs"]
@@ -310,24 +310,24 @@ BASE_ACTIONS = ["d dh p1 7c2d", "d dh p2 AsKs"]
 def test_a_hand_out_of_scope_is_skipped_with_a_reason(
     changes: dict[str, Any], reason: str
 ) -> None:
-    replay = replay_fields(heads_up(**changes))
-    assert replay.status == "skipped"
-    assert reason in replay.reason
+    outcome = play_fields(heads_up(**changes))
+    assert outcome.status == "skipped"
+    assert reason in outcome.reason
 
 
 def test_an_all_in_without_its_run_out_stops_before_the_hand_ends() -> None:
     actions = [*BASE_ACTIONS, "p2 cbr 100", "p1 cc", "d db 2c3c4c"]
-    replay = replay_fields(heads_up(actions=actions))
-    assert replay.status == "skipped"
-    assert replay.reason == "the file stops before dealing the turn"
+    outcome = play_fields(heads_up(actions=actions))
+    assert outcome.status == "skipped"
+    assert outcome.reason == "the file stops before dealing the turn"
 
 
 def test_more_than_five_board_cards_is_skipped_as_several_boards() -> None:
     boards = ["d db 2c3c4c", "d db 5c", "d db 6c", "d db 2d3d4d", "d db 5d"]
     actions = [*BASE_ACTIONS, "p2 cbr 100", "p1 cc", *boards]
-    replay = replay_fields(heads_up(actions=actions))
-    assert replay.status == "skipped"
-    assert "several boards" in replay.reason
+    outcome = play_fields(heads_up(actions=actions))
+    assert outcome.status == "skipped"
+    assert "several boards" in outcome.reason
 
 
 @pytest.mark.parametrize(
@@ -345,9 +345,9 @@ def test_straddles_pokerd_cannot_post_are_skipped(
         actions=actions,
         finishing_stacks=None,
     )
-    replay = replay_fields(fields)
-    assert replay.status == "skipped"
-    assert reason in replay.reason
+    outcome = play_fields(fields)
+    assert outcome.status == "skipped"
+    assert reason in outcome.reason
 
 
 @pytest.mark.parametrize(
@@ -372,13 +372,13 @@ def test_antes_are_a_uniform_ante_and_a_big_blind_ante_with_pokerds_trimming(
         actions=actions,
     )
     del fields["finishing_stacks"]
-    replay = replay_fields(fields)
+    played = play_fields(fields)
     if outcome == "ok":
-        assert replay.status == "ok"
-        assert sum(replay.finishing_stacks) == sum(stacks)
+        assert played.status == "ok"
+        assert sum(played.finishing_stacks) == sum(stacks)
     else:
-        assert replay.status == "skipped"
-        assert outcome in replay.reason
+        assert played.status == "skipped"
+        assert outcome in played.reason
 
 
 def test_integral_floats_and_a_single_ante_number_are_read_as_integers() -> None:
@@ -388,7 +388,7 @@ def test_integral_floats_and_a_single_ante_number_are_read_as_integers() -> None
         starting_stacks=[Decimal("100.0"), Decimal("1E+2")],
         actions=[*BASE_ACTIONS, "p2 cbr 6.0", "p1 f"],
     )
-    assert replay_fields(fields).finishing_stacks == (98, 102)
+    assert play_fields(fields).finishing_stacks == (98, 102)
 
 
 @pytest.mark.parametrize(
@@ -411,16 +411,16 @@ def test_integral_floats_and_a_single_ante_number_are_read_as_integers() -> None
     ],
 )
 def test_a_hand_that_is_not_valid_phh_is_unreadable(changes: dict[str, Any]) -> None:
-    replay = replay_fields(heads_up(**changes))
-    assert (replay.status, replay.code) == ("error", "unreadable")
+    outcome = play_fields(heads_up(**changes))
+    assert (outcome.status, outcome.code) == ("error", "unreadable")
 
 
 def test_a_missing_required_field_is_unreadable() -> None:
     fields = heads_up()
     del fields["min_bet"]
-    replay = replay_fields(fields)
-    assert replay.code == "unreadable"
-    assert "min_bet" in replay.message
+    outcome = play_fields(fields)
+    assert outcome.code == "unreadable"
+    assert "min_bet" in outcome.message
 
 
 def test_commentary_showdowns_and_empty_actions_are_not_replayed() -> None:
@@ -433,7 +433,7 @@ def test_commentary_showdowns_and_empty_actions_are_not_replayed() -> None:
         "p1 f",
         "p2 sm -",
     ]
-    assert replay_fields(heads_up(actions=actions)).finishing_stacks == (98, 102)
+    assert play_fields(heads_up(actions=actions)).finishing_stacks == (98, 102)
 
 
 def test_player_names_pokerd_cannot_seat_fall_back_to_the_player_label() -> None:
@@ -523,9 +523,9 @@ def test_a_hand_pokerkit_played_replays_through_pokerd_to_pokerkits_result(
     # action's legality and the result, pokerd must accept and agree.
     history = pokerkit_hand(seed)
     assert history.finishing_stacks is not None
-    replay = replay_fields(tomllib.loads(history.dumps(), parse_float=Decimal))
-    assert replay.status == "ok", replay
-    assert list(replay.finishing_stacks) == history.finishing_stacks
+    outcome = play_fields(tomllib.loads(history.dumps(), parse_float=Decimal))
+    assert outcome.status == "ok", outcome
+    assert list(outcome.finishing_stacks) == history.finishing_stacks
 
 
 # --- Export -------------------------------------------------------------------
@@ -605,8 +605,8 @@ def test_an_exported_hand_replays_through_pokerd_to_the_same_stacks(
 ) -> None:
     assert hand.ended is not None
     text = hand_phh(hand, reveal_all=True)
-    replay = replay_fields(tomllib.loads(text, parse_float=Decimal))
-    assert (replay.status, replay.finishing_stacks) == ("ok", hand.ended.stacks)
+    outcome = play_fields(tomllib.loads(text, parse_float=Decimal))
+    assert (outcome.status, outcome.finishing_stacks) == ("ok", hand.ended.stacks)
 
 
 @pytest.mark.parametrize(
@@ -646,9 +646,9 @@ def test_a_spectators_export_still_replays_in_pokerkit_to_the_same_stacks(
 
 
 def test_exporting_a_replayed_fixture_gives_back_the_files_actions() -> None:
-    replay = replay_fields(toml("heads-up.phh"))
-    assert replay.played is not None
-    exported = tomllib.loads(hand_phh(replay.played, reveal_all=True))
+    outcome = play_fields(toml("heads-up.phh"))
+    assert outcome.played is not None
+    exported = tomllib.loads(hand_phh(outcome.played, reveal_all=True))
     original = toml("heads-up.phh")
     for field in ["antes", "blinds_or_straddles", "min_bet", "starting_stacks"]:
         assert exported[field] == original[field]

@@ -615,8 +615,11 @@ def test_migrate_refuses_a_file_that_is_not_a_database(
     status = main(["migrate", "--db", str(path)])
 
     assert status == 2
-    assert "is not a database" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"pokerd migrate: cannot open {path}: it is not an SQLite database\n"
+    )
     assert path.read_text() == "not a database, " * 100
+    assert sorted(tmp_path.iterdir()) == [path]  # no owner file, no -wal left
 
 
 # Differences

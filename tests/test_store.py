@@ -317,7 +317,7 @@ async def test_two_stores_on_one_file_cannot_fork_a_tables_log(
 ) -> None:
     path = tmp_path / "pokerd.db"
     outcomes: dict[str, ConflictError | None] = {}
-    with EventStore(path) as first, EventStore(path) as second:
+    with EventStore(path) as first, EventStore(path, claim=False) as second:
         end = append_game(first, "t", GAME[:5])
 
         async def append(store: EventStore, name: str) -> None:

@@ -1,15 +1,15 @@
-"""PHH hand histories (PokerKit's TOML format): replayed through pokerd, exported.
+"""PHH hand histories (PokerKit's TOML format): played through pokerd, exported.
 
 PHH (https://github.com/uoftcprg/phh-std) describes one hand per `.phh` file,
 or several as the tables of a `.phhs` bundle. Two directions live here:
 
-- Import and replay. A hand's fields are parsed into a `PhhHand`, turned into
-  pokerd commands (a table made for the hand, its players seated so pokerd's
-  first-hand seating puts them at the file's positions, a deck that deals the
-  file's cards, the players' actions as `Act`), and played through pokerd's
-  own `handle`. PokerKit never reads the file: the point is to check pokerd's
-  rules against hands recorded elsewhere, so the file's result is compared with
-  pokerd's, not with PokerKit's parser's.
+- Import and play (`pokerd phh play`). A hand's fields are parsed into a
+  `PhhHand`, turned into pokerd commands (a table made for the hand, its
+  players seated so pokerd's first-hand seating puts them at the file's
+  positions, a deck that deals the file's cards, the players' actions as
+  `Act`), and played through pokerd's own `handle`. PokerKit never reads the
+  file: the point is to check pokerd's rules against hands recorded elsewhere,
+  so the file's result is compared with pokerd's, not with PokerKit's parser's.
 - Export. `hand_phh` writes a pokerd hand as PHH text that PokerKit's
   `HandHistory` loads and replays to the same stacks, hiding the hole cards a
   viewer may not see.
@@ -57,24 +57,24 @@ from pokerd.engine.poker import hole_position
 from pokerd.engine.views import hole_cards
 
 __all__ = [
+    "Outcome",
     "PhhHand",
-    "Replay",
     "hand_phh",
     "parse_hand",
+    "play_command",
+    "play_fields",
+    "play_file",
+    "play_hand",
     "read_hands",
-    "replay_command",
-    "replay_fields",
-    "replay_file",
-    "replay_hand",
     "seat_for",
 ]
 
 VARIANT = "NT"
 """No-limit Texas hold'em, the only PHH variant pokerd plays."""
 SECRET = "00" * SECRET_BYTES
-"""The commitment secret of replayed hands: nothing is hidden in a replay."""
+"""The commitment secret of the hands of files: nothing is hidden in them."""
 NOW_MS = 0
-"""Replays have no clock; every command carries the same time."""
+"""A file's hand is played without a clock: every command has the same time."""
 MAX_BOARD_CARDS = 5
 
 
@@ -103,8 +103,8 @@ class MismatchError(Exception):
 
 
 @attrs.frozen(kw_only=True)
-class Replay:
-    """What replaying one hand came to: ok, skipped (out of scope) or error."""
+class Outcome:
+    """What playing one hand came to: ok, skipped (out of scope) or error."""
 
     status: Literal["ok", "skipped", "error"]
     finishing_stacks: tuple[int, ...] = ()
@@ -115,7 +115,7 @@ class Replay:
     """The hand as pokerd played it, when it was played to the end."""
 
     @classmethod
-    def error(cls, code: str, message: str) -> Replay:
+    def error(cls, code: str, message: str) -> Outcome:
         return cls(status="error", code=code, message=message)
 
     def record(self, file: str, hand: int | None) -> dict[str, object]:
@@ -329,7 +329,7 @@ def _amounts(
 
 def _cards(text: str, what: str) -> tuple[str, ...]:
     """Cards written back to back (`AcKd`). Unknown cards (`??`) are out of
-    scope: pokerd deals real cards, and a replay needs every card it deals."""
+    scope: pokerd deals real cards, and playing a hand needs every card it deals."""
     if len(text) % 2:
         raise UnreadableError(f"{text!r} is not a list of cards")
     cards = tuple(text[i : i + 2] for i in range(0, len(text), 2))
@@ -419,7 +419,7 @@ def _names(value: object, players: int) -> tuple[str, ...]:
 
 
 def table_config(hand: PhhHand) -> TableConfig:
-    """The table to replay `hand` at; OutOfScopeError if it cannot express it.
+    """The table to play `hand` at; OutOfScopeError if it cannot express it.
 
     PHH's antes and blinds_or_straddles are PokerKit's inputs, by blind role:
     index 0 is the small blind's, index 1 the big blind's, heads-up included
@@ -525,12 +525,12 @@ def deal_deck(hand: PhhHand) -> tuple[str, ...]:
     )
 
 
-def replay_hand(hand: PhhHand) -> Replay:
+def play_hand(hand: PhhHand) -> Outcome:
     """Play `hand` at a fresh pokerd table and compare the result with the file's."""
     try:
         config = table_config(hand)
     except OutOfScopeError as skip:
-        return Replay(status="skipped", reason=skip.reason)
+        return Outcome(status="skipped", reason=skip.reason)
     players = hand.players
     seats = [seat_for(player, players) for player in range(players)]
     commands: list[CreateTable | SitDown | StartHand] = [CreateTable(config=config)]
@@ -554,22 +554,22 @@ def replay_hand(hand: PhhHand) -> Replay:
         assert tuple(poker.blinds_or_straddles) == hand.blinds_or_straddles
         state = _play(state, hand, seats, _boards(events))
     except RuleError as error:
-        return Replay.error(error.code, error.message)
+        return Outcome.error(error.code, error.message)
     except MismatchError as mismatch:
-        return Replay.error(mismatch.code, mismatch.message)
+        return Outcome.error(mismatch.code, mismatch.message)
     except OutOfScopeError as skip:
-        return Replay(status="skipped", reason=skip.reason)
+        return Outcome(status="skipped", reason=skip.reason)
     assert state.hand is not None and state.hand.ended is not None
     stacks = state.hand.ended.stacks
     if hand.finishing_stacks is not None and hand.finishing_stacks != stacks:
-        return Replay(
+        return Outcome(
             status="error",
             code="result_mismatch",
             message=f"pokerd finishes with {list(stacks)}, "
             f"the file with {list(hand.finishing_stacks)}",
             played=state.hand,
         )
-    return Replay(status="ok", finishing_stacks=stacks, played=state.hand)
+    return Outcome(status="ok", finishing_stacks=stacks, played=state.hand)
 
 
 def _boards(events: Iterable[Event]) -> list[BoardDealt]:
@@ -637,21 +637,21 @@ def _act(state: TableState, move: Move, seat: int) -> Act:
     return Act(seat=seat, action="call" if calls else "check", now_ms=NOW_MS)
 
 
-# --- Replay of files, and the command line ------------------------------------
+# --- Playing files, and the command line --------------------------------------
 
 
-def replay_fields(fields: object) -> Replay:
-    """Parse and replay one hand's PHH fields."""
+def play_fields(fields: object) -> Outcome:
+    """Parse and play one hand's PHH fields."""
     try:
         hand = parse_hand(fields)
     except OutOfScopeError as skip:
-        return Replay(status="skipped", reason=skip.reason)
+        return Outcome(status="skipped", reason=skip.reason)
     except UnreadableError as error:
-        return Replay.error("unreadable", str(error))
-    return replay_hand(hand)
+        return Outcome.error("unreadable", str(error))
+    return play_hand(hand)
 
 
-def replay_file(path: str) -> list[dict[str, object]]:
+def play_file(path: str) -> list[dict[str, object]]:
     """One JSON-ready record per hand of the file at `path`.
 
     A file that cannot be read or parsed at all gives a single record whose
@@ -660,17 +660,17 @@ def replay_file(path: str) -> list[dict[str, object]]:
     try:
         hands = read_hands(path)
     except UnreadableError as error:
-        return [Replay.error("unreadable", str(error)).record(path, None)]
+        return [Outcome.error("unreadable", str(error)).record(path, None)]
     return [
-        replay_fields(fields).record(path, index) for index, fields in enumerate(hands)
+        play_fields(fields).record(path, index) for index, fields in enumerate(hands)
     ]
 
 
-def replay_command(paths: Sequence[str], out: TextIO) -> int:
-    """`pokerd phh replay FILE...`: one JSON line per hand; 1 if any errored."""
+def play_command(paths: Sequence[str], out: TextIO) -> int:
+    """`pokerd phh play FILE...`: one JSON line per hand; 1 if any errored."""
     failed = False
     for path in paths:
-        for record in replay_file(path):
+        for record in play_file(path):
             out.write(json.dumps(record) + "\n")
             failed = failed or record["status"] == "error"
     return 1 if failed else 0

@@ -1,7 +1,13 @@
 """The durable event log in SQLite: migrations, appends, snapshots, hand histories."""
 
 from pokerd.ops.settings import Synchronous
-from pokerd.store.connection import connect, open_database
+from pokerd.store.connection import (
+    connect,
+    open_database,
+    open_for_writing,
+    open_read_only,
+)
+from pokerd.store.errors import InUseError, UnavailableError
 from pokerd.store.log import (
     SNAPSHOT_FORMAT,
     ConflictError,
@@ -11,6 +17,7 @@ from pokerd.store.log import (
     WriterStatistics,
 )
 from pokerd.store.migrate import SchemaTooNewError, available_migrations, migrate
+from pokerd.store.ownership import Ownership, take_ownership
 from pokerd.store.reader import (
     LoadedTable,
     hand_rows,
@@ -28,10 +35,13 @@ __all__ = [
     "ConflictError",
     "EventStore",
     "HandRow",
+    "InUseError",
     "LoadedTable",
+    "Ownership",
     "SchemaTooNewError",
     "StoredEvent",
     "Synchronous",
+    "UnavailableError",
     "WriterStatistics",
     "available_migrations",
     "connect",
@@ -40,9 +50,12 @@ __all__ = [
     "load_table",
     "migrate",
     "open_database",
+    "open_for_writing",
+    "open_read_only",
     "read_events",
     "snapshot_rows",
     "table_epoch",
     "table_ids",
     "tables_to_resume",
+    "take_ownership",
 ]

@@ -27,6 +27,7 @@ from pokerd.engine.events import Event, HandEnded
 from pokerd.engine.state import TableState
 from pokerd.ops.settings import DEFAULTS, Synchronous
 from pokerd.store.connection import check_schema, connect, open_database
+from pokerd.store.ownership import Ownership, take_ownership
 from pokerd.wire import codec
 
 T = TypeVar("T")
@@ -93,7 +94,13 @@ _STOP = object()
 
 
 class EventStore:
-    """The log of every table in one SQLite file."""
+    """The log of every table in one SQLite file, owned by this process.
+
+    Opening it claims the file (`pokerd.store.ownership`): InUseError if
+    another process (or another store here) has it, UnavailableError saying
+    why if it cannot be opened for writing. `claim=False` is for tests that
+    play a second writer on purpose (the log's `(table, seq)` key refuses it).
+    """
 
     def __init__(
         self,
@@ -102,11 +109,17 @@ class EventStore:
         synchronous: Synchronous = DEFAULTS.synchronous,
         group_commit: bool = True,
         on_append: Callable[[int, float], None] | None = None,
+        claim: bool = True,
     ) -> None:
         self.path = Path(path)
         self.synchronous = synchronous
         self.group_commit = group_commit
-        self._writer = open_database(self.path, synchronous=synchronous)
+        self._ownership: Ownership | None = take_ownership(self.path) if claim else None
+        try:
+            self._writer = open_database(self.path, synchronous=synchronous)
+        except BaseException:
+            self._release()
+            raise
         self._queue: queue.SimpleQueue[_Append | object] = queue.SimpleQueue()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -131,6 +144,11 @@ class EventStore:
             for reader in self._readers:
                 reader.close()
             self._readers.clear()
+        self._release()
+
+    def _release(self) -> None:
+        if self._ownership is not None:
+            self._ownership.release()
 
     def __enter__(self) -> EventStore:
         return self

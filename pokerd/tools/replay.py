@@ -26,11 +26,14 @@ from pokerd.hands.story import describe, summary
 from pokerd.store import (
     SNAPSHOT_FORMAT,
     SchemaTooNewError,
+    UnavailableError,
     available_migrations,
-    connect,
     migrate,
+    open_for_writing,
+    open_read_only,
     table_epoch,
     table_ids,
+    take_ownership,
 )
 from pokerd.store.migrate import schema_version
 from pokerd.store.reader import HAND_COLUMNS
@@ -64,29 +67,22 @@ class LogError(Exception):
 
 
 def migrate_command(path: str | Path, out: TextIO, err: TextIO) -> int:
-    """Create the database if needed and apply its missing migrations."""
+    """Create the database if needed and apply its missing migrations.
+
+    The database is owned while it migrates: a server holding it refuses this.
+    """
     path = Path(path)
-    newest = len(available_migrations())
-    if path.exists():
-        # Look before opening it for writing: a newer pokerd's file is refused
-        # without a single byte (or its journal mode) changed.
-        try:
-            with _read_only(path) as connection:
-                version = schema_version(connection)
-        except (sqlite3.Error, ToolError) as error:
-            print(f"pokerd migrate: {path} is not a database ({error})", file=err)
-            return 2
-        if version > newest:
-            print(f"pokerd migrate: {path}: {_too_new(version, newest)}", file=err)
-            return 2
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = connect(path)
-        try:
-            applied = migrate(connection)
-            version = schema_version(connection)
-        finally:
-            connection.close()
+        with take_ownership(path):
+            connection = open_for_writing(path)
+            try:
+                applied = migrate(connection)
+                version = schema_version(connection)
+            finally:
+                connection.close()
+    except UnavailableError as error:
+        print(f"pokerd migrate: {error}", file=err)
+        return 2
     except SchemaTooNewError as error:
         print(f"pokerd migrate: {path}: {error}", file=err)
         return 2
@@ -438,11 +434,12 @@ def _run(
 @contextmanager
 def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection inside one read transaction (one view of the file)."""
-    if not path.is_file():
+    if not path.exists():
         raise ToolError(f"no database at {path}")
-    connection = sqlite3.connect(
-        path.absolute().as_uri() + "?mode=ro", uri=True, isolation_level=None
-    )
+    try:
+        connection = open_read_only(path)
+    except UnavailableError as error:
+        raise ToolError(str(error)) from None
     try:
         connection.execute("BEGIN")
         yield connection
