@@ -48,7 +48,7 @@ def open_database(
 
 
 def open_for_writing(
-    path: str | Path, *, synchronous: Synchronous = "FULL"
+    path: str | Path, *, synchronous: Synchronous = DEFAULTS.synchronous
 ) -> sqlite3.Connection:
     """Connect (creating the file) and check it can be written; no migration.
 
