@@ -62,24 +62,13 @@ def timing_collections(metrics: Metrics) -> Iterator[None]:
 class FreezingCollector:
     """Keeps the objects the collector walks few by freezing them young.
 
-    With thousands of sockets, CPython's collector is the largest stall a
-    table sees (docs/performance.md): a full collection walks every object,
-    over a million at 6,000 sockets, about a second in which no table moves,
-    every few seconds; and even the young collections walked tens of
-    thousands of suspended coroutines (each socket's tasks waiting for their
-    next message), 20-40 ms each. Nearly all of pokerd's garbage is freed by
-    reference counting (the live stream makes no cyclic garbage), so every
-    `FREEZE_INTERVAL_S` the youngest generation is collected, which frees
-    the cycles that die young (werkzeug's URL matcher leaves one each HTTP
-    request; while none is found, only each `PROBE_EVERY`-th step collects,
-    see `step`), and every object left is moved to the permanent
-    generation, which the collector never walks; frozen objects are still
-    freed by reference counting as usual. What this leaks is a cycle frozen
-    while still in use (Hypercorn leaves a few per closed HTTP connection),
-    or one a probe missed, so when the process's allocated blocks have
-    grown by `LEAK_GROWTH` since the last sweep (which growing to more
-    sockets also does), everything is unfrozen, collected once and frozen
-    again, at most once each `SWEEP_SPACING_S`.
+    Every `FREEZE_INTERVAL_S` a step collects the youngest generation (while
+    collections find garbage, or each `probe_every`-th step to look for
+    some) and moves every object left to the permanent generation, which
+    the collector never walks; reference counting still frees frozen
+    objects. What that leaks, cycles frozen while in use, a sweep frees
+    (unfreeze, collect, freeze) once the process has grown by `leak_growth`.
+    Why, and what it measured: docs/design.md, "The garbage collector".
     """
 
     def __init__(
