@@ -9,11 +9,11 @@ and sends every unanswered request again with its id after a reconnect, so
 the server applies it once. `Http` is the HTTP API on its own, to create
 tables and sit down.
 
-The modules, from the pure core out: `transcript` (the fold of what was
-received), `backoff`, `endings` (how a session ended), `outbox` (requests in
-flight), `http` (the HTTP API through httpx), the two transports `live`
-(trio-websocket) and `poll` (long polls), and `client` (the `Client` that
-drives them). docs/design.md says why.
+The modules, from the pure core out: `errors`, `transcript` (the fold of
+what was received), `backoff`, `endings` (how a session ended), `outbox`
+(requests in flight), `http` (the HTTP API through httpx), the two transports
+`live` (trio-websocket) and `poll` (long polls), and `client` (the `Client`
+that drives them). docs/design.md says why.
 """
 
 from pokerd.client.backoff import Backoff
@@ -27,14 +27,14 @@ from pokerd.client.client import (
     Mode,
 )
 from pokerd.client.endings import Ending
-from pokerd.client.errors import ClientClosedError, ClientError, StreamError
-from pokerd.client.http import (
-    HTTP_TIMEOUT_S,
-    Http,
+from pokerd.client.errors import (
+    ClientClosedError,
+    ClientError,
     HttpConnectionError,
     HttpError,
-    Seated,
+    StreamError,
 )
+from pokerd.client.http import HTTP_TIMEOUT_S, Http, Seated
 from pokerd.client.outbox import PendingRequest
 from pokerd.client.transcript import EventsPage, Received, Transcript
 

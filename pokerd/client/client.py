@@ -29,8 +29,14 @@ from pokerd.client.endings import (
     after_poll_error,
     after_refusal,
 )
-from pokerd.client.errors import ClientClosedError, ClientError, StreamError
-from pokerd.client.http import Http, HttpConnectionError, HttpError
+from pokerd.client.errors import (
+    ClientClosedError,
+    ClientError,
+    HttpConnectionError,
+    HttpError,
+    StreamError,
+)
+from pokerd.client.http import Http
 from pokerd.client.live import (
     LiveClosedError,
     LiveConnection,

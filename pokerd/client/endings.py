@@ -9,8 +9,7 @@ from typing import Literal
 
 import attrs
 
-from pokerd.client.errors import ClientError
-from pokerd.client.http import HttpError
+from pokerd.client.errors import ClientError, HttpError
 from pokerd.wire.protocol import TABLE_GONE_CODES, CloseCode, Error
 
 Ending = Literal["closed", "seat_lost", "table_gone"]

@@ -13,7 +13,6 @@ answer with an error status.
 from __future__ import annotations
 
 import json as jsonlib
-from contextlib import suppress
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -22,34 +21,12 @@ import attrs
 import httpx
 import trio
 
-from pokerd.client.errors import ClientError
+from pokerd.client.errors import ClientError, HttpConnectionError, HttpError
 from pokerd.client.transcript import PageError, Received, decode_page
-from pokerd.wire import codec
-from pokerd.wire.protocol import Error
 
 HTTP_TIMEOUT_S = 10.0
 """A call's deadline, from connecting to the last byte of the answer (a long
 poll adds its `wait`)."""
-
-
-class HttpError(ClientError):
-    """An HTTP answer with an error status; `error` is the server's message."""
-
-    def __init__(self, status: int, body: Any) -> None:
-        self.status = status
-        self.body = body
-        self.error: Error | None = None
-        with suppress(codec.DecodeError):
-            decoded = codec.structure_server_message(body)
-            if isinstance(decoded, Error):
-                self.error = decoded
-        super().__init__(f"HTTP {status}: {body}")
-
-
-class HttpConnectionError(ClientError, ConnectionError):
-    """The exchange did not complete: the server could not be reached, or the
-    connection broke before the whole answer (so a request sent may or may
-    not have been applied). A ConnectionError, so an OSError too."""
 
 
 @attrs.frozen

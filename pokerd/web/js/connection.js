@@ -1,6 +1,6 @@
 // One viewer's connection to one table: the live WebSocket, else HTTP long polls.
 //
-// The model is pokerd/client.py: keep the table's epoch and the offset (the
+// The model is pokerd/client/: keep the table's epoch and the offset (the
 // last seq received); after any drop, reconnect with backoff and full jitter
 // and resume from the offset; while the socket cannot be opened, long-poll
 // GET /tables/{id}/events and post requests to /tables/{id}/requests, trying
