@@ -331,6 +331,47 @@ async def test_a_refused_socket_falls_back_to_polling_and_retries_it_with_backof
     assert stats.polls >= 1
 
 
+async def refuse_upgrades(*, task_status: trio.TaskStatus[str]) -> None:
+    """A server that answers every request, a WebSocket upgrade too, with 404;
+    started with its ws:// URL."""
+
+    async def refuse(stream: trio.SocketStream) -> None:
+        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    return
+                request += chunk
+            await stream.send_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+            )
+        await stream.aclose()
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(f"ws://127.0.0.1:{listeners[0].socket.getsockname()[1]}")
+    await trio.serve_listeners(refuse, listeners)
+
+
+async def test_a_refused_handshake_falls_back_to_polling_as_a_refused_socket_does(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "client.db"
+    async with served(db) as server, trio.open_nursery() as nursery:
+        refusing = await nursery.start(refuse_upgrades)
+        game = await heads_up(server)
+        client = client_for(game, 0, refusing)
+        other = client_for(game, 1, server.live)
+        async with running(client, other):
+            assert client.mode == "polling"
+            await play_all([client, other], 1)
+        nursery.cancel_scope.cancel()
+        stats = client.statistics()
+
+    assert (stats.sockets_opened, stats.fallbacks) == (0, 1)
+    assert_exactly_the_log(db, game.table, client)
+
+
 async def test_a_client_on_polling_plays_hands_and_gets_its_log(tmp_path: Path) -> None:
     db = tmp_path / "client.db"
     closed_port = f"ws://127.0.0.1:{free_port()}"
