@@ -3,8 +3,9 @@
 `served` runs `pokerd.server.serve.serve` (Hypercorn and the trio-websocket
 listener, on ephemeral ports of 127.0.0.1) inside the test's Trio run;
 `pokerd_serve` starts the daemon as a process, stopped by its PID. `HttpApi`
-speaks plain HTTP/1.1 and `LiveClient` is a trio-websocket client of one
-table's live stream that keeps every message it receives.
+is pokerd.client's `Http` (a connection a call) and `LiveClient` is a
+trio-websocket client of one table's live stream that keeps every message it
+receives.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def free_port() -> int:
 
 
 class HttpApi(Http):
-    """pokerd.client's plain HTTP/1.1 client, at 127.0.0.1:PORT."""
+    """pokerd.client's HTTP client, at 127.0.0.1:PORT."""
 
     def __init__(self, port: int) -> None:
         # Long polls in tests wait up to STEP_S: the bound is well above it.

@@ -22,7 +22,17 @@ import pytest
 import trio
 from served import STEP_S, Served, free_port, log_as_seen_by, served
 
-from pokerd.client import Backoff, Client, Http, Received, Seated
+from pokerd.client import (
+    Backoff,
+    Client,
+    Http,
+    HttpConnectionError,
+    HttpError,
+    Received,
+    Seated,
+)
+from pokerd.client.endings import after_poll_error
+from pokerd.client.live import LiveConnection
 from pokerd.engine.commands import ActionName
 from pokerd.engine.events import ActionTaken
 from pokerd.engine.views import TableView
@@ -321,6 +331,47 @@ async def test_a_refused_socket_falls_back_to_polling_and_retries_it_with_backof
     assert stats.polls >= 1
 
 
+async def refuse_upgrades(*, task_status: trio.TaskStatus[str]) -> None:
+    """A server that answers every request, a WebSocket upgrade too, with 404;
+    started with its ws:// URL."""
+
+    async def refuse(stream: trio.SocketStream) -> None:
+        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    return
+                request += chunk
+            await stream.send_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+            )
+        await stream.aclose()
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(f"ws://127.0.0.1:{listeners[0].socket.getsockname()[1]}")
+    await trio.serve_listeners(refuse, listeners)
+
+
+async def test_a_refused_handshake_falls_back_to_polling_as_a_refused_socket_does(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "client.db"
+    async with served(db) as server, trio.open_nursery() as nursery:
+        refusing = await nursery.start(refuse_upgrades)
+        game = await heads_up(server)
+        client = client_for(game, 0, refusing)
+        other = client_for(game, 1, server.live)
+        async with running(client, other):
+            assert client.mode == "polling"
+            await play_all([client, other], 1)
+        nursery.cancel_scope.cancel()
+        stats = client.statistics()
+
+    assert (stats.sockets_opened, stats.fallbacks) == (0, 1)
+    assert_exactly_the_log(db, game.table, client)
+
+
 async def test_a_client_on_polling_plays_hands_and_gets_its_log(tmp_path: Path) -> None:
     db = tmp_path / "client.db"
     closed_port = f"ws://127.0.0.1:{free_port()}"
@@ -521,3 +572,125 @@ async def test_an_unanswered_action_is_sent_again_after_a_drop_and_applied_once(
     assert isinstance(first_after.event, ActionTaken)
     assert first_after.event.seat == 0 and first_after.seq <= answer.seq
     assert_exactly_the_log(db, game.table, client)
+
+
+async def test_a_drop_cancelled_before_it_cuts_leaves_the_socket_alone(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path / "client.db") as server:
+        game = await heads_up(server)
+        client = client_for(game, 0, server.live)
+        dropped: bool | None = None
+        async with running(client):
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                dropped = await client.drop()
+            assert scope.cancelled_caught
+            assert client.mode == "live"
+        stats = client.statistics()
+
+    assert dropped is None
+    assert (stats.drops, stats.reconnects, stats.sockets_opened) == (0, 0, 1)
+
+
+async def test_a_drop_that_cut_says_so_even_when_cancelled_at_that_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in a task that drops and is cancelled as it does (the caller's count
+    of drops must stay the client's)."""
+    scope = trio.CancelScope()
+    cut = LiveConnection.cut
+
+    def cut_and_cancel(connection: LiveConnection) -> None:
+        cut(connection)
+        scope.cancel()
+
+    monkeypatch.setattr(LiveConnection, "cut", cut_and_cancel)
+    async with served(tmp_path / "client.db") as server:
+        game = await heads_up(server)
+        client = client_for(game, 0, server.live)
+        dropped: bool | None = None
+        async with running(client):
+            with scope:
+                dropped = await client.drop()
+                await trio.sleep_forever()
+            with trio.fail_after(STEP_S):
+                await client.wait_for(lambda c: c.statistics().resumed == 1)
+        stats = client.statistics()
+
+    assert dropped is True
+    assert stats.drops == 1 and 1006 in stats.close_codes
+
+
+async def test_http_reports_a_missing_table_a_bad_token_and_a_closed_port(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path / "client.db") as server:
+        game = await heads_up(server)
+        http = Http(game.http_url)
+        with pytest.raises(HttpError) as missing:
+            await http.events("no-such-table", None, after=0)
+        with pytest.raises(HttpError) as bad_token:
+            await http.events(game.table, "not-a-token", after=0)
+        # Within `async with`, calls share kept-alive connections, same answers.
+        async with http:
+            pages = [await http.events(game.table, None, after=0) for _ in range(3)]
+
+    assert missing.value.status == 404 and missing.value.error is not None
+    assert missing.value.error.code == "no_such_table"
+    assert bad_token.value.status == 401
+    ending = after_poll_error(missing.value)
+    assert ending is not None and ending.ending == "table_gone"
+    ending = after_poll_error(bad_token.value)
+    assert ending is not None and ending.ending == "seat_lost"
+    # (Hand 1 is being dealt meanwhile: the pages may end further and further.)
+    assert [page["events"][0]["seq"] for page in pages] == [1, 1, 1]
+    assert {page["epoch"] for page in pages} == {game.seated[0].epoch}
+
+    closed = Http(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(HttpConnectionError) as refused:
+        await closed.health()
+    assert isinstance(refused.value, OSError)
+
+
+async def test_http_gives_up_on_a_silent_server_at_its_deadline() -> None:
+    silent = trio.socket.socket()
+    with silent:
+        await silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        for pooled in (False, True):
+            http = Http(f"http://127.0.0.1:{port}", timeout_s=0.2)
+            with pytest.raises(trio.TooSlowError):
+                if pooled:
+                    async with http:
+                        await http.health()
+                else:
+                    await http.health()
+
+
+async def test_an_unreachable_server_is_retried_until_the_client_closes() -> None:
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await trio.sleep(0)
+
+    client = Client(
+        f"http://127.0.0.1:{free_port()}",
+        f"ws://127.0.0.1:{free_port()}",
+        "some-table",
+        backoff=Backoff(base=0.1, cap=5.0, rng=Highest()),
+        sleep=recorded_sleep,
+    )
+    with trio.fail_after(STEP_S):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.run)
+            await until(lambda: len(waits) >= 12, partial(trio.sleep, 0.01))
+            assert client.mode == "connecting"
+            client.close()
+    stats = client.statistics()
+
+    assert (client.ending, stats.mode) == ("closed", "closed")
+    assert (stats.sockets_opened, stats.polls, stats.fallbacks) == (0, 0, 1)
+    assert stats.events == 0 and client.problems == []

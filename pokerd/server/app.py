@@ -23,9 +23,9 @@ from werkzeug.exceptions import HTTPException
 
 from pokerd.engine.config import TableConfig
 from pokerd.ops.settings import DEFAULTS
-from pokerd.server.service import MAX_WAIT_S, PokerService, ServiceError
+from pokerd.server.service import PokerService, ServiceError
 from pokerd.wire import codec
-from pokerd.wire.protocol import Error, ErrorCode
+from pokerd.wire.protocol import MAX_POLL_WAIT_S, Error, ErrorCode
 
 T = TypeVar("T")
 
@@ -150,9 +150,9 @@ def create_app(
     async def events(table_id: str) -> Response:
         after = _query_int("after")
         wait = _query_float("wait")
-        if not 0 <= wait <= MAX_WAIT_S:
+        if not 0 <= wait <= MAX_POLL_WAIT_S:
             raise ServiceError(
-                400, ErrorCode.BAD_REQUEST, f"wait is 0 to {MAX_WAIT_S:g} seconds"
+                400, ErrorCode.BAD_REQUEST, f"wait is 0 to {MAX_POLL_WAIT_S:g} seconds"
             )
         page = await service.events(
             table_id,

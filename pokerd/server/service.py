@@ -53,6 +53,7 @@ from pokerd.tables.table import Table, TableClosedError, wall_clock_ms
 from pokerd.tables.tokens import new_token, token_hash
 from pokerd.wire import codec
 from pokerd.wire.protocol import (
+    MAX_POLL_WAIT_S,
     PAGE_EVENTS,
     Ack,
     Error,
@@ -65,8 +66,6 @@ from pokerd.wire.protocol import (
     to_command,
 )
 
-MAX_WAIT_S = 30.0
-"""Longest long poll."""
 REMEMBERED_IDS = 64
 """Request ids remembered per seat token (oldest forgotten first). A client
 resends only what was unanswered when its connection dropped, its latest
@@ -478,7 +477,9 @@ class PokerService:
                 return answer
             messages = [m for m in feed.first if isinstance(m, EventMessage)]
             if not messages and wait > 0 and not self._closing:
-                batch = await self._next_batch(feed.subscription, min(wait, MAX_WAIT_S))
+                batch = await self._next_batch(
+                    feed.subscription, min(wait, MAX_POLL_WAIT_S)
+                )
                 if batch is not None:
                     messages = feed.messages(batch)
             answer["events"] = [codec.unstructure_message(m) for m in messages]

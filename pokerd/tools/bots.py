@@ -406,9 +406,15 @@ async def run_bots(
     """Create the tables, seat and run the bots until their hands are played
     (or `stop` is set), then check each bot's events against the log. `live`:
     the live stream's URL (default: from the server's /healthz)."""
+    async with Http(options.url) as http:  # setup and checks on kept-alive connections
+        return await _run_bots(options, http, live=live, stop=stop)
+
+
+async def _run_bots(
+    options: BotsOptions, http: Http, *, live: str | None, stop: trio.Event | None
+) -> Report:
     started = time.monotonic()
     seed = random.randrange(2**32) if options.seed is None else options.seed
-    http = Http(options.url)
     if live is None:
         live = await live_url_of(http)
     clock_ms = max(ACTION_CLOCK_MS, int(3000 * options.think) + 10_000)

@@ -126,6 +126,8 @@ further behind, the viewer starts over from its view of the table now
 PAGE_EVENTS = 500
 """Most events in one answer of `GET /tables/{id}/events` (the client asks
 again from the last seq it got)."""
+MAX_POLL_WAIT_S = 30.0
+"""The longest `wait` of a long poll (`GET /tables/{id}/events?wait=`)."""
 
 
 @attrs.frozen(kw_only=True)
