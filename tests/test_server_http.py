@@ -692,7 +692,7 @@ async def test_a_stopped_tables_record_goes_and_its_long_poll_ends(
                 # Another writer appends to the table's log behind the
                 # service's back: its next append conflicts, and the
                 # supervisor stops the table.
-                with EventStore(tmp_path / "pokerd.db") as intruder_store:
+                with EventStore(tmp_path / "pokerd.db", claim=False) as intruder_store:
                     loaded = await intruder_store.read(load_table, table)
                     intruder = Table(table, intruder_store, loaded)
                     await intruder.execute(SitDown(seat=5, name="eve", buy_in=100))
