@@ -105,12 +105,14 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     serve = commands.add_parser(
         "serve",
-        help="run the table server (HTTP API and live WebSocket stream)",
-        description="Serve the tables of the database until SIGINT or SIGTERM, on "
-        "two listeners: the HTTP API on --port (default 8000) and the live "
-        "WebSocket stream, ws://HOST:LIVE_PORT/tables/{id}/live, on --live-port "
-        "(default 8001). Settings come from the defaults, then the config file, "
-        "then POKERD_<FIELD> environment variables, then these flags.",
+        help="run the table server (web page, HTTP API and live WebSocket stream)",
+        description="Serve the tables of the database until SIGINT or SIGTERM, "
+        "all on one port, --port (default 8000): the web page, the HTTP API and "
+        "the live WebSocket stream, ws://HOST:PORT/tables/{id}/live (--live-port "
+        "gives the stream a port of its own). A port that cannot be opened is "
+        "one line on stderr, exit status 2. Settings come from the defaults, then "
+        "the config file, then POKERD_<FIELD> environment variables, then these "
+        "flags.",
     )
     serve.add_argument(
         "--config",
@@ -196,6 +198,7 @@ def _bots(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from pokerd.ops.settings import SettingsError, field_help, load_settings
+    from pokerd.server.listeners import ListenError
     from pokerd.server.serve import run
 
     overrides = {field: getattr(args, field) for field in field_help()}
@@ -204,7 +207,11 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"pokerd serve: {error}", file=sys.stderr)
         return 2
-    return run(settings)
+    try:
+        return run(settings)
+    except ListenError as error:
+        print(f"pokerd serve: {error}", file=sys.stderr)
+        return 2
 
 
 def _positive(text: str) -> int:

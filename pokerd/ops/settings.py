@@ -58,6 +58,10 @@ def _port(value: int) -> str | None:
     return f"expected a port number 0 to 65535, got {value!r}"
 
 
+def _optional_port(value: int | None) -> str | None:
+    return None if value is None else _port(value)
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else f"expected more than 0, got {value!r}"
 
@@ -78,11 +82,13 @@ class Settings:
     """Address to listen on (0.0.0.0 for every interface)."""
 
     port: int = _setting(8000, _port)
-    """TCP port of the HTTP API (0 picks a free one)."""
+    """TCP port of the web page, the HTTP API and the WebSocket live stream (0
+    picks a free one)."""
 
-    live_port: int = _setting(8001, _port)
-    """TCP port of the WebSocket live stream, on the same host (0 picks a free
-    one); a proxy can put both behind one port, see docs/design.md."""
+    live_port: int | None = _setting(None, _optional_port)
+    """TCP port of a listener of its own for the WebSocket live stream, on the
+    same host (0 picks a free one). Unset (the default), the stream is served
+    on port, with the page and the API."""
 
     data_dir: Path = attrs.field(default=Path("data"))
     """Folder for pokerd's files; the database is pokerd.db in it unless db is

@@ -43,7 +43,6 @@ STRONG = 0.72
 """Hand strength from which a bot bets or raises."""
 FAIR = 0.45
 """Hand strength from which a bot calls a bet up to the pot."""
-DEFAULT_LIVE_PORT = 8001
 ACTION_CLOCK_MS = 30_000
 """The tables' action clock: the server's default, longer for slow thinkers."""
 SETUP_CONCURRENCY = 16
@@ -388,9 +387,10 @@ class Report:
 
 
 async def live_url_of(http: Http) -> str:
-    """Where the server's live stream listens, from its /healthz."""
+    """Where the server's live stream listens, from its /healthz (by default
+    on the HTTP API's own host and port)."""
     health = await http.health()
-    return str(health.get("live") or f"ws://{http.host}:{DEFAULT_LIVE_PORT}")
+    return str(health.get("live") or f"ws://{http.host}:{http.port}")
 
 
 async def run_bots(
