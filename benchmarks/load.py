@@ -27,11 +27,18 @@ Scenarios (`--scenarios`, all by default; `--quick` shrinks every one):
   redaction) with as many sockets as the saturation step that held, messages
   of the same size, saturated: what the stack itself can deliver.
 
+The server serves the page, the API and the live stream on one port, as by
+default; `--ports two` gives the stream a port of its own (`--live-port`),
+and `--ports both` runs every scenario both ways, interleaved, `--repeat`
+times each, and reports the medians of each way and their ratios
+(`one_to_two`): what sharing the port costs, measured in one run.
+`--steps` picks the saturation steps.
+
 Figures print as `name: value` lines and are written as JSON under
 benchmarks/results/ with the machine and the git commit.
 
     python benchmarks/load.py [--quick] [--scenarios a,b] [--duration S]
-        [--large N]
+        [--large N] [--ports one|two|both] [--repeat N] [--steps 5,10]
 """
 
 from __future__ import annotations
@@ -44,13 +51,14 @@ import os
 import platform
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -688,10 +696,16 @@ class Child:
 
 
 class Server:
-    """`pokerd serve` on a fresh database in `folder`, default settings."""
+    """`pokerd serve` on a fresh database in `folder`, default settings: one
+    port, or the live stream on a port of its own (`own_live_port`)."""
 
-    def __init__(self, folder: Path, flags: tuple[str, ...] = ()) -> None:
-        self.port, self.live_port = free_port(), free_port()
+    def __init__(
+        self, folder: Path, flags: tuple[str, ...] = (), own_live_port: bool = False
+    ) -> None:
+        self.port = free_port()
+        self.live_port = free_port() if own_live_port else self.port
+        if own_live_port:
+            flags = ("--live-port", str(self.live_port), *flags)
         self.log = (folder / "serve.log").open("w")
         self.process = subprocess.Popen(
             [
@@ -703,8 +717,6 @@ class Server:
                 str(folder / "load.db"),
                 "--port",
                 str(self.port),
-                "--live-port",
-                str(self.live_port),
                 "--log-level",
                 "WARNING",
                 *flags,
@@ -760,6 +772,7 @@ class Scenario:
     chaos: float = 0.0
     workers: int = 1
     server_flags: tuple[str, ...] = ()
+    own_live_port: bool = False
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -769,10 +782,11 @@ def split(total: int, parts: int) -> list[int]:
 def run_scenario(scenario: Scenario, seed: int) -> Json:
     """One scenario on a fresh server; its figures."""
     with tempfile.TemporaryDirectory(prefix="pokerd-load-") as tmp:
-        server = Server(Path(tmp), scenario.server_flags)
+        server = Server(Path(tmp), scenario.server_flags, scenario.own_live_port)
         workers: list[Child] = []
         try:
             rss_idle = proc_status(server.pid, "VmRSS")
+            setup0 = time.perf_counter()
             for index, tables in enumerate(split(scenario.tables, scenario.workers)):
                 spec = {
                     "http_port": server.port,
@@ -788,6 +802,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
                 workers.append(Child("--worker", json.dumps(spec)))
             for child in workers:
                 child.expect("connected")
+            setup = time.perf_counter() - setup0
             rss_connected = proc_status(server.pid, "VmRSS")
             time.sleep(scenario.warmup)
             cpu0, sent0 = (
@@ -834,10 +849,14 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             "p999": round(percentile(latencies, 99.9), 3),
             "max": round(max(latencies, default=math.nan), 3),
         },
+        "setup_s": round(setup, 2),
         "actions_per_s": round(actions / elapsed, 1),
         "events_appended_per_s": round((appended1 - appended0) / wall, 1),
         "messages_sent_per_s": round((sent1 - sent0) / wall, 1),
         "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+        "server_cpu_ms_per_action": round(
+            1000 * (cpu1 - cpu0) / wall / max(actions / elapsed, 1e-9), 3
+        ),
         "bots_cpu_pct": round(100 * (bots1 - bots0) / wall, 1),
         "server_rss_idle_mb": round(rss_idle, 1),
         "server_rss_connected_mb": round(rss_connected, 1),
@@ -851,6 +870,66 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "chaos_resumed": sum(report["resumed"] for report in reports),
         "chaos_not_recovered": sum(report["not_recovered"] for report in reports),
         "connect_failures": sum(report["connect_failures"] for report in reports),
+    }
+
+
+PORTS = {"one": (False,), "two": (True,), "both": (False, True)}
+"""`--ports`: the ways to run, as `own_live_port`."""
+COMPARED = (
+    ("setup_s",),
+    ("actions_per_s",),
+    ("messages_sent_per_s",),
+    ("server_cpu_pct",),
+    ("server_cpu_ms_per_action",),
+    ("latency_ms", "p50"),
+    ("latency_ms", "p99"),
+)
+"""The figures whose one-port to two-ports ratio `--ports both` reports."""
+
+
+def median_figures(runs: list[Json]) -> Json:
+    """Each numeric figure's median over `runs`; others as in the first."""
+    medians: Json = {}
+    for key, first in runs[0].items():
+        values = [run[key] for run in runs]
+        if isinstance(first, dict):
+            medians[key] = median_figures(values)
+        elif all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values
+        ):
+            medians[key] = round(statistics.median(values), 3)
+        else:
+            medians[key] = first
+    return medians
+
+
+def run_ports(scenario: Scenario, seed: int, ports: str, repeat: int) -> Json:
+    """`scenario` one way or both (interleaved, the order alternating),
+    `repeat` times each: the medians, with the two-port figures and the
+    ratios if both ways ran."""
+    ways = PORTS[ports]
+    runs: dict[bool, list[Json]] = {way: [] for way in ways}
+    for round_ in range(repeat):
+        for way in ways if round_ % 2 == 0 else ways[::-1]:
+            runs[way].append(run_scenario(replace(scenario, own_live_port=way), seed))
+    if len(ways) == 1:
+        figures = median_figures(runs[ways[0]])
+        if repeat > 1:
+            figures["runs"] = runs[ways[0]]
+        return figures
+    one, two = median_figures(runs[False]), median_figures(runs[True])
+    ratios: Json = {}
+    for path in COMPARED:
+        mine: Any = one
+        theirs: Any = two
+        for key in path:
+            mine, theirs = mine[key], theirs[key]
+        ratios["_".join(path)] = round(mine / theirs, 3) if theirs else math.nan
+    return {
+        **one,
+        "two_ports": two,
+        "one_to_two": ratios,
+        "runs": {"one_port": runs[False], "two_ports": runs[True]},
     }
 
 
@@ -947,6 +1026,24 @@ def main() -> None:
         type=int,
         help="tables of scenario 2 (default 1000): to find the human-pace capacity",
     )
+    parser.add_argument(
+        "--ports",
+        choices=sorted(PORTS),
+        default="one",
+        help="the live stream on the API's port (one, the default), on a port of "
+        "its own (two), or each scenario both ways, interleaved (both)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each scenario (each way), whose medians are reported",
+    )
+    parser.add_argument(
+        "--steps",
+        help="saturation's numbers of tables, comma-separated "
+        "(default 5,10,20,40,80,160; 2,5 with --quick)",
+    )
     args = parser.parse_args()
     raise_nofile()
     chosen = args.scenarios.split(",")
@@ -956,54 +1053,54 @@ def main() -> None:
     human = (1.0, 3.0)
     small, large = (10, 30) if quick else (100, 1000)
     large = args.large or large
-    results: Json = {"machine": machine(), "quick": quick, "scenarios": {}}
+    results: Json = {
+        "machine": machine(),
+        "quick": quick,
+        "ports": args.ports,
+        "repeat": args.repeat,
+        "scenarios": {},
+    }
     figures: dict[str, Json] = results["scenarios"]
     out("machine", json.dumps(results["machine"]))
 
     def record(name: str, scenario_figures: Json) -> None:
         figures[name] = scenario_figures
-        print_figures(name, scenario_figures)
+        print_figures(name, {k: v for k, v in scenario_figures.items() if k != "runs"})
+
+    def run(scenario: Scenario) -> Json:
+        return run_ports(scenario, args.seed, args.ports, args.repeat)
 
     if "human100" in chosen:
         record(
             "human100",
-            run_scenario(
-                Scenario("human100", small, human, duration, warmup), args.seed
-            ),
+            run(Scenario("human100", small, human, duration, warmup)),
         )
     if "human1000" in chosen:
         record(
             "human1000",
-            run_scenario(
-                Scenario("human1000", large, human, duration, warmup, workers=2),
-                args.seed,
-            ),
+            run(Scenario("human1000", large, human, duration, warmup, workers=2)),
         )
     if "chaos" in chosen:
         record(
             "chaos",
-            run_scenario(
-                Scenario("chaos", small, human, duration, warmup, chaos=CHAOS_DROP),
-                args.seed,
-            ),
+            run(Scenario("chaos", small, human, duration, warmup, chaos=CHAOS_DROP)),
         )
     for mode in ("poll1s", "longpoll"):
         if mode in chosen:
             record(
                 mode,
-                run_scenario(
-                    Scenario(mode, small, human, duration, warmup, mode=mode),
-                    args.seed,
-                ),
+                run(Scenario(mode, small, human, duration, warmup, mode=mode)),
             )
     best: Json | None = None
     peak: Json | None = None
     """The step with the most actions/s, p99 or not (for the ceiling)."""
     if "saturation" in chosen:
-        steps = (2, 5) if quick else (5, 10, 20, 40, 80, 160)
+        steps: tuple[int, ...] = (2, 5) if quick else (5, 10, 20, 40, 80, 160)
+        if args.steps:
+            steps = tuple(int(tables) for tables in args.steps.split(","))
         step_duration = min(duration, 5.0 if quick else 20.0)
         for tables in steps:
-            step = run_scenario(
+            step = run(
                 Scenario(
                     "saturation",
                     tables,
@@ -1020,7 +1117,6 @@ def main() -> None:
                         "1000",
                     ),
                 ),
-                args.seed,
             )
             record(f"saturation.t{tables}", step)
             if peak is None or step["actions_per_s"] > peak["actions_per_s"]:

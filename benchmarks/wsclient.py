@@ -22,7 +22,7 @@ from collections import deque
 
 import trio
 
-from pokerd.server.live import frame_header
+from pokerd.wire.frames import frame_header
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HEAD = 16_384

@@ -107,13 +107,14 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     serve = commands.add_parser(
         "serve",
-        help="run the table server (HTTP API and live WebSocket stream)",
-        description="Serve the tables of the database until SIGINT or SIGTERM, on "
-        f"two listeners: the HTTP API on --port (default {DEFAULTS.port}) and the "
-        "live WebSocket stream, ws://HOST:LIVE_PORT/tables/{id}/live, on "
-        f"--live-port (default {DEFAULTS.live_port}). Settings come from the "
-        "defaults, then the config file, "
-        "then POKERD_<FIELD> environment variables, then these flags.",
+        help="run the table server (web page, HTTP API and live WebSocket stream)",
+        description="Serve the tables of the database until SIGINT or SIGTERM, "
+        f"all on one port, --port (default {DEFAULTS.port}): the web page, the "
+        "HTTP API and the live WebSocket stream, ws://HOST:PORT/tables/{id}/live "
+        "(--live-port gives the stream a port of its own). A port that cannot be "
+        "opened, or a database in use or that cannot be opened, is one line on "
+        "stderr, exit status 2. Settings come from the defaults, then the config "
+        "file, then POKERD_<FIELD> environment variables, then these flags.",
     )
     serve.add_argument(
         "--config",
@@ -203,6 +204,7 @@ def _bots(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from pokerd.ops.settings import SettingsError, field_help, load_settings
+    from pokerd.server.listeners import ListenError
     from pokerd.server.serve import run
     from pokerd.store import SchemaTooNewError, UnavailableError
 
@@ -219,6 +221,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     except SchemaTooNewError as error:
         print(f"pokerd serve: {settings.db}: {error}", file=sys.stderr)
+        return 2
+    except ListenError as error:
+        print(f"pokerd serve: {error}", file=sys.stderr)
         return 2
 
 

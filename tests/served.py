@@ -1,7 +1,8 @@
 """A real server for tests: in this process or as `pokerd serve`, with clients.
 
-`served` runs `pokerd.server.serve.serve` (Hypercorn and the trio-websocket
-listener, on ephemeral ports of 127.0.0.1) inside the test's Trio run;
+`served` runs `pokerd.server.serve.serve` (the page, the HTTP API and the
+live stream on one ephemeral port of 127.0.0.1, or the stream on a port of
+its own with `live_port=0`) inside the test's Trio run;
 `pokerd_serve` starts the daemon as a process, stopped by its PID. `HttpApi`
 is pokerd.client's `Http` (a connection a call) and `LiveClient` is a
 trio-websocket client of one table's live stream that keeps every message it
@@ -68,8 +69,8 @@ class Served:
 
 @asynccontextmanager
 async def served(db: Path, **settings: Any) -> AsyncIterator[Served]:
-    """`serve` in this Trio run on free ports, cancelled when the block ends."""
-    defaults: dict[str, Any] = {"port": 0, "live_port": 0, "next_hand_delay_ms": 0}
+    """`serve` in this Trio run on a free port, cancelled when the block ends."""
+    defaults: dict[str, Any] = {"port": 0, "next_hand_delay_ms": 0}
     chosen = Settings(db=db, **{**defaults, **settings})
     async with trio.open_nursery() as nursery:
         where = await nursery.start(partial(serve, chosen, handle_signals=False))
@@ -98,8 +99,8 @@ class Process:
 
 @asynccontextmanager
 async def pokerd_serve(db: Path, log: Path, *flags: str) -> AsyncIterator[Process]:
-    """`pokerd serve` on free ports; killed by its PID if the test did not stop it."""
-    port, live_port = free_port(), free_port()
+    """`pokerd serve` on a free port; killed by its PID if the test did not stop it."""
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -109,8 +110,6 @@ async def pokerd_serve(db: Path, log: Path, *flags: str) -> AsyncIterator[Proces
         str(db),
         "--port",
         str(port),
-        "--live-port",
-        str(live_port),
         "--next-hand-delay-ms",
         "0",
         "--shutdown-grace-s",
@@ -132,7 +131,7 @@ async def pokerd_serve(db: Path, log: Path, *flags: str) -> AsyncIterator[Proces
                     continue
                 assert status == 200
                 break
-        yield Process(client, f"ws://127.0.0.1:{live_port}", process)
+        yield Process(client, f"ws://127.0.0.1:{port}", process)
     finally:
         if process.returncode is None:
             process.kill()

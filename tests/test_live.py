@@ -36,11 +36,12 @@ from wsproto.frame_protocol import FrameProtocol
 
 from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
-from pokerd.server.live import LiveConnection, frame_header
+from pokerd.server.live import LiveConnection
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
 from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch
 from pokerd.tables.table import Table
+from pokerd.wire.frames import frame_header
 from pokerd.wire.protocol import CloseCode
 
 MAX_HANDS_TO_DROP = 60

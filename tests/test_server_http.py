@@ -203,7 +203,8 @@ async def test_health_says_ok_and_counts_the_running_tables(tmp_path: Path) -> N
         status, health = await client.call("GET", "/healthz")
 
     assert status == 200
-    assert health == {"ok": True, "tables": 1, "live": ""}
+    # The stream shares the API's port: it is where the caller reached the API.
+    assert health == {"ok": True, "tables": 1, "live": "ws://localhost"}
 
 
 async def test_a_created_table_is_listed_with_its_config_seats_taken_and_hands(

@@ -43,7 +43,7 @@ def test_defaults_are_the_documented_values() -> None:
     assert attrs.asdict(settings, recurse=False) == {
         "host": "127.0.0.1",
         "port": 8000,
-        "live_port": 8001,
+        "live_port": None,
         "data_dir": Path("data"),
         "db": Path("data/pokerd.db"),
         "synchronous": "FULL",
@@ -399,6 +399,19 @@ def test_settings_are_frozen() -> None:
         settings.port = 1  # type: ignore[misc]
 
 
+def test_the_live_stream_gets_a_port_of_its_own_only_when_one_is_given(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, "live_port = 0\n")
+
+    assert load_settings(environ={}).live_port is None
+    assert load_settings(environ={"POKERD_LIVE_PORT": "8001"}).live_port == 8001
+    assert load_settings(environ={}, overrides={"live_port": "9001"}).live_port == 9001
+    assert load_settings(config_file=config, environ={}).live_port == 0
+    with pytest.raises(SettingsError, match="--live-port: expected a port number"):
+        load_settings(environ={}, overrides={"live_port": "70000"})
+
+
 def test_settings_built_directly_check_their_ranges() -> None:
     with pytest.raises(ValueError, match="port: expected a port number"):
         Settings(port=-1)
@@ -409,8 +422,9 @@ def test_every_setting_has_a_help_text() -> None:
 
     assert set(texts) == set(attrs.fields_dict(Settings))
     assert all(texts.values())
-    assert (
-        texts["port"] == "TCP port of the HTTP API (0 picks a free one). Default: 8000."
+    assert texts["port"] == (
+        "TCP port of the web page, the HTTP API and the WebSocket live stream "
+        "(0 picks a free one). Default: 8000."
     )
 
 

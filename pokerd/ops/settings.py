@@ -67,6 +67,10 @@ def _port(value: int) -> str | None:
     return f"expected a port number 0 to 65535, got {value!r}"
 
 
+def _optional_port(value: int | None) -> str | None:
+    return None if value is None else _port(value)
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else f"expected more than 0, got {value!r}"
 
@@ -91,12 +95,18 @@ class Settings:
     host: str = _setting(
         "127.0.0.1", "Address to listen on (0.0.0.0 for every interface).", _not_empty
     )
-    port: int = _setting(8000, "TCP port of the HTTP API (0 picks a free one).", _port)
-    live_port: int = _setting(
-        8001,
-        "TCP port of the WebSocket live stream, on the same host (0 picks a free "
-        "one); a proxy can put both behind one port, see docs/design.md.",
+    port: int = _setting(
+        8000,
+        "TCP port of the web page, the HTTP API and the WebSocket live stream "
+        "(0 picks a free one).",
         _port,
+    )
+    live_port: int | None = _setting(
+        None,
+        "TCP port of a listener of its own for the WebSocket live stream, on the "
+        "same host (0 picks a free one). Unset (the default), the stream is "
+        "served on port, with the page and the API.",
+        _optional_port,
     )
     data_dir: Path = attrs.field(
         default=Path("data"),

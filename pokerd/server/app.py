@@ -17,12 +17,19 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
-from quart import Response, request, send_from_directory
+from quart import (
+    Response,
+    has_websocket_context,
+    request,
+    send_from_directory,
+    websocket,
+)
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from pokerd.engine.config import TableConfig
 from pokerd.ops.settings import DEFAULTS
+from pokerd.server.live import PATH as LIVE_PATH
 from pokerd.server.service import PokerService, ServiceError
 from pokerd.wire import codec
 from pokerd.wire.protocol import MAX_POLL_WAIT_S, Error, ErrorCode
@@ -53,10 +60,11 @@ def create_app(
     service: PokerService,
     *,
     max_body_bytes: int = DEFAULTS.max_frame_bytes,
-    live_url: str = "",
+    live_url: str | None = None,
 ) -> QuartTrio:
     """The API over `service`, which its owner runs (see pokerd.server.serve);
-    `live_url` is where the live stream listens, for `/healthz`."""
+    `live_url` is where the live stream listens if it has a port of its own,
+    for `/healthz` (None: it shares this API's port)."""
     app = QuartTrio(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
@@ -78,6 +86,9 @@ def create_app(
     @app.errorhandler(HTTPException)
     async def http_error(failure: HTTPException) -> Response:
         status = failure.code or 500
+        if status == 404 and has_websocket_context():
+            reason = _no_stream_here(websocket.path, live_url)
+            return error(Error(code="no_such_endpoint", message=reason), 404)
         message = failure.description or failure.name
         if status == 413:
             message = f"the body is over {max_body_bytes} bytes"
@@ -90,7 +101,9 @@ def create_app(
             {
                 "ok": True,
                 "tables": service.running_tables(),
-                "live": _as_seen_by_caller(live_url),
+                "live": _as_seen_by_caller(
+                    live_url, request.host, request.scheme == "https"
+                ),
             }
         )
 
@@ -193,15 +206,35 @@ def _prefers_html() -> bool:
     return best == "text/html"
 
 
-def _as_seen_by_caller(live_url: str) -> str:
-    """The live URL with a wildcard host (0.0.0.0, ::) replaced by the host the
-    caller reached this server at, which is where the stream is too."""
+def _as_seen_by_caller(live_url: str | None, host: str, secure: bool) -> str:
+    """Where a caller that reached this API at `host` (over TLS: `secure`)
+    reaches the live stream: at the same host and port, when they share a
+    port; else `live_url`, with a wildcard host (0.0.0.0, ::) replaced by the
+    host the caller used."""
+    if live_url is None:
+        return f"{'wss' if secure else 'ws'}://{host}"
     parts = urlsplit(live_url)
     if parts.hostname not in ("0.0.0.0", "::") or parts.port is None:
         return live_url
-    host = urlsplit(f"//{request.host}").hostname or "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{host}:{parts.port}"
+    name = urlsplit(f"//{host}").hostname or "127.0.0.1"
+    name = f"[{name}]" if ":" in name else name
+    return f"{parts.scheme}://{name}:{parts.port}"
+
+
+def _no_stream_here(path: str, live_url: str | None) -> str:
+    """Why a WebSocket upgrade that reached the HTTP API finds no stream: it is
+    not the live stream's, or it asked for it after other requests on its
+    kept-alive connection, which pokerd's listeners gave to the HTTP API
+    (docs/design.md, "One port"), or the stream has a port of its own."""
+    if live_url is not None:
+        where = _as_seen_by_caller(live_url, websocket.host, websocket.scheme == "wss")
+        return f"no stream at {path} on this port: the live stream is at {where}"
+    if LIVE_PATH.fullmatch(path):
+        return (
+            "the live stream is served to a connection whose first request "
+            "asks for it: open a new connection"
+        )
+    return f"no stream at {path}"
 
 
 async def _body() -> Any:

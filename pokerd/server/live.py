@@ -1,21 +1,23 @@
-"""The live stream: a trio-websocket listener with one endpoint per table.
+"""The live stream: trio-websocket connections, one endpoint per table.
 
-`ws://HOST:LIVE_PORT/tables/{id}/live`. The client's first message is a
-`hello` (its seat token, or none for a spectator, and where to resume); the
-server answers `welcome`, then the missed events or a snapshot, then every
-event as the table commits it, each redacted for this viewer and carrying
-its seq. Seat requests (`act`, `sit_out`, ...) go through the same
+`ws://HOST:PORT/tables/{id}/live`, on the HTTP API's port (pokerd's
+listeners hand each connection that asks for it to `LiveServer.take`) or on
+a port of its own (`live_port`). The client's first message is a `hello`
+(its seat token, or none for a spectator, and where to resume); the server
+answers `welcome`, then the missed events or a snapshot, then every event as
+the table commits it, each redacted for this viewer and carrying its seq.
+Seat requests (`act`, `sit_out`, ...) go through the same
 `PokerService.request` as over HTTP, so ids are idempotent across both.
 
 Each connection runs two tasks: the reader (requests in, answers queued) and
 the writer (the subscriber queue out: the table's batches and this client's
 answers, in order, so an ack never overtakes the event it names), though
 an item published while the writer waits with nothing queued is written by
-the publishing task itself; one task of the listener pings the sockets that
-have been quiet. The queue is the
-hub's bounded one: a client that falls behind is closed with SLOW_CONSUMER,
-and a send blocked for `heartbeat_s` (a client that stopped reading) closes
-it the same way, so the table never waits.
+the publishing task itself (`pokerd.server.ws_fastpath`); one task of the
+server pings the sockets that have been quiet. The queue is the hub's
+bounded one: a client that falls behind is closed with SLOW_CONSUMER, and a
+send blocked for `heartbeat_s` (a client that stopped reading) closes it the
+same way, so the table never waits.
 Why trio-websocket and not Hypercorn here: docs/design.md.
 """
 
@@ -24,28 +26,25 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import socket
-import struct
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import attrs
 import trio
 from trio_websocket import (
     ConnectionClosed,
-    Endpoint,
     WebSocketConnection,
     WebSocketRequest,
-    WebSocketServer,
+    wrap_server_stream,
 )
-from wsproto.connection import ConnectionState
 
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
 from pokerd.server.service import PokerService, ServiceError
+from pokerd.server.ws_fastpath import encode_frames, send_frames, write_now
 from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch, SlowConsumerError
 from pokerd.tables.tokens import token_hash
@@ -124,6 +123,7 @@ class LiveServer:
         self.limits = LiveLimits() if limits is None else limits
         self.metrics: Metrics = service.metrics
         self._connections: set[LiveConnection] = set()
+        self._handlers: trio.Nursery | None = None
         self._closing = trio.Event()
         self._idle = trio.Event()
         self._idle.set()
@@ -138,42 +138,32 @@ class LiveServer:
         return len(self._connections)
 
     async def run(
-        self,
-        host: str,
-        port: int,
-        *,
-        task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Listen until `close`, then wait for every connection to finish
-        (started: the listener's URL)."""
-        # The handlers outlive the listener: closing stops accepting first,
-        # then waits for the open sockets to say goodbye.
+        """Serve the connections handed to `take` until `close`, then wait
+        for each to finish (started: ready to take them)."""
+        # The connections outlive the pinger: closing stops it first, then
+        # waits for the open sockets to say goodbye.
         async with (
             trio.open_nursery() as handlers,
-            trio.open_nursery() as listening,
+            trio.open_nursery() as pinging,
         ):
-            listeners = await trio.open_tcp_listeners(port, host=host)
-            for listener in listeners:
-                # Accepted sockets inherit it: a client that stops reading
-                # fills this and blocks the writer within seconds, instead of
-                # quietly soaking up megabytes of autotuned kernel buffer.
-                listener.socket.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES
-                )
-                _keep_alive(listener.socket)
-            server = WebSocketServer(
-                self._handle,
-                listeners,
-                handler_nursery=handlers,
-                max_message_size=self.limits.max_frame_bytes,
-                connect_timeout=HANDSHAKE_TIMEOUT_S,
-                disconnect_timeout=CLOSE_TIMEOUT_S,
-            )
-            await listening.start(server.run)
-            listening.start_soon(self._ping_quiet_sockets)
-            task_status.started(_url(server.listeners[0]))
+            pinging.start_soon(self._ping_quiet_sockets)
+            self._handlers = handlers
+            task_status.started()
             await self._closing.wait()
-            listening.cancel_scope.cancel()
+            pinging.cancel_scope.cancel()
+
+    def take(self, stream: trio.SocketStream) -> None:
+        """Serve a connection accepted for the live stream (its WebSocket
+        handshake comes next), in a task of this server's."""
+        try:
+            _tune(stream.socket)
+            if self._handlers is None:
+                raise RuntimeError("the live server is not running")
+            self._handlers.start_soon(self._serve_stream, stream)
+        except (OSError, RuntimeError):  # the peer went, or the server stopped
+            stream.socket.close()
 
     def close(self) -> None:
         """Shutting down: refuse new sockets, close every open one with
@@ -204,6 +194,23 @@ class LiveServer:
             for connection in list(self._connections):
                 connection.ping_if_quiet(now, interval)
 
+    async def _serve_stream(self, stream: trio.SocketStream) -> None:
+        """One connection, as trio-websocket's `WebSocketServer` serves one:
+        the handshake within HANDSHAKE_TIMEOUT_S (else the socket is closed),
+        then `_handle` (which closes the WebSocket within CLOSE_TIMEOUT_S)."""
+        async with trio.open_nursery() as reader:  # trio-websocket's reader task
+            request = None
+            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                request = await wrap_server_stream(
+                    reader, stream, max_message_size=self.limits.max_frame_bytes
+                )
+            try:
+                if request is not None:
+                    await self._handle(request)
+            finally:
+                reader.cancel_scope.cancel()
+                await trio.aclose_forcefully(stream)
+
     async def _handle(self, request: WebSocketRequest) -> None:
         path = request.path.partition("?")[0]
         match = PATH.fullmatch(path)
@@ -230,77 +237,17 @@ class LiveServer:
                 self._idle.set()
 
 
-def encode_frames(ws: WebSocketConnection, texts: Sequence[str]) -> bytes:
-    """Text messages as the bytes of their WebSocket frames, for one write.
+def _tune(sock: trio.socket.SocketType) -> None:
+    """A live socket's options.
 
-    A batch's messages go out in one syscall instead of one each (a syscall
-    costs about 100 us on this kind of machine, see docs/performance.md).
-    trio-websocket 0.12.2 has no such call: this and `send_frames` are its
-    `send_message` and `_send` (`trio_websocket/_impl.py`) for several
-    frames at once. The frames are built here rather than by wsproto, whose
-    general frame writer cost more than the rest of a send: a server's frame
-    is unmasked, and this listener negotiates no extension, so a frame is a
-    header and the UTF-8 text (RFC 6455 section 5.2).
+    A small send buffer: a client that stops reading fills it and blocks the
+    writer within seconds, instead of quietly soaking up megabytes of
+    autotuned kernel buffer. TCP keepalive: the kernel probes a quiet
+    connection, so a peer that vanished is found within about
+    KEEPALIVE_IDLE_S + 3 x KEEPALIVE_INTERVAL_S seconds at no cost to the
+    server's own CPU.
     """
-    if ws._close_reason or ws._wsproto.state is not ConnectionState.OPEN:
-        raise ConnectionClosed(ws._close_reason)
-    parts = []
-    for text in texts:
-        payload = text.encode()
-        parts.append(frame_header(len(payload)))
-        parts.append(payload)
-    return b"".join(parts)
-
-
-def frame_header(size: int, opcode: int = 0x1, *, masked: bool = False) -> bytes:
-    """The header of a final frame of `size` payload bytes: a server's text
-    frame by default (a client's frames are `masked`, the mask key after the
-    header)."""
-    first, mask_bit = 0x80 | opcode, 0x80 if masked else 0
-    if size < 126:
-        return bytes((first, mask_bit | size))
-    if size < 65_536:
-        return struct.pack("!BBH", first, mask_bit | 126, size)
-    return struct.pack("!BBQ", first, mask_bit | 127, size)
-
-
-def write_now(ws: WebSocketConnection, data: bytes) -> int:
-    """Write what the kernel takes at once, without waiting: how many bytes.
-
-    Nearly every send fits the socket's buffer, and going through trio for
-    it (a lock, a cancel scope with a deadline, a checkpoint) cost about as
-    much as the write itself. Nothing is written while another task is in
-    the middle of a send (trio-websocket's lock is held) or if the socket is
-    closed or broken: the caller's `send_frames` then does it the slow way,
-    which also reports the error.
-    """
-    stream = ws._stream
-    if ws._stream_lock.locked() or ws._close_reason:
-        return 0
-    if not isinstance(stream, trio.SocketStream):
-        return 0  # TLS, say: only the stream knows how to write
-    try:
-        # The socket is non-blocking (trio's): a full buffer raises.
-        written = os.write(stream.socket.fileno(), data)
-    except OSError:  # BlockingIOError: the buffer is full; others: send_frames
-        return 0
-    return written
-
-
-async def send_frames(ws: WebSocketConnection, data: bytes) -> None:
-    """Write frames' bytes, waiting for the socket as long as it takes."""
-    async with ws._stream_lock:
-        try:
-            await ws._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await ws._abort_web_socket()
-            raise ConnectionClosed(ws._close_reason) from None
-
-
-def _keep_alive(sock: trio.socket.SocketType) -> None:
-    """The kernel probes a quiet connection (accepted sockets inherit this):
-    a peer that vanished is found within about KEEPALIVE_IDLE_S + 3 x
-    KEEPALIVE_INTERVAL_S seconds at no cost to the server's own CPU."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     for option, value in (
         ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
@@ -309,10 +256,6 @@ def _keep_alive(sock: trio.socket.SocketType) -> None:
     ):
         if hasattr(socket, option):  # Linux has all three
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
-
-
-def _url(listener: Endpoint | str) -> str:
-    return listener.url if isinstance(listener, Endpoint) else listener
 
 
 async def _reject(request: WebSocketRequest, status: int, code: str, text: str) -> None:

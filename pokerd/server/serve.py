@@ -1,18 +1,21 @@
-"""`pokerd serve`: the HTTP API and the live stream in one process, stopped gracefully.
+"""`pokerd serve`: the web page, the HTTP API and the live stream, stopped gracefully.
 
-The HTTP API runs on Hypercorn's trio worker; the live WebSocket stream on a
-trio-websocket listener of its own (`live_port`, see docs/design.md for why
-and for putting both behind one proxy port). Start-up opens (creating and
-migrating) the database, lets the supervisor resume every table the log says
-must run, starts both listeners, logs one line with the addresses and the
-database, and keeps the garbage collector's pauses short by freezing what
-lives long (`pokerd.ops.collector`, see docs/design.md).
+Start-up binds the listeners first (a port in use is one error, before any
+other work), then opens (creating and migrating) the database, lets the
+supervisor resume every table the log says must run, starts serving, logs
+one line with the addresses and the database, and keeps the garbage
+collector's pauses short by freezing what lives long
+(`pokerd.ops.collector`, see docs/design.md). The page, the HTTP API and the
+live stream share one port by default: each connection goes to Hypercorn or
+to the live stream's trio-websocket server by its first bytes
+(`pokerd.server.listeners`); `live_port` puts the stream on a port of its
+own. docs/design.md says why both servers, and how one port is shared.
 
 SIGINT or SIGTERM: long polls answer at once, every live socket is closed with
-code 1001 (going away), Hypercorn stops accepting and gives the requests in
-flight most of `shutdown_grace_s` to finish, then the tables are cancelled (an
-append in flight is shielded: it commits first) and the log is closed. A
-second signal stops at once.
+code 1001 (going away), no connection is accepted any more, the HTTP
+requests in flight get most of `shutdown_grace_s` to finish, then the tables
+are cancelled (an append in flight is shielded: it commits first) and the
+log is closed. A second signal stops at once.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from functools import partial
 import attrs
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
 
 from pokerd.ops.collector import FreezingCollector, timing_collections
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import Settings
 from pokerd.server.app import create_app
+from pokerd.server.http_worker import HttpServer
+from pokerd.server.listeners import address, bind, serve_port
 from pokerd.server.live import CLOSE_TIMEOUT_S, LiveLimits, LiveServer
 from pokerd.server.service import PokerService
 from pokerd.store.log import EventStore
@@ -48,9 +52,40 @@ class Listening:
     """Where a started server listens."""
 
     http: list[str]
-    """The HTTP API's URLs."""
+    """The HTTP API's URLs (http://HOST:PORT)."""
     live: str
-    """The live stream listener's URL (ws://HOST:PORT)."""
+    """The live stream's URL (ws://HOST:PORT): the HTTP API's port unless
+    `live_port` is set."""
+
+
+@attrs.frozen
+class _Ports:
+    """The bound listeners: the HTTP API's, and the live stream's own if it
+    has one (else it shares the HTTP API's)."""
+
+    http: list[trio.SocketListener]
+    live: list[trio.SocketListener]
+
+    def close(self) -> None:
+        for listener in [*self.http, *self.live]:
+            listener.socket.close()
+
+
+async def _bind(settings: Settings) -> _Ports:
+    """The listeners, bound before anything else is done (ListenError if a
+    port cannot be opened)."""
+    http = await bind(settings.host, settings.port)
+    try:
+        live = (
+            []
+            if settings.live_port is None
+            else await bind(settings.host, settings.live_port)
+        )
+    except BaseException:
+        for listener in http:
+            listener.socket.close()
+        raise
+    return _Ports(http, live)
 
 
 def run(settings: Settings) -> int:
@@ -72,10 +107,14 @@ async def serve(
     """Serve `settings`' database until SIGINT or SIGTERM (started: where).
 
     Without `handle_signals` (a server inside another program, or a test) the
-    signals keep their usual meaning and only cancellation stops it.
+    signals keep their usual meaning and only cancellation stops it. A port
+    that cannot be opened raises `pokerd.server.listeners.ListenError` before
+    anything else is done.
     """
+    ports = await _bind(settings)
     metrics = Metrics()
     with (
+        contextlib.closing(ports),
         _signals(handle_signals) as signals,
         EventStore(
             settings.db,
@@ -101,7 +140,14 @@ async def serve(
         with timing_collections(service.metrics):
             async with trio.open_nursery() as tables:
                 await tables.start(service.run)
-                await _serve_network(service, live, settings, signals, task_status)
+                await _serve_network(
+                    service,
+                    live,
+                    ports=ports,
+                    settings=settings,
+                    signals=signals,
+                    task_status=task_status,
+                )
                 tables.cancel_scope.cancel()
     log.info("pokerd stopped")
 
@@ -130,39 +176,67 @@ async def _never() -> AsyncIterator[int]:
 async def _serve_network(
     service: PokerService,
     live: LiveServer,
+    *,
+    ports: _Ports,
     settings: Settings,
     signals: AsyncIterator[int],
     task_status: trio.TaskStatus[Listening],
 ) -> None:
     config = Config()
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    config.bind = [f"{host}:{settings.port}"]
     config.graceful_timeout = settings.shutdown_grace_s * HTTP_SHARE_OF_GRACE
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
+    urls = [f"http://{address(listener)}" for listener in ports.http]
+    live_url = f"ws://{address((ports.live or ports.http)[0])}"
+    app = create_app(
+        service,
+        max_body_bytes=settings.max_frame_bytes,
+        live_url=live_url if ports.live else None,
+    )
+    http = HttpServer(app, config)
     stop = trio.Event()
 
     async with trio.open_nursery() as nursery:
-        live_url: str = await nursery.start(live.run, settings.host, settings.live_port)
-        app = create_app(
-            service, max_body_bytes=settings.max_frame_bytes, live_url=live_url
-        )
+        await nursery.start(live.run)
 
-        async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
-            await hypercorn_serve(
-                app, config, shutdown_trigger=stop.wait, task_status=task_status
-            )
+        async def serve_http(*, task_status: trio.TaskStatus[None]) -> None:
+            await http.run(task_status=task_status)
             with trio.move_on_after(CLOSE_TIMEOUT_S):
                 await live.wait_idle()
             nursery.cancel_scope.cancel()  # done: stop watching for signals
 
-        urls: list[str] = await nursery.start(http)
-        log.info(
-            "pokerd serving on %s, live stream on %s, db %s",
-            ", ".join(urls),
-            live_url,
-            settings.db,
-        )
+        async def accept(*, task_status: trio.TaskStatus[None]) -> None:
+            async with trio.open_nursery() as accepting:
+                if ports.live:
+                    await accepting.start(
+                        partial(serve_port, ports.http, http=http.take)
+                    )
+                    await accepting.start(
+                        partial(serve_port, ports.live, live=live.take)
+                    )
+                else:
+                    await accepting.start(
+                        partial(serve_port, ports.http, http=http.take, live=live.take)
+                    )
+                task_status.started()
+                await stop.wait()
+                accepting.cancel_scope.cancel()
+
+        await nursery.start(serve_http)
+        await nursery.start(accept)
+        if ports.live:
+            log.info(
+                "pokerd serving on %s, live stream on %s, db %s",
+                ", ".join(urls),
+                live_url,
+                settings.db,
+            )
+        else:
+            log.info(
+                "pokerd serving on %s (page, API and live stream), db %s",
+                ", ".join(urls),
+                settings.db,
+            )
         await nursery.start(FreezingCollector().run)
         task_status.started(Listening(urls, live_url))
         async for number in signals:
@@ -175,3 +249,4 @@ async def _serve_network(
             service.close()
             live.close()
             stop.set()
+            http.stop()

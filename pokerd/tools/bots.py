@@ -37,7 +37,6 @@ from pokerd.engine.commands import ActionName
 from pokerd.engine.config import TableConfig
 from pokerd.engine.events import HandEnded
 from pokerd.engine.views import TableView
-from pokerd.ops.settings import DEFAULTS
 from pokerd.wire.protocol import Ack, ActRequest, Error
 
 RANKS = "23456789TJQKA"
@@ -395,9 +394,10 @@ class Report:
 
 
 async def live_url_of(http: Http) -> str:
-    """Where the server's live stream listens, from its /healthz."""
+    """Where the server's live stream listens, from its /healthz (by default
+    on the HTTP API's own host and port)."""
     health = await http.health()
-    return str(health.get("live") or f"ws://{http.host}:{DEFAULTS.live_port}")
+    return str(health.get("live") or f"ws://{http.host}:{http.port}")
 
 
 async def run_bots(

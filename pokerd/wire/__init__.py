@@ -1,1 +1,2 @@
-"""The wire: protocol messages and codes, the converter, batches as JSON text."""
+"""The wire: protocol messages and codes, the converter, batches as JSON text,
+WebSocket frames."""

@@ -13,11 +13,14 @@ export async function call(method, path, { body = null, token = null } = {}) {
   return { ok: response.ok, status: response.status, data };
 }
 
-// Where the live stream listens ("ws://host:port"), as /healthz says.
+// Where the live stream listens ("ws://host:port"), as /healthz says. On the
+// page's own host and port (the default: one port for everything), the page's
+// origin is used, so that it also works behind an HTTPS proxy (wss:).
 export async function liveUrl() {
   const { data } = await call("GET", "/healthz");
-  if (data.live) return data.live;
-  return `ws://${location.hostname}:8001`;
+  const own = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}`;
+  if (!data.live || new URL(data.live).host === location.host) return own;
+  return data.live;
 }
 
 // The seat token of each table, so that a reload returns to the seat.

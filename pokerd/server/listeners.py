@@ -1,0 +1,178 @@
+"""pokerd's TCP listeners: bound before anything else, each connection handed on.
+
+`bind` opens the ports first, so a port in use is one clear error before any
+table is loaded. `serve_port` accepts connections and hands each to the HTTP
+server or to the live stream's. On the one port they share (the default)
+it decides by the connection's first bytes, peeked at (MSG_PEEK, so the
+stream is handed on untouched): a request line `GET /tables/{id}/live` is
+the live stream's WebSocket upgrade, anything else is for the HTTP API. How
+and why, and what it costs: docs/design.md ("One port").
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import logging
+import re
+import socket
+from collections.abc import Callable, Sequence
+
+import trio
+
+from pokerd.server.live import PATH
+
+log = logging.getLogger(__name__)
+
+LIVE_TARGET = re.compile(PATH.pattern.encode())
+"""A live stream's path in a request line."""
+LIVE_METHOD = b"GET "
+LIVE_PREFIX = LIVE_METHOD + b"/tables/"
+LONGEST_LIVE_PATH = len("/tables/") + 64 + len("/live")
+"""With the longest table id PATH takes."""
+PEEK_BYTES = 128
+"""Bytes peeked at: more than `GET` and the longest live path."""
+ROUTE_TIMEOUT_S = 5.0
+"""How long a new connection may take to send enough of its request line to
+tell where it goes (Hypercorn's keep_alive_timeout: how long it keeps a
+connection that sends nothing); then it is closed."""
+FIRST_RETRY_S = 0.002
+LAST_RETRY_S = 0.1
+"""Waits between two peeks at a request line that came in part (doubling)."""
+ACCEPT_CAPACITY_ERRNOS = frozenset(
+    (errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS)
+)
+"""Accept errors that mean "out of file descriptors or memory for now"."""
+ACCEPT_PAUSE_S = 0.1
+"""How long accepting pauses after one of them (as trio's serve_listeners)."""
+
+
+class Route(enum.Enum):
+    """Where a connection goes."""
+
+    HTTP = "http"
+    LIVE = "live"
+
+
+Take = Callable[[trio.SocketStream], None]
+"""Takes an accepted connection over: starts a task of its own to serve it,
+or closes it."""
+
+
+class ListenError(Exception):
+    """A port pokerd must listen on cannot be opened; the message says which
+    and why, in one line."""
+
+
+async def bind(host: str, port: int) -> list[trio.SocketListener]:
+    """Listeners on `host`:`port` (0: a free port); ListenError naming the
+    port and the host if they cannot be opened."""
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ListenError(f"port {port} on {host} is in use") from None
+        reason = error.strerror or str(error)
+        raise ListenError(f"cannot listen on {host} port {port}: {reason}") from None
+
+
+def address(listener: trio.SocketListener) -> str:
+    """HOST:PORT of a listener (the host in brackets for IPv6)."""
+    host, port, *_ = listener.socket.getsockname()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def route_of(head: bytes) -> Route | None:
+    """Where a connection goes by its first bytes; None while they cannot tell.
+
+    The live stream's only path is `/tables/{id}/live`, which the HTTP API
+    does not use: a GET of it is the stream's WebSocket upgrade (or a request
+    trio-websocket answers with an error). Anything else, as soon as its
+    first bytes differ from that, is the HTTP API's.
+    """
+    seen = head[: len(LIVE_PREFIX)]
+    if not LIVE_PREFIX.startswith(seen):
+        return Route.HTTP
+    target = head[len(LIVE_METHOD) :]
+    end = re.search(rb"[ ?\r\n]", target[: LONGEST_LIVE_PATH + 1])
+    if end is None:
+        return None if len(target) <= LONGEST_LIVE_PATH else Route.HTTP
+    path = target[: end.start()]
+    return Route.LIVE if LIVE_TARGET.fullmatch(path) else Route.HTTP
+
+
+async def serve_port(
+    listeners: Sequence[trio.SocketListener],
+    *,
+    http: Take | None = None,
+    live: Take | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Accept connections until cancelled; each goes to `http` or `live`, by
+    its first bytes if both are given (started: accepting). The listeners
+    are closed when it ends."""
+    if http is None and live is None:
+        raise ValueError("nothing to serve")
+    async with trio.open_nursery() as nursery:
+        for listener in listeners:
+            nursery.start_soon(_accept, listener, nursery, http, live)
+        task_status.started()
+
+
+async def _accept(
+    listener: trio.SocketListener,
+    nursery: trio.Nursery,
+    http: Take | None,
+    live: Take | None,
+) -> None:
+    async with listener:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as error:
+                if error.errno not in ACCEPT_CAPACITY_ERRNOS:
+                    raise
+                log.error("accepting: %s; pausing %g s", error, ACCEPT_PAUSE_S)
+                await trio.sleep(ACCEPT_PAUSE_S)
+                continue
+            if http is None or live is None:
+                take = http or live
+                assert take is not None
+                take(stream)
+            else:
+                nursery.start_soon(_route, stream, http, live)
+
+
+async def _route(stream: trio.SocketStream, http: Take, live: Take) -> None:
+    route = None
+    try:
+        route = await _peek_route(stream.socket)
+    finally:
+        if route is Route.LIVE:
+            live(stream)
+        elif route is Route.HTTP:
+            http(stream)
+        else:  # silent, gone, or the server is stopping
+            stream.socket.close()
+
+
+async def _peek_route(sock: trio.socket.SocketType) -> Route | None:
+    """Where the connection goes; None if it closed or did not tell within
+    ROUTE_TIMEOUT_S."""
+    wait = FIRST_RETRY_S
+    with trio.move_on_after(ROUTE_TIMEOUT_S):
+        while True:
+            try:
+                head = await sock.recv(PEEK_BYTES, socket.MSG_PEEK)
+            except OSError:  # reset by the peer
+                return None
+            if not head:
+                return None
+            route = route_of(head)
+            if route is not None:
+                return route
+            # Part of a request line: the socket stays readable while it is
+            # unread, so wait for the rest by the clock, not by readiness.
+            await trio.sleep(wait)
+            wait = min(2 * wait, LAST_RETRY_S)
+    return None
