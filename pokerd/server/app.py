@@ -88,7 +88,7 @@ def create_app(
         status = failure.code or 500
         if status == 404 and has_websocket_context():
             reason = _no_stream_here(websocket.path, live_url)
-            return error(Error(code="no_such_endpoint", message=reason), 404)
+            return error(Error(code=ErrorCode.NO_SUCH_ENDPOINT, message=reason), 404)
         message = failure.description or failure.name
         if status == 413:
             message = f"the body is over {max_body_bytes} bytes"
