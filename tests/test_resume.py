@@ -34,7 +34,7 @@ from served import (
     sit,
 )
 
-import pokerd.client
+import pokerd.client.http
 import pokerd.tables.feed
 from pokerd.wire import codec
 
@@ -341,7 +341,7 @@ async def test_a_resume_gets_every_missed_event_once_then_live_or_starts_over(
 async def test_reading_a_log_longer_than_the_backlog_gives_its_last_events(
     played_tables: dict[str, PlayedTable], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pokerd.client, "MAX_BACKLOG", BACKLOG)
+    monkeypatch.setattr(pokerd.client.http, "MAX_BACKLOG", BACKLOG)
     played = played_tables["long_poll"]
     api = HttpApi(played.port)
     with trio.fail_after(STEP_S):
