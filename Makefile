@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The server on its defaults: HTTP on 127.0.0.1:8000, the live stream on
-# 127.0.0.1:8001, data/pokerd.db (created and migrated on first start).
+# The server on its defaults: the page, the HTTP API and the live stream on
+# 127.0.0.1:8000, data/pokerd.db (created and migrated on first start).
 run: install
 	$(BIN)/pokerd serve
 

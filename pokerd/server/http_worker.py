@@ -3,17 +3,20 @@
 Hypercorn's `serve` opens listeners of its own; on the one port pokerd
 shares between the HTTP API and the live stream, pokerd accepts and routes
 each connection itself (pokerd/server/listeners.py) and hands the HTTP ones
-here. This runs what `hypercorn.trio.run.worker_serve` runs around its
-listeners: the app's ASGI lifespan (startup before the first connection,
-shutdown after the last), one Hypercorn `TCPServer` per connection, and the
-graceful stop: kept-alive idle connections close at once and the requests
-in flight get `config.graceful_timeout` to finish. It uses Hypercorn's trio
-modules below its `serve` (`TCPServer`, `Lifespan`, `WorkerContext`), which
-are not documented API: Hypercorn is pinned to one version (pyproject.toml)
-and every HTTP test goes through this.
+here, each in the task that accepted it. This runs what
+`hypercorn.trio.run.worker_serve` runs around its listeners: the app's ASGI
+lifespan (startup before the first connection, shutdown after the last), one
+Hypercorn `TCPServer` per connection, and the graceful stop: kept-alive idle
+connections close at once and the requests in flight get
+`config.graceful_timeout` to finish. It uses Hypercorn's trio modules below
+its `serve` (`TCPServer`, `Lifespan`, `WorkerContext`), which are not
+documented API: Hypercorn is pinned to one version (pyproject.toml) and
+every HTTP test goes through this.
 """
 
 from __future__ import annotations
+
+import math
 
 import trio
 from hypercorn.config import Config
@@ -26,48 +29,53 @@ from hypercorn.utils import wrap_app
 
 
 class HttpServer:
-    """An ASGI app on Hypercorn, for the connections handed to `take`."""
+    """An ASGI app on Hypercorn, for the connections handed to `serve`."""
 
     def __init__(self, app: Framework, config: Config) -> None:
         self._app = wrap_app(app, config.wsgi_max_body_size, "asgi")
         self._config = config
         self._state: LifespanState = {}
         self._context = WorkerContext(None)
-        self._connections: trio.Nursery | None = None
+        self._running = False
         self._stop = trio.Event()
+        self._deadline = math.inf
+        """When the connections open are cancelled: set by the graceful stop."""
+        self._open: set[trio.CancelScope] = set()
+        self._idle = trio.Event()
+        self._idle.set()
 
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Serve until `stop`, then stop gracefully (started: the app has
-        started and connections can be taken)."""
+        started and connections can be served)."""
         config = self._config
         config.set_statsd_logger_class(StatsdLogger)
         lifespan = Lifespan(self._app, config, self._state)
         async with trio.open_nursery() as lifespan_nursery:
             await lifespan_nursery.start(lifespan.handle_lifespan)
             await lifespan.wait_for_startup()
-            async with trio.open_nursery() as connections:
-                self._connections = connections
-                task_status.started()
-                try:
-                    await self._stop.wait()
-                finally:
-                    self._connections = None
-                    # Idle kept-alive connections close on this, and the
-                    # others once their response is sent.
-                    await self._context.terminated.set()
-                    connections.cancel_scope.deadline = (
-                        trio.current_time() + config.graceful_timeout
-                    )
+            self._running = True
+            task_status.started()
+            try:
+                await self._stop.wait()
+            finally:
+                self._running = False
+                # Idle kept-alive connections close on this, and the others
+                # once their response is sent; none is left past the deadline.
+                await self._context.terminated.set()
+                self._deadline = trio.current_time() + config.graceful_timeout
+                for scope in self._open:
+                    scope.deadline = self._deadline
+            await self._idle.wait()
             await lifespan.wait_for_shutdown()
             lifespan_nursery.cancel_scope.cancel()
 
-    def take(self, stream: trio.SocketStream) -> None:
-        """Serve an accepted connection in a task of this server's (closed at
-        once if the server is stopping)."""
-        if self._connections is None:
-            stream.socket.close()
+    async def serve(self, stream: trio.SocketStream) -> None:
+        """Serve an accepted connection to its end, in the caller's task (it
+        is closed at once if the server is not running)."""
+        if not self._running:
+            await trio.aclose_forcefully(stream)
             return
         server = TCPServer(
             self._app,
@@ -76,17 +84,21 @@ class HttpServer:
             ConnectionState(self._state.copy()),
             stream,  # type: ignore[arg-type]  # TCPServer takes a plain stream too
         )
-        self._connections.start_soon(_serve_connection, server, stream)
+        scope = trio.CancelScope(deadline=self._deadline)
+        self._open.add(scope)
+        if self._idle.is_set():
+            self._idle = trio.Event()
+        try:
+            with scope:
+                await server.run()
+        finally:
+            self._open.discard(scope)
+            if not self._open:
+                self._idle.set()
+            # Cancelled, Hypercorn's own close may not be reached: trio's
+            # serve_listeners, which Hypercorn's serve uses, does this too.
+            await trio.aclose_forcefully(stream)
 
     def stop(self) -> None:
-        """Stop taking connections and let those open finish (see `run`)."""
+        """Stop serving new connections and let those open finish (see `run`)."""
         self._stop.set()
-
-
-async def _serve_connection(server: TCPServer, stream: trio.SocketStream) -> None:
-    try:
-        await server.run()
-    finally:
-        # Cancelled (a hard stop), Hypercorn's own close may not be reached:
-        # trio's serve_listeners, which Hypercorn's serve uses, does this too.
-        await trio.aclose_forcefully(stream)

@@ -16,7 +16,7 @@ import errno
 import logging
 import re
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
@@ -54,9 +54,9 @@ class Route(enum.Enum):
     LIVE = "live"
 
 
-Take = Callable[[trio.SocketStream], None]
-"""Takes an accepted connection over: starts a task of its own to serve it,
-or closes it."""
+Serve = Callable[[trio.SocketStream], Awaitable[None]]
+"""Serves an accepted connection to its end, in the caller's task, and
+closes it (at once if its server is not running)."""
 
 
 class ListenError(Exception):
@@ -103,28 +103,36 @@ def route_of(head: bytes) -> Route | None:
 
 async def serve_port(
     listeners: Sequence[trio.SocketListener],
+    stop: trio.Event,
     *,
-    http: Take | None = None,
-    live: Take | None = None,
+    http: Serve | None = None,
+    live: Serve | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Accept connections until cancelled; each goes to `http` or `live`, by
-    its first bytes if both are given (started: accepting). The listeners
-    are closed when it ends."""
+    """Accept connections until `stop`, each served in a task of its own by
+    `http` or `live` (by its first bytes if both are given); then wait for
+    the connections to end, which their servers see to (started:
+    accepting). The listeners are closed once `stop` is set."""
     if http is None and live is None:
         raise ValueError("nothing to serve")
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as connections, trio.open_nursery() as accepting:
         for listener in listeners:
-            nursery.start_soon(_accept, listener, nursery, http, live)
+            accepting.start_soon(_accept, listener, connections, http, live)
         task_status.started()
+        await stop.wait()
+        accepting.cancel_scope.cancel()
 
 
 async def _accept(
     listener: trio.SocketListener,
-    nursery: trio.Nursery,
-    http: Take | None,
-    live: Take | None,
+    connections: trio.Nursery,
+    http: Serve | None,
+    live: Serve | None,
 ) -> None:
+    # One task a connection, as trio's serve_listeners: the route is decided
+    # in the task that then serves the connection (handing it on to a task
+    # of its server's costs a pass of the scheduler: docs/design.md).
+    only = live if http is None else http if live is None else None
     async with listener:
         while True:
             try:
@@ -135,25 +143,25 @@ async def _accept(
                 log.error("accepting: %s; pausing %g s", error, ACCEPT_PAUSE_S)
                 await trio.sleep(ACCEPT_PAUSE_S)
                 continue
-            if http is None or live is None:
-                take = http or live
-                assert take is not None
-                take(stream)
+            if only is not None:
+                connections.start_soon(only, stream)
             else:
-                nursery.start_soon(_route, stream, http, live)
+                assert http is not None and live is not None
+                connections.start_soon(_route, stream, http, live)
 
 
-async def _route(stream: trio.SocketStream, http: Take, live: Take) -> None:
-    route = None
+async def _route(stream: trio.SocketStream, http: Serve, live: Serve) -> None:
     try:
         route = await _peek_route(stream.socket)
-    finally:
-        if route is Route.LIVE:
-            live(stream)
-        elif route is Route.HTTP:
-            http(stream)
-        else:  # silent, gone, or the server is stopping
-            stream.socket.close()
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+    if route is None:  # silent or gone
+        await trio.aclose_forcefully(stream)
+    elif route is Route.LIVE:
+        await live(stream)
+    else:
+        await http(stream)
 
 
 async def _peek_route(sock: trio.socket.SocketType) -> Route | None:

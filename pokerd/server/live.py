@@ -1,7 +1,7 @@
 """The live stream: trio-websocket connections, one endpoint per table.
 
 `ws://HOST:PORT/tables/{id}/live`, on the HTTP API's port (pokerd's
-listeners hand each connection that asks for it to `LiveServer.take`) or on
+listeners hand each connection that asks for it to `LiveServer.serve`) or on
 a port of its own (`live_port`). The client's first message is a `hello`
 (its seat token, or none for a spectator, and where to resume); the server
 answers `welcome`, then the missed events or a snapshot, then every event as
@@ -123,7 +123,6 @@ class LiveServer:
         self.limits = LiveLimits() if limits is None else limits
         self.metrics: Metrics = service.metrics
         self._connections: set[LiveConnection] = set()
-        self._handlers: trio.Nursery | None = None
         self._closing = trio.Event()
         self._idle = trio.Event()
         self._idle.set()
@@ -140,30 +139,40 @@ class LiveServer:
     async def run(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve the connections handed to `take` until `close`, then wait
-        for each to finish (started: ready to take them)."""
-        # The connections outlive the pinger: closing stops it first, then
-        # waits for the open sockets to say goodbye.
-        async with (
-            trio.open_nursery() as handlers,
-            trio.open_nursery() as pinging,
-        ):
-            pinging.start_soon(self._ping_quiet_sockets)
-            self._handlers = handlers
+        """Ping the quiet sockets until `close` (started: connections can be
+        served)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._ping_quiet_sockets)
             task_status.started()
             await self._closing.wait()
-            pinging.cancel_scope.cancel()
+            nursery.cancel_scope.cancel()
 
-    def take(self, stream: trio.SocketStream) -> None:
-        """Serve a connection accepted for the live stream (its WebSocket
-        handshake comes next), in a task of this server's."""
+    async def serve(self, stream: trio.SocketStream) -> None:
+        """Serve a connection accepted for the live stream to its end, in the
+        caller's task: its WebSocket handshake within HANDSHAKE_TIMEOUT_S
+        (else it is closed), then `_handle`, as trio-websocket's
+        `WebSocketServer` serves one. Closed at once once the server is
+        closing."""
         try:
-            _tune(stream.socket)
-            if self._handlers is None:
-                raise RuntimeError("the live server is not running")
-            self._handlers.start_soon(self._serve_stream, stream)
-        except (OSError, RuntimeError):  # the peer went, or the server stopped
-            stream.socket.close()
+            if self._closing.is_set():
+                return
+            try:
+                _tune(stream.socket)
+            except OSError:  # the peer has gone already
+                return
+            async with trio.open_nursery() as reader:  # trio-websocket's task
+                request = None
+                with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                    request = await wrap_server_stream(
+                        reader, stream, max_message_size=self.limits.max_frame_bytes
+                    )
+                try:
+                    if request is not None:
+                        await self._handle(request)
+                finally:
+                    reader.cancel_scope.cancel()
+        finally:
+            await trio.aclose_forcefully(stream)
 
     def close(self) -> None:
         """Shutting down: refuse new sockets, close every open one with
@@ -193,23 +202,6 @@ class LiveServer:
             now = trio.current_time()
             for connection in list(self._connections):
                 connection.ping_if_quiet(now, interval)
-
-    async def _serve_stream(self, stream: trio.SocketStream) -> None:
-        """One connection, as trio-websocket's `WebSocketServer` serves one:
-        the handshake within HANDSHAKE_TIMEOUT_S (else the socket is closed),
-        then `_handle` (which closes the WebSocket within CLOSE_TIMEOUT_S)."""
-        async with trio.open_nursery() as reader:  # trio-websocket's reader task
-            request = None
-            with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                request = await wrap_server_stream(
-                    reader, stream, max_message_size=self.limits.max_frame_bytes
-                )
-            try:
-                if request is not None:
-                    await self._handle(request)
-            finally:
-                reader.cancel_scope.cancel()
-                await trio.aclose_forcefully(stream)
 
     async def _handle(self, request: WebSocketRequest) -> None:
         path = request.path.partition("?")[0]

@@ -205,26 +205,10 @@ async def _serve_network(
                 await live.wait_idle()
             nursery.cancel_scope.cancel()  # done: stop watching for signals
 
-        async def accept(*, task_status: trio.TaskStatus[None]) -> None:
-            async with trio.open_nursery() as accepting:
-                if ports.live:
-                    await accepting.start(
-                        partial(serve_port, ports.http, http=http.take)
-                    )
-                    await accepting.start(
-                        partial(serve_port, ports.live, live=live.take)
-                    )
-                else:
-                    await accepting.start(
-                        partial(serve_port, ports.http, http=http.take, live=live.take)
-                    )
-                task_status.started()
-                await stop.wait()
-                accepting.cancel_scope.cancel()
-
         await nursery.start(serve_http)
-        await nursery.start(accept)
         if ports.live:
+            await nursery.start(partial(serve_port, ports.http, stop, http=http.serve))
+            await nursery.start(partial(serve_port, ports.live, stop, live=live.serve))
             log.info(
                 "pokerd serving on %s, live stream on %s, db %s",
                 ", ".join(urls),
@@ -232,6 +216,9 @@ async def _serve_network(
                 settings.db,
             )
         else:
+            await nursery.start(
+                partial(serve_port, ports.http, stop, http=http.serve, live=live.serve)
+            )
             log.info(
                 "pokerd serving on %s (page, API and live stream), db %s",
                 ", ".join(urls),
