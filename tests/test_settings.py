@@ -449,6 +449,7 @@ def test_the_help_shows_each_fixed_default_and_not_the_computed_one() -> None:
     assert texts["heartbeat_s"].endswith(" Default: 5.")
     assert texts["synchronous"].endswith(" Default: FULL.")
     assert "Default:" not in texts["db"]  # it follows data_dir
+    assert "Default:" not in texts["live_port"]  # unset: its help says what then
 
 
 CONSTRUCTOR_DEFAULTS = [

@@ -190,8 +190,10 @@ def field_help() -> dict[str, str]:
     texts: dict[str, str] = {}
     for name, field in _FIELDS.items():
         text: str = field.metadata[_HELP]
-        # A Factory computes the default (db's follows data_dir): its help says it.
-        if not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+        # A Factory computes the default (db's follows data_dir), and an unset
+        # one (live_port's) means something: their help says it.
+        computed = isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
+        if not computed and field.default is not None:
             text += f" Default: {_shown(field.default)}."
         texts[name] = text
     return texts
