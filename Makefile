@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/crash.py
 	$(BIN)/python benchmarks/metrics.py
+	$(BIN)/python benchmarks/connect.py
 	$(BIN)/python benchmarks/load.py
 
 clean:

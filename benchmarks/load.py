@@ -31,7 +31,8 @@ The server serves the page, the API and the live stream on one port, as by
 default; `--ports two` gives the stream a port of its own (`--live-port`),
 and `--ports both` runs every scenario both ways, interleaved, `--repeat`
 times each, and reports the medians of each way and their ratios
-(`one_to_two`): what sharing the port costs, measured in one run.
+(`one_to_two`, each the median of the rounds' ratios, with their
+quartiles): what sharing the port costs, measured in one run.
 `--steps` picks the saturation steps.
 
 Figures print as `name: value` lines and are written as JSON under
@@ -903,10 +904,19 @@ def median_figures(runs: list[Json]) -> Json:
     return medians
 
 
+def figure(figures: Json, path: tuple[str, ...]) -> float:
+    value: Any = figures
+    for key in path:
+        value = value[key]
+    return float(value)
+
+
 def run_ports(scenario: Scenario, seed: int, ports: str, repeat: int) -> Json:
     """`scenario` one way or both (interleaved, the order alternating),
-    `repeat` times each: the medians, with the two-port figures and the
-    ratios if both ways ran."""
+    `repeat` times each: the medians, and if both ways ran the two-port
+    medians and the ratios one port to two ports, each the median of the
+    rounds' ratios (a round runs both ways back to back, so the machine's
+    other load weighs on both alike), with their quartiles."""
     ways = PORTS[ports]
     runs: dict[bool, list[Json]] = {way: [] for way in ways}
     for round_ in range(repeat):
@@ -917,18 +927,25 @@ def run_ports(scenario: Scenario, seed: int, ports: str, repeat: int) -> Json:
         if repeat > 1:
             figures["runs"] = runs[ways[0]]
         return figures
-    one, two = median_figures(runs[False]), median_figures(runs[True])
     ratios: Json = {}
+    quartiles: Json = {}
     for path in COMPARED:
-        mine: Any = one
-        theirs: Any = two
-        for key in path:
-            mine, theirs = mine[key], theirs[key]
-        ratios["_".join(path)] = round(mine / theirs, 3) if theirs else math.nan
+        paired = [
+            figure(one, path) / figure(two, path)
+            for one, two in zip(runs[False], runs[True], strict=True)
+            if figure(two, path)
+        ]
+        name = "_".join(path)
+        ratios[name] = round(statistics.median(paired), 3) if paired else math.nan
+        quartiles[name] = [
+            round(percentile(paired, 25), 3),
+            round(percentile(paired, 75), 3),
+        ]
     return {
-        **one,
-        "two_ports": two,
+        **median_figures(runs[False]),
+        "two_ports": median_figures(runs[True]),
         "one_to_two": ratios,
+        "one_to_two_quartiles": quartiles,
         "runs": {"one_port": runs[False], "two_ports": runs[True]},
     }
 
