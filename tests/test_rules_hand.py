@@ -181,6 +181,19 @@ def test_a_bet_or_raise_without_an_amount_is_refused(action: ActionName) -> None
     assert refusal(three_handed(), act(2, action)) == "amount_required"
 
 
+@pytest.mark.parametrize("action", ["fold", "check", "call", "all_in"])
+@pytest.mark.parametrize("amount", [-5, 0, 40])
+def test_an_amount_on_an_action_that_takes_none_is_refused(
+    action: ActionName, amount: int
+) -> None:
+    assert refusal(three_handed(), act(2, action, amount)) == "amount_not_taken"
+
+
+@pytest.mark.parametrize("action", ["bet", "raise"])
+def test_a_negative_bet_or_raise_is_refused(action: ActionName) -> None:
+    assert refusal(three_handed(), act(2, action, -5)) == "invalid_amount"
+
+
 def test_a_raise_below_the_minimum_raise_is_refused() -> None:
     assert refusal(three_handed(), act(2, "raise", 3)) == "bet_below_minimum"
     assert when(three_handed(), act(2, "raise", 4)).events[0] == taken(2, "raise", 4)

@@ -67,6 +67,11 @@ STREETS: dict[int, tuple[Street, int]] = {
 }
 
 
+AMOUNT_ACTIONS = frozenset({"bet", "raise"})
+"""The actions that take an amount (the bet or raise to); the others are
+refused with one rather than have it ignored."""
+
+
 def decide(state: TableState, command: Command) -> list[Event]:
     """The events `command` causes on `state`; raises RuleError if refused."""
     return handle(state, command)[0]
@@ -283,6 +288,16 @@ def _act(outcome: _Outcome, command: Act) -> None:
         raise RuleError(
             "not_your_turn", f"it is {whose} turn, not seat {command.seat}'s"
         )
+    if command.amount is not None:
+        if command.action not in AMOUNT_ACTIONS:
+            raise RuleError(
+                "amount_not_taken",
+                f"{command.action} takes no amount: send it without one",
+            )
+        if command.amount < 0:
+            raise RuleError(
+                "invalid_amount", f"an amount cannot be negative: {command.amount}"
+            )
     poker = hand.poker()
     index = hand.started.seats.index(command.seat)
     to_call = poker.checking_or_calling_amount or 0

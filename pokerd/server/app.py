@@ -10,7 +10,6 @@ restarting. The seat of a request is never in the request: it is the seat the
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, TypeVar
@@ -241,10 +240,10 @@ async def _body() -> Any:
     """The request's body as JSON (413 past the limit, 400 if not JSON)."""
     raw = await request.get_data(cache=False, as_text=False)
     try:
-        return json.loads(raw)
-    except ValueError as failure:
+        return codec.parse_json(raw)
+    except codec.DecodeError as failure:
         raise ServiceError(
-            400, ErrorCode.BAD_REQUEST, f"the body is not JSON: {failure}"
+            400, ErrorCode.BAD_REQUEST, f"the body is {failure}"
         ) from None
 
 

@@ -24,7 +24,6 @@ Why trio-websocket and not Hypercorn here: docs/design.md.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import socket
@@ -48,7 +47,12 @@ from pokerd.server.ws_fastpath import encode_frames, send_frames, write_now
 from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch, SlowConsumerError
 from pokerd.tables.tokens import token_hash
-from pokerd.wire.codec import DecodeError, decode_client_message, encode_message
+from pokerd.wire.codec import (
+    DecodeError,
+    decode_client_message,
+    encode_message,
+    parse_json,
+)
 from pokerd.wire.protocol import (
     TABLE_GONE_CODES,
     CloseCode,
@@ -645,8 +649,8 @@ class LiveConnection:
 def _request_id(text: str | bytes) -> str | None:
     """The id of a message that did not decode, if it has a usable one."""
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+        data = parse_json(text)
+    except DecodeError:
         return None
     found = data.get("id") if isinstance(data, dict) else None
     return found if isinstance(found, str) and len(found) <= 64 else None

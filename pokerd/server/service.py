@@ -74,6 +74,8 @@ REMEMBERED_TOKENS = 32
 """Seat tokens per table whose request ids are remembered (least recently used
 forgotten first): the seated players', and those who left lately, so that a
 `leave` sent again still gets its first answer."""
+LARGEST_HAND_NUMBER = 2**63 - 1
+"""SQLite's largest integer: no hand number is beyond it."""
 ATTEMPTS = 3
 """Tries of a command on a table that is being restarted under it."""
 PUBLIC_HAND_COLUMNS = (
@@ -537,7 +539,12 @@ class PokerService:
 
     async def _hand_row(self, table_id: str, number: int) -> dict[str, Any]:
         await self._epoch(table_id)
-        rows = await self.store.read(hand_rows, table_id, number)
+        # A number the log cannot hold names no hand (and SQLite would refuse it).
+        rows = (
+            await self.store.read(hand_rows, table_id, number)
+            if 0 < number <= LARGEST_HAND_NUMBER
+            else []
+        )
         if not rows:
             raise ServiceError(
                 404,

@@ -211,13 +211,20 @@ def encode_message(message: ClientMessage | ServerMessage) -> str:
     return compact_json(unstructure_message(message))
 
 
-def decode_client_message(text: str | bytes) -> ClientMessage:
-    """A client's WebSocket message; DecodeError says what is wrong with it."""
+def parse_json(text: str | bytes) -> Any:
+    """JSON text from a client as Python values; DecodeError if it is not
+    JSON, or nests deeper than the decoder can follow (RecursionError)."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise DecodeError(f"not JSON: {error}") from None
-    return structure_client_message(data)
+    except RecursionError:
+        raise DecodeError("not JSON pokerd reads: it nests too deeply") from None
+
+
+def decode_client_message(text: str | bytes) -> ClientMessage:
+    """A client's WebSocket message; DecodeError says what is wrong with it."""
+    return structure_client_message(parse_json(text))
 
 
 def describe_error(error: Exception) -> str:

@@ -1,0 +1,140 @@
+"""Input meant to break the server, end to end: each is refused with a code.
+
+A number beyond what SQLite holds, JSON nested deeper than the decoder
+follows, an amount on an action that takes none or a negative one: over
+HTTP and the live stream of a real server (`served`), each gets its error
+code, the table is as it was, and the connection goes on working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from served import HttpApi, live_client, served
+from test_live_input import (
+    answer_to,
+    dealt_heads_up,
+    seat_to_act,
+    still_answers_pings,
+    table_view,
+)
+
+NESTED_ARRAYS = "[" * 30_000 + "]" * 30_000
+"""60 kB: under the frame and body limit, far deeper than JSON decoding follows."""
+NESTED_OBJECTS = '{"a":' * 10_000 + "1" + "}" * 10_000
+NESTED_AMOUNT = (
+    '{"type": "act", "id": "n1", "action": "raise", "amount": '
+    + "[" * 20_000
+    + "]" * 20_000
+    + "}"
+)
+
+
+async def post_text(api: HttpApi, path: str, text: str) -> tuple[int, Any]:
+    return await api.call("POST", path, raw=text.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(NESTED_ARRAYS, id="nested_arrays"),
+        pytest.param(NESTED_OBJECTS, id="nested_objects"),
+        pytest.param(NESTED_AMOUNT, id="a_nested_amount"),
+    ],
+)
+async def test_json_nested_too_deep_is_a_bad_request_over_http(
+    tmp_path: Path, text: str
+) -> None:
+    async with served(tmp_path / "deep.db") as server:
+        table, _ = await dealt_heads_up(server.api)
+        before = await table_view(server.api, table)
+        created = await post_text(server.api, "/tables", text)
+        acted = await post_text(server.api, f"/tables/{table}/requests", text)
+        after = await table_view(server.api, table)
+        still = await server.api.call("POST", "/tables", body={"max_seats": 2})
+
+    for status, refused in (created, acted):
+        assert (status, refused["code"]) == (400, "bad_request")
+        assert "nests too deeply" in refused["message"]
+    assert after == before
+    assert still[0] == 201
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(NESTED_ARRAYS, id="nested_arrays"),
+        pytest.param(NESTED_OBJECTS, id="nested_objects"),
+        pytest.param(NESTED_AMOUNT, id="a_nested_amount"),
+    ],
+)
+async def test_json_nested_too_deep_is_a_bad_message_on_the_socket(
+    tmp_path: Path, text: str
+) -> None:
+    async with served(tmp_path / "deep.db") as server:
+        table, tokens = await dealt_heads_up(server.api)
+        before = await table_view(server.api, table)
+        token = tokens[seat_to_act(before)]
+        async with live_client(server.live, table, token=token) as client:
+            refused = await answer_to(client, text)
+            await still_answers_pings(client)
+        after = await table_view(server.api, table)
+
+    assert refused["code"] == "bad_message"
+    assert "nests too deeply" in refused["message"]
+    assert after == before
+
+
+@pytest.mark.parametrize("number", [2**63, 2**64 + 1, 2**70])
+async def test_a_hand_number_beyond_sqlite_is_no_such_hand(
+    tmp_path: Path, number: int
+) -> None:
+    async with served(tmp_path / "hands.db") as server:
+        table, _ = await dealt_heads_up(server.api)
+        status, refused = await server.api.call(
+            "GET", f"/tables/{table}/hands/{number}"
+        )
+        phh_status, _ = await server.api.call(
+            "GET", f"/tables/{table}/hands/{number}/phh"
+        )
+        listed = await server.api.call("GET", f"/tables/{table}/hands")
+
+    assert (status, refused["code"]) == (404, "no_such_hand")
+    assert phh_status == 404
+    assert listed[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("action", "amount", "code"),
+    [
+        pytest.param("call", -5, "amount_not_taken", id="a_call_with_a_negative"),
+        pytest.param("call", 5, "amount_not_taken", id="a_call_with_an_amount"),
+        pytest.param("fold", 0, "amount_not_taken", id="a_fold_with_an_amount"),
+        pytest.param("all_in", 10, "amount_not_taken", id="an_all_in_with_one"),
+        pytest.param("raise", -5, "invalid_amount", id="a_negative_raise"),
+    ],
+)
+async def test_an_amount_the_action_does_not_take_is_refused_on_both_transports(
+    tmp_path: Path, action: str, amount: int, code: str
+) -> None:
+    async with served(tmp_path / "amount.db") as server:
+        table, tokens = await dealt_heads_up(server.api)
+        before = await table_view(server.api, table)
+        token = tokens[seat_to_act(before)]
+        request = {"type": "act", "action": action, "amount": amount}
+        async with live_client(server.live, table, token=token) as client:
+            over_socket = await answer_to(client, {**request, "id": "a1"})
+            await still_answers_pings(client)
+        over_http = await server.api.call(
+            "POST",
+            f"/tables/{table}/requests",
+            body={**request, "id": "a2"},
+            token=token,
+        )
+        after = await table_view(server.api, table)
+
+    assert (over_socket["code"], over_socket["id"]) == (code, "a1")
+    assert (over_http[0], over_http[1]["code"]) == (409, code)
+    assert after == before
