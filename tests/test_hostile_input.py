@@ -1,7 +1,8 @@
 """Input meant to break the server, end to end: each is refused with a code.
 
 A number beyond what SQLite holds, JSON nested deeper than the decoder
-follows, an amount on an action that takes none or a negative one: over
+follows, an amount on an action that takes none or a negative one, a
+request id used again for another request: over
 HTTP and the live stream of a real server (`served`), each gets its error
 code, the table is as it was, and the connection goes on working.
 """
@@ -138,3 +139,40 @@ async def test_an_amount_the_action_does_not_take_is_refused_on_both_transports(
     assert (over_socket["code"], over_socket["id"]) == (code, "a1")
     assert (over_http[0], over_http[1]["code"]) == (409, code)
     assert after == before
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param({"type": "act", "action": "raise", "amount": 8}, id="a_raise"),
+        pytest.param({"type": "act", "action": "all_in", "amount": None}, id="all_in"),
+        pytest.param({"type": "leave"}, id="a_leave"),
+    ],
+)
+async def test_a_request_id_reused_for_another_request_is_refused_on_both_transports(
+    tmp_path: Path, other: dict[str, Any]
+) -> None:
+    async with served(tmp_path / "reuse.db") as server:
+        table, tokens = await dealt_heads_up(server.api)
+        seat = seat_to_act(await table_view(server.api, table))
+        token = tokens[seat]
+        async with live_client(server.live, table, token=token) as client:
+            first = await client.act("rp-1", "call")
+            applied = await table_view(server.api, table)
+            over_socket = await answer_to(client, {**other, "id": "rp-1"})
+            resent = await client.act("rp-1", "call")
+            await still_answers_pings(client)
+        over_http = await server.api.call(
+            "POST",
+            f"/tables/{table}/requests",
+            body={**other, "id": "rp-1"},
+            token=token,
+        )
+        after = await table_view(server.api, table)
+
+    assert first["type"] == "ack"
+    assert (over_socket["code"], over_socket["id"]) == ("id_reused", "rp-1")
+    assert (over_http[0], over_http[1]["code"]) == (422, "id_reused")
+    assert resent == first, "a resend of the same request gets its first answer"
+    assert after["seats"] == applied["seats"]
+    assert after["seq"] == applied["seq"]

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from pokerd.server.service import REMEMBERED_IDS, Answer, RequestMemory
-from pokerd.wire.protocol import Ack
+from pokerd.server.service import REMEMBERED_IDS, Answer, RequestMemory, Settled
+from pokerd.wire.protocol import Ack, SitOutRequest
 
 
-def test_a_settled_request_keeps_only_its_answer() -> None:
+def sit_out(request_id: str) -> SitOutRequest:
+    return SitOutRequest(id=request_id)
+
+
+def test_a_settled_request_keeps_only_its_request_and_answer() -> None:
     memory = RequestMemory()
-    pending = memory.claim("token", "r1")
+    pending = memory.claim("token", sit_out("r1"))
     assert memory.get("token", "r1") is pending
     pending.answer = Answer(200, Ack(id="r1", seq=7))
 
     memory.settle("token", "r1", pending)
 
-    assert memory.get("token", "r1") == Answer(200, Ack(id="r1", seq=7))
+    assert memory.get("token", "r1") == Settled(
+        sit_out("r1"), Answer(200, Ack(id="r1", seq=7))
+    )
 
 
 def test_a_request_without_an_answer_is_forgotten_not_settled() -> None:
     memory = RequestMemory()
-    pending = memory.claim("token", "r1")
+    pending = memory.claim("token", sit_out("r1"))
 
     memory.settle("token", "r1", pending)
     assert memory.get("token", "r1") is pending  # still running
@@ -31,7 +37,7 @@ def test_a_request_without_an_answer_is_forgotten_not_settled() -> None:
 def test_each_token_remembers_its_latest_ids_only() -> None:
     memory = RequestMemory()
     for number in range(REMEMBERED_IDS + 5):
-        pending = memory.claim("token", f"r{number}")
+        pending = memory.claim("token", sit_out(f"r{number}"))
         pending.answer = Answer(200, Ack(id=f"r{number}", seq=number))
         memory.settle("token", f"r{number}", pending)
 

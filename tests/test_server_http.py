@@ -514,12 +514,14 @@ async def test_a_refused_request_sent_again_gets_the_same_refusal(
         table, tokens = await dealt_heads_up(client)
         seat = seat_to_act(await table_view(client, table, None))
         first = await act(client, table, tokens[seat], "c1", "check")
-        again = await act(client, table, tokens[seat], "c1", "call")  # same id
+        again = await act(client, table, tokens[seat], "c1", "check")
+        reused = await act(client, table, tokens[seat], "c1", "call")  # same id
         other_id = await act(client, table, tokens[seat], "c2", "call")
 
     assert first[0] == 409
     assert first[1]["code"] == "cannot_check"
     assert again == first
+    assert (reused[0], reused[1]["code"]) == (422, "id_reused")
     assert other_id[0] == 200
 
 

@@ -9,7 +9,8 @@ the token's hash holds now. What the service keeps of each running table (its
 hub, epoch, lock and request memory) is one `ServedTable`, dropped when the
 supervisor stops the table. A seat token's requests are remembered by their
 id (the last `REMEMBERED_IDS` of each token, per table) so that a request sent
-again gets its first answer instead of being applied twice. That memory lives
+again gets its first answer instead of being applied twice, and the same
+id sent with other content is refused (`id_reused`). That memory lives
 in this process only: after a restart, a request sent again is decided afresh
 (it is then usually refused, the turn having moved on).
 """
@@ -112,8 +113,17 @@ class Answer:
 class _Pending:
     """A request id's answer, or the promise of it while the request runs."""
 
+    request: SeatRequest
     done: trio.Event = attrs.Factory(trio.Event)
     answer: Answer | None = None
+
+
+@attrs.frozen
+class Settled:
+    """A request id's request and the answer it got, kept once it is done."""
+
+    request: SeatRequest
+    answer: Answer
 
 
 class RequestMemory:
@@ -124,17 +134,19 @@ class RequestMemory:
     ) -> None:
         self._ids_per_token = ids_per_token
         self._tokens_kept = tokens
-        self._tokens: OrderedDict[str, OrderedDict[str, _Pending | Answer]] = (
+        self._tokens: OrderedDict[str, OrderedDict[str, _Pending | Settled]] = (
             OrderedDict()
         )
 
-    def get(self, hashed: str, request_id: str) -> _Pending | Answer | None:
-        """The request's answer, or its promise while it runs, or None."""
+    def get(self, hashed: str, request_id: str) -> _Pending | Settled | None:
+        """The request and its answer, or its promise while it runs, or None."""
         ids = self._tokens.get(hashed)
         return None if ids is None else ids.get(request_id)
 
-    def claim(self, hashed: str, request_id: str) -> _Pending:
-        """Register `request_id` as running (no await between `get` and this)."""
+    def claim(self, hashed: str, request: SeatRequest) -> _Pending:
+        """Register `request` as running under its id (no await between `get`
+        and this)."""
+        request_id = request.id
         ids = self._tokens.get(hashed)
         if ids is None:
             ids = self._tokens[hashed] = OrderedDict()
@@ -142,7 +154,7 @@ class RequestMemory:
                 self._tokens.popitem(last=False)
         else:
             self._tokens.move_to_end(hashed)
-        pending = ids[request_id] = _Pending()
+        pending = ids[request_id] = _Pending(request)
         while len(ids) > self._ids_per_token:
             ids.popitem(last=False)
         return pending
@@ -154,12 +166,13 @@ class RequestMemory:
             del ids[request_id]
 
     def settle(self, hashed: str, request_id: str, pending: _Pending) -> None:
-        """Keep only the answer of a request that is done (its promise, with
-        an event, is three times the size, and thousands are kept)."""
+        """Keep only the request and answer of a request that is done (its
+        promise, with an event, is three times the size, and thousands are
+        kept)."""
         ids = self._tokens.get(hashed)
         answer = pending.answer
         if ids is not None and answer is not None and ids.get(request_id) is pending:
-            ids[request_id] = answer
+            ids[request_id] = Settled(pending.request, answer)
 
 
 @attrs.define(eq=False)
@@ -331,12 +344,22 @@ class PokerService:
         hashed = token_hash(token)
         memory = served.memory
         while (known := memory.get(hashed, request.id)) is not None:
-            if isinstance(known, Answer):
-                return known
+            if known.request != request:
+                # A resend has the same content; this is another request, and
+                # answering it with the first one's answer would tell the
+                # client that it was applied.
+                raise ServiceError(
+                    422,
+                    ErrorCode.ID_REUSED,
+                    f"the id {request.id!r} was used for another request:"
+                    " a new request needs a new id",
+                    request.id,
+                )
             if known.answer is not None:
                 return known.answer
+            assert isinstance(known, _Pending)
             await known.done.wait()  # the same request, still running
-        pending = memory.claim(hashed, request.id)
+        pending = memory.claim(hashed, request)
         try:
             pending.answer = await self._apply(served, table_id, hashed, request)
             return pending.answer

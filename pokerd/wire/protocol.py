@@ -71,6 +71,9 @@ class ErrorCode(enum.StrEnum):
     BAD_TOKEN = "bad_token"
     """The token holds no seat at this table, or a seat request came with
     no token."""
+    ID_REUSED = "id_reused"
+    """A request id the seat used lately for a request with other content:
+    not applied (a resend of the same request gets its first answer)."""
     HELLO_EXPECTED = "hello_expected"
     """A live socket's first message was not a hello."""
     UNEXPECTED_HELLO = "unexpected_hello"
