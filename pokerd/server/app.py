@@ -4,7 +4,8 @@ Every error is a `protocol.Error` (`{"type": "error", "code", "message"}`)
 with an HTTP status: 400 for input that does not decode, 401 for a missing or
 unknown seat token, 404 for an unknown table or hand, 409 for what the table's
 rules refuse, 413 for a body over the limit, 422 for a request id used
-again for another request, 503 for a table stopped or restarting. The seat of a request is never in the request: it is the seat the
+again for another request, 503 for a table stopped or restarting. The seat
+of a request is never in the request: it is the seat the
 `Authorization: Bearer TOKEN` header's token holds.
 """
 
