@@ -75,8 +75,6 @@ REMEMBERED_TOKENS = 32
 """Seat tokens per table whose request ids are remembered (least recently used
 forgotten first): the seated players', and those who left lately, so that a
 `leave` sent again still gets its first answer."""
-LARGEST_HAND_NUMBER = 2**63 - 1
-"""SQLite's largest integer: no hand number is beyond it."""
 ATTEMPTS = 3
 """Tries of a command on a table that is being restarted under it."""
 PUBLIC_HAND_COLUMNS = (
@@ -562,12 +560,7 @@ class PokerService:
 
     async def _hand_row(self, table_id: str, number: int) -> dict[str, Any]:
         await self._epoch(table_id)
-        # A number the log cannot hold names no hand (and SQLite would refuse it).
-        rows = (
-            await self.store.read(hand_rows, table_id, number)
-            if 0 < number <= LARGEST_HAND_NUMBER
-            else []
-        )
+        rows = await self.store.read(hand_rows, table_id, number)
         if not rows:
             raise ServiceError(
                 404,

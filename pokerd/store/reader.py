@@ -28,6 +28,9 @@ class LoadedTable:
     """The snapshot it started from (0: folded from the first event)."""
 
 
+LARGEST_INTEGER = 2**63 - 1
+"""SQLite's largest integer: no hand number is beyond it."""
+
 def table_ids(connection: sqlite3.Connection) -> list[str]:
     rows = connection.execute("SELECT table_id FROM tables ORDER BY table_id")
     return [row[0] for row in rows]
@@ -142,6 +145,8 @@ def hand_rows(
     connection: sqlite3.Connection, table_id: str, hand: int | None = None
 ) -> list[dict[str, Any]]:
     """Hand-history rows, oldest first (or the one hand asked for)."""
+    if hand is not None and not 0 < hand <= LARGEST_INTEGER:
+        return []  # a number SQLite cannot hold names no hand (and would raise)
     query = f"SELECT {', '.join(HAND_COLUMNS)} FROM hands WHERE table_id = ?"
     parameters: tuple[object, ...] = (table_id,)
     if hand is not None:
