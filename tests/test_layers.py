@@ -25,20 +25,24 @@ CLIENT_MAY_IMPORT = {"client", "engine", "wire"}
 table loads neither the server nor the table shell."""
 
 
-def imported_layers(path: Path) -> set[str]:
-    """The pokerd layers `path` imports from (typing-only imports too)."""
-    layers = set()
+def imported_modules(path: Path) -> set[str]:
+    """The modules `path` imports by absolute name (typing-only imports too)."""
+    modules = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        names = []
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
+            modules.add(node.module)
         elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "pokerd" and len(parts) > 1:
-                layers.add(parts[1])
-    return layers
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def imported_layers(path: Path) -> set[str]:
+    """The pokerd layers `path` imports from."""
+    return {
+        parts[1]
+        for parts in (name.split(".") for name in imported_modules(path))
+        if parts[0] == "pokerd" and len(parts) > 1
+    }
 
 
 def test_no_module_imports_from_a_layer_above_its_own() -> None:
@@ -74,3 +78,10 @@ def test_no_benchmark_imports_the_server() -> None:
         if "server" in imported_layers(path)
     ]
     assert found == []
+
+
+def test_settings_import_nothing_from_pokerd() -> None:
+    """So that every layer, the store and tables too, may read its defaults."""
+    imported = imported_modules(PACKAGE / "ops" / "settings.py")
+
+    assert [name for name in imported if name.split(".")[0] == "pokerd"] == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import inspect
 import re
 from collections.abc import Callable
@@ -12,7 +11,6 @@ import attrs
 import pytest
 
 from pokerd.cli import main
-from pokerd.ops import settings as settings_module
 from pokerd.ops.settings import (
     DEFAULTS,
     Settings,
@@ -482,21 +480,6 @@ def test_a_constructor_defaults_to_the_settings_default(
     default = inspect.signature(constructor).parameters[parameter].default
 
     assert default == getattr(DEFAULTS, setting)
-
-
-def test_settings_import_nothing_from_pokerd() -> None:
-    """So that every layer, the store and tables too, may read its defaults."""
-    tree = ast.parse(Path(settings_module.__file__ or "").read_text(encoding="utf-8"))
-    imported = [
-        alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    ] + [
-        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-    ]
-
-    assert [name for name in imported if name.split(".")[0] == "pokerd"] == []
 
 
 def test_the_protocol_docs_give_the_limits_their_settings_defaults() -> None:
