@@ -31,20 +31,19 @@ NESTED_AMOUNT = (
     + "]" * 20_000
     + "}"
 )
+TOO_DEEP = [
+    pytest.param(NESTED_ARRAYS, id="nested_arrays"),
+    pytest.param(NESTED_OBJECTS, id="nested_objects"),
+    pytest.param(NESTED_AMOUNT, id="a_nested_amount"),
+]
+"""JSON nested deeper than the decoder follows, each under the size limits."""
 
 
 async def post_text(api: HttpApi, path: str, text: str) -> tuple[int, Any]:
     return await api.call("POST", path, raw=text.encode())
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(NESTED_ARRAYS, id="nested_arrays"),
-        pytest.param(NESTED_OBJECTS, id="nested_objects"),
-        pytest.param(NESTED_AMOUNT, id="a_nested_amount"),
-    ],
-)
+@pytest.mark.parametrize("text", TOO_DEEP)
 async def test_json_nested_too_deep_is_a_bad_request_over_http(
     tmp_path: Path, text: str
 ) -> None:
@@ -63,14 +62,7 @@ async def test_json_nested_too_deep_is_a_bad_request_over_http(
     assert still[0] == 201
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(NESTED_ARRAYS, id="nested_arrays"),
-        pytest.param(NESTED_OBJECTS, id="nested_objects"),
-        pytest.param(NESTED_AMOUNT, id="a_nested_amount"),
-    ],
-)
+@pytest.mark.parametrize("text", TOO_DEEP)
 async def test_json_nested_too_deep_is_a_bad_message_on_the_socket(
     tmp_path: Path, text: str
 ) -> None:
