@@ -31,6 +31,7 @@ class LoadedTable:
 LARGEST_INTEGER = 2**63 - 1
 """SQLite's largest integer: no hand number is beyond it."""
 
+
 def table_ids(connection: sqlite3.Connection) -> list[str]:
     rows = connection.execute("SELECT table_id FROM tables ORDER BY table_id")
     return [row[0] for row in rows]
