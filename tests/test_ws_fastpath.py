@@ -23,6 +23,7 @@ from trio_websocket import (
 )
 from wsproto.connection import ConnectionState
 
+from pokerd.server.frame_stream import FrameStream
 from pokerd.server.ws_fastpath import (
     PRIVATE_MEMBERS,
     encode_frames,
@@ -35,19 +36,22 @@ STEP_S = 20
 
 @asynccontextmanager
 async def connected() -> AsyncIterator[
-    tuple[WebSocketConnection, trio.SocketStream, WebSocketConnection]
+    tuple[WebSocketConnection, FrameStream, WebSocketConnection]
 ]:
-    """A server WebSocket on a real TCP socket, its stream, and its client."""
+    """A server WebSocket on a real TCP socket (a FrameStream, as the live
+    server's), its stream, and its client."""
     (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listener.socket.getsockname()[1]
     accepted, server_side = trio.open_memory_channel[WebSocketConnection](1)
     async with listener, trio.open_nursery() as nursery:
         client_stream = await trio.open_tcp_stream("127.0.0.1", port)
-        server_stream = await listener.accept()
+        server_stream = FrameStream(await listener.accept())
 
         async def accept() -> None:
             request = await wrap_server_stream(nursery, server_stream)
-            await accepted.send(await request.accept())
+            accepting = await request.accept()
+            server_stream.begin_frames()
+            await accepted.send(accepting)
 
         async with client_stream, server_stream:
             nursery.start_soon(accept)

@@ -17,7 +17,10 @@ the publishing task itself (`pokerd.server.ws_fastpath`); one task of the
 server pings the sockets that have been quiet. The queue is the hub's
 bounded one: a client that falls behind is closed with SLOW_CONSUMER, and a
 send blocked for `heartbeat_s` (a client that stopped reading) closes it the
-same way, so the table never waits.
+same way, so the table never waits. Every byte of the socket goes through
+its `FrameStream`, which writes nothing after part of a frame but the rest
+of that frame: a client cut off gets whole frames, then its close frame or
+the end of the TCP stream.
 Why trio-websocket and not Hypercorn here: docs/design.md.
 """
 
@@ -42,6 +45,7 @@ from trio_websocket import (
 
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
+from pokerd.server.frame_stream import FrameStream
 from pokerd.server.service import PokerService, ServiceError
 from pokerd.server.ws_fastpath import encode_frames, send_frames, write_now
 from pokerd.tables.feed import Feed
@@ -69,7 +73,8 @@ log = logging.getLogger(__name__)
 PATH = re.compile(r"/tables/(?P<table>[A-Za-z0-9_-]{1,64})/live")
 """The one endpoint of each table (a query string is ignored)."""
 CLOSE_TIMEOUT_S = 1.0
-"""How long a closing handshake may take before the socket is just closed."""
+"""How long closing may take (the rest of a frame cut short, the close frame,
+the client's answer) before the socket is just closed."""
 HANDSHAKE_TIMEOUT_S = 10.0
 """How long the HTTP upgrade request may take to arrive."""
 PING_CHECK_S = 1.0
@@ -164,15 +169,16 @@ class LiveServer:
                 _tune(stream.socket)
             except OSError:  # the peer has gone already
                 return
+            wire = FrameStream(stream)
             async with trio.open_nursery() as reader:  # trio-websocket's task
                 request = None
                 with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
                     request = await wrap_server_stream(
-                        reader, stream, max_message_size=self.limits.max_frame_bytes
+                        reader, wire, max_message_size=self.limits.max_frame_bytes
                     )
                 try:
                     if request is not None:
-                        await self._handle(request)
+                        await self._handle(request, wire)
                 finally:
                     reader.cancel_scope.cancel()
         finally:
@@ -207,7 +213,7 @@ class LiveServer:
             for connection in list(self._connections):
                 connection.ping_if_quiet(now, interval)
 
-    async def _handle(self, request: WebSocketRequest) -> None:
+    async def _handle(self, request: WebSocketRequest, wire: FrameStream) -> None:
         path = request.path.partition("?")[0]
         match = PATH.fullmatch(path)
         if match is None:
@@ -221,7 +227,8 @@ class LiveServer:
             )
             return
         ws = await request.accept()
-        connection = LiveConnection(self, ws, match["table"])
+        wire.begin_frames()
+        connection = LiveConnection(self, ws, wire, match["table"])
         self._connections.add(connection)
         self._idle = trio.Event() if self._idle.is_set() else self._idle
         self.metrics.connections_opened.inc()
@@ -264,12 +271,21 @@ async def _reject(request: WebSocketRequest, status: int, code: str, text: str) 
 class LiveConnection:
     """One client's socket at one table."""
 
-    def __init__(self, server: LiveServer, ws: WebSocketConnection, table: str):
+    def __init__(
+        self,
+        server: LiveServer,
+        ws: WebSocketConnection,
+        wire: FrameStream,
+        table: str,
+    ) -> None:
         self._server = server
         self._service = server.service
         self._metrics = server.metrics
         self._limits = server.limits
         self._ws = ws
+        self._wire = wire
+        """The socket's stream, which finishes a frame cut short before
+        writing anything else."""
         self._table = table
         self._bucket = TokenBucket(self._limits.rate_limit_per_s)
         self._scope = trio.CancelScope()
@@ -278,9 +294,6 @@ class LiveConnection:
         self._unanswered = 0
         """Messages read whose answer is not written yet: a lost seat's
         socket closes only once they are (its own leave's ack among them)."""
-        self._sending = False
-        """A send began and did not finish: it may have left half a frame."""
-        self._send_scope: trio.CancelScope | None = None
         self._last_heard = trio.current_time()
         """When the client last sent a message or answered a ping."""
         self._pinging = False
@@ -302,11 +315,6 @@ class LiveConnection:
         if self._close is None:
             self._close = (code, reason)
         self._scope.cancel()
-        sending = self._send_scope
-        if sending is not None:
-            sending.deadline = min(
-                sending.deadline, trio.current_time() + CLOSE_TIMEOUT_S
-            )
 
     async def run(self) -> None:
         with self._scope:
@@ -322,11 +330,10 @@ class LiveConnection:
                 log.exception("table %s: a live connection failed", self._table)
                 self.close(CloseCode.INTERNAL_ERROR, "server error: resume")
         code, reason = self._close or (1000, "")
-        with trio.move_on_after(CLOSE_TIMEOUT_S) as closing:
-            if self._sending:
-                # A close frame after half a frame would be garbage: closing
-                # in a cancelled scope skips the frame and closes the socket.
-                closing.cancel()
+        # The close frame goes after the rest of a frame a send was cut short
+        # in, if the client takes that in time; else the TCP connection is
+        # closed with nothing more written (FrameStream).
+        with trio.move_on_after(CLOSE_TIMEOUT_S):
             await self._ws.aclose(code, reason)
 
     # Before the feed: nothing else writes, so answers go straight out.
@@ -449,6 +456,10 @@ class LiveConnection:
         subscription = feed.subscription
         try:
             while True:
+                if self._close is not None:
+                    # Closing: the writer is cancelled at its next wait, but
+                    # a write the kernel takes at once has none.
+                    return
                 # Whatever queued behind an item goes in the same write.
                 queued = subscription.take_queued()
                 if not queued:
@@ -478,7 +489,7 @@ class LiveConnection:
         batches: list[Batch] = []
         answers = messages = 0
         for item in items:
-            if isinstance(item, bytes):  # the rest of a write begun at once
+            if isinstance(item, bytes):  # frames after one written in part at once
                 if texts:
                     parts.append(encode_frames(self._ws, texts))
                 parts.append(item)
@@ -498,7 +509,7 @@ class LiveConnection:
             parts.append(encode_frames(self._ws, texts))
         messages += len(texts)
         data = b"".join(parts)
-        if data:
+        if data or self._wire.unfinished:
             await self._send_data(data, messages)
         sent = time.perf_counter()
         for batch in batches:
@@ -541,12 +552,13 @@ class LiveConnection:
             data = encode_frames(self._ws, texts)
         except ConnectionClosed:
             return False
-        written = write_now(self._ws, data)
-        if written == 0:
+        taken = write_now(self._ws, data)
+        if taken == 0:
             return False
-        if written < len(data):
-            # Part of a frame is out: the writer sends the rest before anything.
-            if not self._feeding().subscription.offer(data[written:]):
+        if taken < len(data) or self._wire.unfinished:
+            # The kernel took part: the writer sends the rest of the frame it
+            # stopped in (kept by the stream), then the frames after it.
+            if not self._feeding().subscription.offer(data[taken:]):
                 self._slow("queue")  # cannot happen: the queue was empty
         else:
             self._writer_waiting = True
@@ -580,30 +592,20 @@ class LiveConnection:
         await self._send_data(encode_frames(self._ws, texts), len(texts))
 
     async def _send_data(self, data: bytes, messages: int) -> None:
-        """Send frames' bytes in one write, or give up on a client that has not
-        read for `heartbeat_s`.
+        """Send frames' bytes (after the rest of a frame cut short) in one
+        write, or give up on a client that has not read for `heartbeat_s`.
 
-        Closing the connection does not cut a send short (a close frame after
-        half a frame would be garbage): it only brings its deadline forward to
-        CLOSE_TIMEOUT_S.
+        Nearly every send is taken by the kernel at once (`write_now`); only
+        the rest waits, and closing the connection cancels that wait. A send
+        cut short may stop in a frame: the stream finishes that frame before
+        anything else, and nothing else but the close frame is written.
         """
-        written = write_now(self._ws, data)
-        if written < len(data):
-            now = trio.current_time()
-            deadline = now + self._limits.heartbeat_s
-            if self._close is not None:
-                deadline = min(deadline, now + CLOSE_TIMEOUT_S)
-            with trio.CancelScope(shield=True, deadline=deadline) as scope:
-                self._send_scope = scope
-                self._sending = True
-                await send_frames(self._ws, data[written:])
-                self._sending = False
-            self._send_scope = None
-            if scope.cancelled_caught:
-                if self._close is None:
-                    # Half a frame may be on the wire: the socket is only good
-                    # to close.
-                    self._slow("stalled")
+        taken = write_now(self._ws, data)
+        if taken < len(data) or self._wire.unfinished:
+            with trio.move_on_after(self._limits.heartbeat_s) as stalled:
+                await send_frames(self._ws, data[taken:])
+            if stalled.cancelled_caught:
+                self._slow("stalled")
                 return
         self._metrics.messages_sent.inc(by=messages)
 

@@ -16,17 +16,17 @@ its public API.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 from wsproto.connection import ConnectionState
 
+from pokerd.server.frame_stream import FrameStream
 from pokerd.wire.frames import text_frames
 
 PRIVATE_MEMBERS = {
-    "_stream": "the connection's trio stream, written to directly",
+    "_stream": "the connection's stream (a FrameStream), written to directly",
     "_stream_lock": "held by trio-websocket while it sends: a send in progress",
     "_close_reason": "set once the connection is closed or closing",
     "_wsproto": "the wsproto state machine, whose state says whether it is open",
@@ -44,7 +44,8 @@ def encode_frames(ws: WebSocketConnection, texts: Sequence[str]) -> bytes:
 
 
 def write_now(ws: WebSocketConnection, data: bytes) -> int:
-    """Write what the kernel takes at once, without waiting: how many bytes.
+    """Write what the kernel takes of `data` at once, without waiting: how many
+    bytes are done with, a whole number of frames (`FrameStream.write_now`).
 
     Nothing is written while another task is in the middle of a send
     (trio-websocket's lock is held) or if the socket is closed or broken:
@@ -54,18 +55,14 @@ def write_now(ws: WebSocketConnection, data: bytes) -> int:
     stream = ws._stream
     if ws._stream_lock.locked() or ws._close_reason:
         return 0
-    if not isinstance(stream, trio.SocketStream):
-        return 0  # TLS, say: only the stream knows how to write
-    try:
-        # The socket is non-blocking (trio's): a full buffer raises.
-        written = os.write(stream.socket.fileno(), data)
-    except OSError:  # BlockingIOError: the buffer is full; others: send_frames
-        return 0
-    return written
+    if not isinstance(stream, FrameStream):
+        return 0  # only a FrameStream keeps track of a frame it wrote part of
+    return stream.write_now(data)
 
 
 async def send_frames(ws: WebSocketConnection, data: bytes) -> None:
-    """Write frames' bytes, waiting for the socket as long as it takes
+    """Write the rest of a frame `write_now` wrote part of, then `data` (whole
+    frames, or nothing), waiting for the socket as long as it takes
     (ConnectionClosed if the connection broke)."""
     async with ws._stream_lock:
         try:
