@@ -108,12 +108,6 @@ class LiveConnection:
             await self._ws.aclose()
 
 
-def _handshake_failed(error: BaseException) -> bool:
-    if isinstance(error, BaseExceptionGroup):
-        return all(_handshake_failed(inner) for inner in error.exceptions)
-    return isinstance(error, LiveUnreachableError | HandshakeError)
-
-
 @asynccontextmanager
 async def open_live(
     live_url: str, table: str, *, timeout_s: float
@@ -145,9 +139,14 @@ async def open_live(
             finally:
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        if opened or not _handshake_failed(group):
+        if opened:
             raise
-        raise LiveUnreachableError(f"the handshake failed: {group!r}") from group
+        failed, rest = group.split((LiveUnreachableError, HandshakeError))
+        if rest is not None:
+            # Cancelled (the caller is closing), or a bug: that goes on up,
+            # without the failed handshake, which no longer matters.
+            raise rest from None
+        raise LiveUnreachableError(f"the handshake failed: {failed!r}") from group
     finally:
         with trio.CancelScope(shield=True):
             await stream.aclose()
