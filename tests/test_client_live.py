@@ -15,7 +15,7 @@ import pytest
 import trio
 from served import STEP_S, reset_connection
 
-from pokerd.client.live import open_live
+from pokerd.client.live import LiveUnreachableError, open_live
 
 Behaviour = Callable[[trio.SocketStream], Awaitable[None]]
 
@@ -64,6 +64,25 @@ async def listening(behaviour: Behaviour) -> AsyncIterator[str]:
         nursery.start_soon(trio.serve_listeners, serve, listeners)
         yield f"ws://127.0.0.1:{port}"
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [reset_at_once, reset_after_the_request, close_after_the_request],
+    ids=lambda behaviour: behaviour.__name__,
+)
+async def test_a_connection_ended_during_the_handshake_fails_the_attempt_at_once(
+    behaviour: Behaviour,
+) -> None:
+    # The handshake's own timeout is far away: the attempt must fail because
+    # the connection ended, not because the timeout ran out.
+    async with listening(behaviour) as url:
+        with pytest.raises(LiveUnreachableError) as caught:
+            async with open_live(url, "t", timeout_s=STEP_S):
+                pytest.fail("the handshake cannot succeed")
+
+    assert "ended during the handshake" in str(caught.value)
+    assert "timed out" not in str(caught.value)
 
 
 class CancelWhenTheReaderEnds(trio.abc.Instrument):
