@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sqlite3
+import struct
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
@@ -41,6 +42,15 @@ STEP_S = 20
 """Bound on any one wait of a test: generous, never expected."""
 GRACE_S = 3
 RATE_LIMIT_PAUSE_S = 0.1
+
+
+def reset_connection(stream: trio.SocketStream) -> None:
+    """Close with SO_LINGER 0: the kernel sends a RST instead of a FIN (as
+    when a server crashes with the connection accepted)."""
+    stream.socket.setsockopt(
+        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+    )
+    stream.socket.close()
 
 
 def free_port() -> int:

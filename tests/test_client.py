@@ -20,7 +20,14 @@ from typing import Any
 import attrs
 import pytest
 import trio
-from served import STEP_S, Served, free_port, log_as_seen_by, served
+from served import (
+    STEP_S,
+    Served,
+    free_port,
+    log_as_seen_by,
+    reset_connection,
+    served,
+)
 
 from pokerd.client import (
     Backoff,
@@ -199,12 +206,16 @@ class Link:
 class Proxy:
     """TCP to the live port; `hold` keeps the server's bytes from the clients
     of the connections open now, `release` lets them through, `cut` ends
-    those connections without a word (as a network failure would)."""
+    those connections without a word (as a network failure would). The first
+    `resets` connections are reset as soon as accepted (a server crashing);
+    `accepted` counts them all."""
 
-    def __init__(self, live_url: str) -> None:
+    def __init__(self, live_url: str, resets: int = 0) -> None:
         self.target = int(live_url.rsplit(":", 1)[1])
         self.links: list[Link] = []
         self.url = ""
+        self.resets = resets
+        self.accepted = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None]) -> None:
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -231,6 +242,10 @@ class Proxy:
         self.links.clear()
 
     async def _serve(self, client: trio.SocketStream) -> None:
+        self.accepted += 1
+        if self.accepted <= self.resets:
+            reset_connection(client)
+            return
         server = await trio.open_tcp_stream("127.0.0.1", self.target)
         link = Link(client, server)
         self.links.append(link)
@@ -261,8 +276,8 @@ class Proxy:
 
 
 @asynccontextmanager
-async def proxied(live_url: str) -> AsyncIterator[Proxy]:
-    proxy = Proxy(live_url)
+async def proxied(live_url: str, resets: int = 0) -> AsyncIterator[Proxy]:
+    proxy = Proxy(live_url, resets)
     async with trio.open_nursery() as nursery:
         await nursery.start(proxy.run)
         yield proxy
@@ -369,6 +384,45 @@ async def test_a_refused_handshake_falls_back_to_polling_as_a_refused_socket_doe
         stats = client.statistics()
 
     assert (stats.sockets_opened, stats.fallbacks) == (0, 1)
+    assert_exactly_the_log(db, game.table, client)
+
+
+async def test_a_socket_reset_during_the_handshake_is_retried_with_backoff_at_once(
+    tmp_path: Path,
+) -> None:
+    # A reconnect racing a server crash: the kernel accepts the connection
+    # and resets it before the handshake's answer. Each attempt must fail
+    # then and there, not wait out the connect timeout (here STEP_S, so that
+    # three such waits could not fit in the test's bound).
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await trio.sleep(0)
+
+    db = tmp_path / "client.db"
+    async with served(db) as server, proxied(server.live, resets=3) as proxy:
+        game = await heads_up(server)
+        client = client_for(
+            game,
+            0,
+            proxy.url,
+            backoff=Backoff(base=0.1, cap=5.0, rng=Highest()),
+            sleep=recorded_sleep,
+            connect_timeout_s=STEP_S,
+        )
+        other = client_for(game, 1, server.live)
+        async with running(client, other):
+            with trio.fail_after(STEP_S):
+                await client.wait_for(lambda c: c.mode == "live")
+            await play_all([client, other], 1)
+        stats = client.statistics()
+
+    # Three resets, then the fourth connection is the one that opened,
+    # after the backoff's first three pauses.
+    assert proxy.accepted == 4
+    assert waits == pytest.approx([0.1, 0.2, 0.4])
+    assert (stats.sockets_opened, stats.fallbacks) == (1, 1)
     assert_exactly_the_log(db, game.table, client)
 
 

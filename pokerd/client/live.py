@@ -11,8 +11,9 @@ rest of the client never sees trio-websocket: a closed connection is a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import cast
 from urllib.parse import urlsplit
 
 import trio
@@ -108,10 +109,58 @@ class LiveConnection:
             await self._ws.aclose()
 
 
-def _handshake_failed(error: BaseException) -> bool:
-    if isinstance(error, BaseExceptionGroup):
-        return all(_handshake_failed(inner) for inner in error.exceptions)
-    return isinstance(error, LiveUnreachableError | HandshakeError)
+class _ReaderWatch:
+    """Stands in for the nursery given to trio-websocket: starts the tasks it
+    is given (its reader) in `nursery`, and calls `on_end` when one returns.
+
+    trio-websocket 0.12.2's reader returns quietly when the connection is
+    reset or closed before the handshake's answer (a connect racing a server
+    crash), and the handshake then waits for an event nobody will set; its
+    end is how `open_live` sees that the handshake cannot complete. A reader
+    that raises (a rejected handshake) fails the nursery instead."""
+
+    def __init__(self, nursery: trio.Nursery, on_end: Callable[[], None]) -> None:
+        self._nursery = nursery
+        self._on_end = on_end
+
+    def start_soon(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        *args: object,
+        name: object = None,
+    ) -> None:
+        async def watched() -> None:
+            await async_fn(*args)
+            self._on_end()
+
+        self._nursery.start_soon(watched, name=async_fn if name is None else name)
+
+
+async def _handshake(
+    nursery: trio.Nursery,
+    stream: trio.SocketStream,
+    host: str,
+    resource: str,
+    timeout_s: float,
+) -> WebSocketConnection:
+    """The WebSocket handshake on `stream`, its reader in `nursery`;
+    LiveUnreachableError if the connection ends first or it takes over
+    `timeout_s` (a rejection is raised by the reader, in the nursery)."""
+    waiting = trio.CancelScope(relative_deadline=timeout_s)
+    ended = trio.Event()
+
+    def reader_ended() -> None:
+        ended.set()
+        waiting.cancel()  # a no-op once the handshake is done
+
+    # The library only calls `start_soon` on the nursery it is given (the
+    # tests of open_live would fail loudly if that changed).
+    watch = cast(trio.Nursery, _ReaderWatch(nursery, reader_ended))
+    with waiting:
+        return await wrap_client_stream(watch, stream, host, resource)
+    if ended.is_set():
+        raise LiveUnreachableError("the connection ended during the handshake")
+    raise LiveUnreachableError("the handshake timed out")
 
 
 @asynccontextmanager
@@ -120,7 +169,8 @@ async def open_live(
 ) -> AsyncIterator[LiveConnection]:
     """A connection to `table`'s stream, cut when the block ends;
     LiveUnreachableError if it could not be opened within `timeout_s` (for
-    the TCP connection, and again for the WebSocket handshake)."""
+    the TCP connection, and again for the WebSocket handshake), or if the
+    connection ended before the handshake's answer."""
     host, port, resource = live_target(live_url, table)
     try:
         with trio.fail_after(timeout_s):
@@ -132,22 +182,23 @@ async def open_live(
         # trio-websocket reads in a task of this nursery, where a rejected
         # handshake is raised.
         async with trio.open_nursery() as nursery:
-            try:
-                with trio.fail_after(timeout_s):
-                    ws = await wrap_client_stream(
-                        nursery, stream, f"{host}:{port}", resource
-                    )
-            except trio.TooSlowError as error:
-                raise LiveUnreachableError("the handshake timed out") from error
+            ws = await _handshake(
+                nursery, stream, f"{host}:{port}", resource, timeout_s
+            )
             opened = True
             try:
                 yield LiveConnection(ws, stream)
             finally:
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        if opened or not _handshake_failed(group):
+        if opened:
             raise
-        raise LiveUnreachableError(f"the handshake failed: {group!r}") from group
+        failed, rest = group.split((LiveUnreachableError, HandshakeError))
+        if rest is not None:
+            # Cancelled (the caller is closing), or a bug: that goes on up,
+            # without the failed handshake, which no longer matters.
+            raise rest from None
+        raise LiveUnreachableError(f"the handshake failed: {failed!r}") from group
     finally:
         with trio.CancelScope(shield=True):
             await stream.aclose()
