@@ -17,7 +17,7 @@ from pokerd.store import (
     migrate,
     open_database,
 )
-from pokerd.store.migrate import MIGRATIONS_DIR, Migration, schema_version
+from pokerd.store.migrate import SQLITE_MIGRATIONS, Migration, schema_version
 
 FIRST = """\
 -- A table, and a trigger whose body has semicolons of its own.
@@ -80,9 +80,9 @@ def test_the_migration_files_are_numbered_from_one_without_gaps() -> None:
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     for migration in migrations:
         assert re.fullmatch(rf"{migration.version:04d}_[a-z0-9_]+\.sql", migration.name)
-        assert migration.sql == (MIGRATIONS_DIR / migration.name).read_text()
+        assert migration.sql == (SQLITE_MIGRATIONS / migration.name).read_text()
     # No file is left out of the sequence.
-    on_disk = sorted(path.name for path in MIGRATIONS_DIR.glob("*.sql"))
+    on_disk = sorted(path.name for path in SQLITE_MIGRATIONS.glob("*.sql"))
     assert on_disk == [m.name for m in migrations]
 
 

@@ -1,17 +1,20 @@
-"""Reading the log: events, the newest snapshot plus the tail, hand histories."""
+"""Reading the log: events, the newest snapshot plus the tail, hand histories.
+
+Written once for both backends, against `ReadConnection` (`?` parameters).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any
 
 import attrs
 
 from pokerd.engine.evolve import fold
 from pokerd.engine.state import TableState
-from pokerd.store.log import SNAPSHOT_FORMAT, StoredEvent, decode_rows
+from pokerd.store.backend import ReadConnection
+from pokerd.store.records import SNAPSHOT_FORMAT, StoredEvent, decode_rows
 from pokerd.wire import codec
 
 log = logging.getLogger(__name__)
@@ -29,22 +32,23 @@ class LoadedTable:
 
 
 LARGEST_INTEGER = 2**63 - 1
-"""SQLite's largest integer: no hand number is beyond it."""
+"""The largest integer SQLite (and PostgreSQL's BIGINT) holds: no hand number
+is beyond it."""
 
 
-def table_ids(connection: sqlite3.Connection) -> list[str]:
+def table_ids(connection: ReadConnection) -> list[str]:
     rows = connection.execute("SELECT table_id FROM tables ORDER BY table_id")
     return [row[0] for row in rows]
 
 
-def table_epoch(connection: sqlite3.Connection, table_id: str) -> str | None:
+def table_epoch(connection: ReadConnection, table_id: str) -> str | None:
     row = connection.execute(
         "SELECT epoch FROM tables WHERE table_id = ?", (table_id,)
     ).fetchone()
     return None if row is None else str(row[0])
 
 
-def last_seq(connection: sqlite3.Connection, table_id: str) -> int:
+def last_seq(connection: ReadConnection, table_id: str) -> int:
     row = connection.execute(
         "SELECT MAX(seq) FROM events WHERE table_id = ?", (table_id,)
     ).fetchone()
@@ -52,27 +56,26 @@ def last_seq(connection: sqlite3.Connection, table_id: str) -> int:
 
 
 def read_events(
-    connection: sqlite3.Connection,
+    connection: ReadConnection,
     table_id: str,
     after: int = 0,
     upto: int | None = None,
     limit: int | None = None,
 ) -> list[StoredEvent]:
     """Events with after < seq <= upto, in order."""
-    rows = connection.execute(
+    query = (
         "SELECT seq, payload, recorded_at FROM events"
-        " WHERE table_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-        (
-            table_id,
-            after,
-            2**62 if upto is None else upto,
-            -1 if limit is None else limit,
-        ),
-    ).fetchall()
+        " WHERE table_id = ? AND seq > ? AND seq <= ? ORDER BY seq"
+    )
+    parameters: tuple[object, ...] = (table_id, after, 2**62 if upto is None else upto)
+    if limit is not None:
+        query += " LIMIT ?"
+        parameters += (limit,)
+    rows = connection.execute(query, parameters).fetchall()
     return decode_rows(rows)
 
 
-def load_table(connection: sqlite3.Connection, table_id: str) -> LoadedTable | None:
+def load_table(connection: ReadConnection, table_id: str) -> LoadedTable | None:
     """The table now: the newest snapshot that decodes, plus a fold of the rest."""
     epoch = table_epoch(connection, table_id)
     if epoch is None:
@@ -119,7 +122,7 @@ def _decode_snapshot(
 
 
 def snapshot_rows(
-    connection: sqlite3.Connection, table_id: str
+    connection: ReadConnection, table_id: str
 ) -> list[tuple[int, int, str]]:
     rows = connection.execute(
         "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq",
@@ -143,7 +146,7 @@ HAND_COLUMNS = (
 
 
 def hand_rows(
-    connection: sqlite3.Connection, table_id: str, hand: int | None = None
+    connection: ReadConnection, table_id: str, hand: int | None = None
 ) -> list[dict[str, Any]]:
     """Hand-history rows, oldest first (or the one hand asked for)."""
     if hand is not None and not 0 < hand <= LARGEST_INTEGER:
@@ -163,7 +166,7 @@ def hand_rows(
     return result
 
 
-def tables_to_resume(connection: sqlite3.Connection) -> list[LoadedTable]:
+def tables_to_resume(connection: ReadConnection) -> list[LoadedTable]:
     """Every table a restarting server must run: a hand unfinished or players seated."""
     resumed = []
     for table_id in table_ids(connection):
