@@ -61,12 +61,20 @@ moved, so nothing was fenced) and is extended too. The rows are locked in
 table order, as the writer's FOR SHARE locks them, so the two never deadlock."""
 
 _RELEASE = """
-UPDATE leases SET lease_until = '-infinity'
-WHERE owner = %(node)s
-  AND (table_id, epoch) IN (
-      SELECT * FROM unnest(%(tables)s::text[], %(epochs)s::bigint[]))
+WITH mine AS (
+    SELECT lease.table_id
+    FROM leases AS lease
+    JOIN unnest(%(tables)s::text[], %(epochs)s::bigint[]) AS held (table_id, epoch)
+        ON lease.table_id = held.table_id AND lease.epoch = held.epoch
+    WHERE lease.owner = %(node)s
+    ORDER BY lease.table_id
+    FOR NO KEY UPDATE OF lease
+)
+UPDATE leases AS lease SET lease_until = '-infinity'
+FROM mine WHERE lease.table_id = mine.table_id
 """
-"""Give leases up: expired at once, the epoch kept (it must only grow)."""
+"""Give leases up: expired at once, the epoch kept (it must only grow).
+Locked in table order, as renewals are."""
 
 _FREE = """
 SELECT table_id FROM tables
@@ -89,7 +97,13 @@ class PostgresLeases:
         self._connection: PgConnection | None = None
 
     def _connected(self) -> PgConnection:
-        if self._connection is None or self._connection.closed:
+        if (
+            self._connection is None
+            or self._connection.closed
+            or self._connection.broken
+        ):
+            if self._connection is not None:
+                self._connection.close()
             self._connection = connect(self.url)
         return self._connection
 
