@@ -9,6 +9,8 @@ import json
 import random
 import re
 import sqlite3
+import threading
+import time
 import tomllib
 import uuid
 from collections.abc import Iterator, Sequence
@@ -802,3 +804,56 @@ def test_tables_with_players_or_a_hand_unfinished_are_the_ones_to_resume(
 
 def seated_at(seat: int, name: str) -> tuple[Event, ...]:
     return (PlayerSeated(seat=seat, name=name, stack=100),)
+
+
+# PostgreSQL's batch writer.
+
+
+def test_a_race_past_the_checks_falls_on_the_append_that_lost_it(
+    postgres_url: str,
+) -> None:
+    # Two unfenced stores both read that the log ends at `end`, and both
+    # write end + 1: the database refuses the second, whose batch is then
+    # written again one append at a time, so the refusal is its own.
+    outcomes: dict[str, BaseException | None] = {}
+    with EventStore(postgres_url) as first, EventStore(postgres_url) as second:
+        end = append_game(first, "t", GAME[:5])
+
+        def append(store: EventStore, name: str) -> None:
+            try:
+                store.append_blocking("t", end + 1, seated(name))
+                outcomes[name] = None
+            except ConflictError as error:
+                outcomes[name] = error
+
+        threads = [
+            threading.Thread(target=append, args=(store, name))
+            for store, name in ((first, "alice"), (second, "bob"))
+        ]
+        with writes_held(postgres_url) as release:
+            for thread in threads:
+                thread.start()
+            wait_for_copies(postgres_url, 2)  # both past their checks
+            release()
+            for thread in threads:
+                thread.join(30)
+        losers = [name for name, outcome in outcomes.items() if outcome is not None]
+        assert len(outcomes) == 2 and len(losers) == 1
+        assert "the log does not end at seq" in str(outcomes[losers[0]])
+        stored = read_events(first.reader(), "t")
+        assert [s.seq for s in stored] == list(range(1, end + 2))
+        assert stored[-1].event != seated(losers[0])[0]
+
+
+def wait_for_copies(url: str, count: int) -> None:
+    """Return once `count` connections wait on a lock in their COPY of events."""
+    with closing(raw_connection(url)) as connection:
+        for _ in range(3000):
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE 'COPY events%'"
+            ).fetchone()
+            if row[0] >= count:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"not {count} appends waiting in their COPY")
