@@ -81,15 +81,21 @@ def load_table(connection: ReadConnection, table_id: str) -> LoadedTable | None:
     if epoch is None:
         return None
     state, start = TableState(), 0
-    snapshots = connection.execute(
-        "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq DESC",
-        (table_id,),
+    query = (
+        "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq DESC"
     )
-    for seq, form, text in snapshots:
-        decoded = _decode_snapshot(table_id, seq, form, text)
-        if decoded is not None:
-            state, start = decoded, seq
-            break
+    # The newest alone first: PostgreSQL's driver fetches a whole result at
+    # once, and a table has a snapshot per hand. Older ones only if it fails.
+    newest = connection.execute(query + " LIMIT 1", (table_id,)).fetchall()
+    decoded = _decode_snapshot(table_id, *newest[0], quiet=True) if newest else None
+    if decoded is not None:
+        state, start = decoded, int(newest[0][0])
+    elif newest:
+        for seq, form, text in connection.execute(query, (table_id,)):
+            older = _decode_snapshot(table_id, seq, form, text)
+            if older is not None:
+                state, start = older, seq
+                break
     tail = read_events(connection, table_id, after=start)
     state = fold([stored.event for stored in tail], state)
     seq = tail[-1].seq if tail else start
@@ -97,9 +103,11 @@ def load_table(connection: ReadConnection, table_id: str) -> LoadedTable | None:
 
 
 def _decode_snapshot(
-    table_id: str, seq: int, form: int, text: str
+    table_id: str, seq: int, form: int, text: str, *, quiet: bool = False
 ) -> TableState | None:
     if form != SNAPSHOT_FORMAT:
+        if quiet:
+            return None
         log.info(
             "table %s: snapshot at %d has format %d; folding instead",
             table_id,
@@ -115,6 +123,8 @@ def _decode_snapshot(
             )
         return codec.structure(data, TableState)
     except (ValueError, codec.DecodeError) as error:
+        if quiet:
+            return None
         log.warning(
             "table %s: snapshot at %d does not decode (%s)", table_id, seq, error
         )
