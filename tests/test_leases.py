@@ -137,6 +137,20 @@ def test_an_expired_lease_is_taken_by_another_node_and_lost_at_renewal(
     assert lease_row(postgres_url, "t") == ("b", 2)
 
 
+def test_a_lease_runs_out_by_the_databases_clock_when_it_is_not_renewed(
+    postgres_url: str, node_b: EventStore
+) -> None:
+    with EventStore(postgres_url, node="a", lease_ttl_s=0.2) as node_a:
+        assert node_a.leases.take("t") == 1
+        # b waits for it without any clock of its own: the database says when.
+        deadline = time.monotonic() + WAIT_S
+        while (epoch := node_b.leases.take("t")) is None:
+            assert time.monotonic() < deadline, "the lease never ran out"
+            time.sleep(0.05)
+        assert epoch == 2
+        assert node_a.leases.renew() == {"t"}
+
+
 def test_an_expired_lease_nobody_took_is_renewed(
     postgres_url: str, node_a: EventStore
 ) -> None:
