@@ -1,7 +1,11 @@
-"""The SQLite event log under 1000 tables: throughput, commit latency, recovery.
+"""The event log under 1000 tables: throughput, commit latency, recovery.
 
-Every part runs on a fresh database file in a temporary directory, at the
-store's default durability (synchronous=FULL) unless it says otherwise:
+SQLite first, then PostgreSQL in the same run (when its server is installed:
+a cluster of the benchmark's own, `pokerd.tools.pgcluster`, fsync on). Every
+part runs on a fresh database (a file in a temporary directory, or a new
+PostgreSQL database), at the store's default durability (synchronous=FULL)
+unless it says otherwise; PostgreSQL runs parts 1 (group commit only), 2 and
+3, its lines prefixed `postgresql_`:
 
 1. Flat out: every table is a trio task appending one event per append as
    fast as its commits return, first with group commit, then with one
@@ -23,7 +27,7 @@ command at a time (snapshot and hand record with each hand's end, as
 `pokerd.tables.table` does), and the other tables are SQL copies of those rows.
 
     python benchmarks/store.py [--tables 1000] [--seconds 10]
-        [--recovery-events 1000000] [--quick] [--dir DIR]
+        [--recovery-events 1000000] [--quick] [--dir DIR] [--no-postgresql]
 
 It prints `name: value` lines: figures and ratios, no verdicts.
 """
@@ -61,8 +65,10 @@ from pokerd.engine import (
     handle,
 )
 from pokerd.hands.history import hand_row
+from pokerd.ops.settings import Database, is_postgresql
 from pokerd.store import (
     EventStore,
+    ReadConnection,
     Synchronous,
     WriterStatistics,
     connect,
@@ -71,7 +77,10 @@ from pokerd.store import (
     table_ids,
 )
 from pokerd.store.log import HandRow
+from pokerd.store.postgres import PostgresConnection
+from pokerd.store.postgres import connect as pg_connect
 from pokerd.tables.dealer import random_action, start_hand
+from pokerd.tools.pgcluster import Cluster, server_binaries
 
 PLAYERS = 6
 STACK = 400
@@ -212,9 +221,26 @@ class Traffic:
 
 
 @contextmanager
-def fresh_database(directory: str | None) -> Iterator[Path]:
+def fresh_database(
+    directory: str | None, cluster: Cluster | None = None
+) -> Iterator[Database]:
+    """A new SQLite file, or a new database in `cluster` (dropped after)."""
+    if cluster is not None:
+        url = cluster.create_database()
+        try:
+            yield url
+        finally:
+            cluster.drop_database(url.rsplit("/", 1)[1])
+        return
     with tempfile.TemporaryDirectory(prefix="pokerd-bench-", dir=directory) as tmp:
         yield Path(tmp) / "pokerd.db"
+
+
+def open_connection(database: Database) -> ReadConnection:
+    """A connection of its own, in autocommit mode, taking `?` parameters."""
+    if is_postgresql(database):
+        return PostgresConnection(pg_connect(str(database)))
+    return connect(Path(database), synchronous="NORMAL")
 
 
 @contextmanager
@@ -225,7 +251,7 @@ def collected_first() -> Iterator[None]:
 
 
 def flat_out(
-    path: Path,
+    path: Database,
     templates: Sequence[Template],
     tables: int,
     seconds: float,
@@ -269,7 +295,7 @@ def flat_out(
 
 
 def paced(
-    path: Path, templates: Sequence[Template], tables: int, seconds: float
+    path: Database, templates: Sequence[Template], tables: int, seconds: float
 ) -> Traffic:
     """Every table appends one event a second, the tables' start times spread
     evenly over the first second, for `seconds` seconds."""
@@ -333,7 +359,7 @@ def trim(template: Template, events: int) -> Template:
 
 
 def build_recovery_database(
-    path: Path, templates: Sequence[Template], tables: int, result: Recovery
+    path: Database, templates: Sequence[Template], tables: int, result: Recovery
 ) -> None:
     """The templates through the store, one append per command; the rest of
     the tables copied from them in SQL, batch by batch, within the budget."""
@@ -352,19 +378,27 @@ def build_recovery_database(
                 )
                 seq += len(step.events)
     built = min(tables, len(templates))
-    connection = connect(path, synchronous="NORMAL")
+    postgresql = is_postgresql(path)
+    connection = open_connection(path)
     try:
         while built < tables:
             if time.perf_counter() - start > BUILD_BUDGET_S:
                 result.build_stopped = True
                 break
             batch = range(built, min(tables, built + CLONE_BATCH))
-            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("BEGIN" if postgresql else "BEGIN IMMEDIATE")
             for index in batch:
                 clone(connection, table_id(index % len(templates)), table_id(index))
             connection.execute("COMMIT")
             built = batch.stop
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if postgresql:
+            connection.execute("VACUUM ANALYZE")
+            size = connection.execute(
+                "SELECT pg_database_size(current_database())"
+            ).fetchone()[0]
+        else:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            size = Path(path).stat().st_size
         result.tables = built
         result.events = connection.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         result.snapshots = connection.execute(
@@ -373,10 +407,10 @@ def build_recovery_database(
     finally:
         connection.close()
     result.build_seconds = time.perf_counter() - start
-    result.megabytes = path.stat().st_size / 1e6
+    result.megabytes = size / 1e6
 
 
-def clone(connection: sqlite3.Connection, source: str, target: str) -> None:
+def clone(connection: ReadConnection, source: str, target: str) -> None:
     """`target` as a new table holding `source`'s rows: events (already
     encoded, gapless from seq 1), snapshots and hand rows."""
     connection.execute(
@@ -404,10 +438,10 @@ def clone(connection: sqlite3.Connection, source: str, target: str) -> None:
     )
 
 
-def recover(path: Path, templates: Sequence[Template], tables: int) -> Recovery:
+def recover(path: Database, templates: Sequence[Template], tables: int) -> Recovery:
     result = Recovery()
     build_recovery_database(path, templates, tables, result)
-    connection = connect(path)
+    connection = open_connection(path)
     try:
         names = table_ids(connection)
         loaded: dict[str, TableState] = {}
@@ -462,7 +496,8 @@ def print_traffic(prefix: str, traffic: Traffic) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="SQLite event log: appends from many tables, latency, recovery"
+        description="The event log (SQLite, then PostgreSQL): appends from many "
+        "tables, latency, recovery"
     )
     parser.add_argument("--tables", type=int, default=None, help="default 1000")
     parser.add_argument(
@@ -479,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--dir", default=None, help="where the temporary databases go (default TMP)"
     )
+    parser.add_argument("--no-postgresql", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
     quick: bool = args.quick
     tables: int = args.tables or (50 if quick else 1_000)
@@ -516,39 +552,77 @@ def main(argv: Sequence[str] | None = None) -> int:
     # 2. Paced: one event a second per table.
     with fresh_database(directory) as path:
         steady = paced(path, templates, tables, seconds)
-    print(f"paced_events: {steady.events}")
-    print(f"paced_events_per_s: {steady.rate:.0f}")
-    print(f"paced_p50_ms: {steady.ms(0.50):.2f}")
-    print(f"paced_p99_ms: {steady.ms(0.99):.2f}")
-    print(f"paced_max_ms: {steady.ms(1.0):.2f}")
-    assert steady.statistics is not None
-    print(f"paced_transactions: {steady.statistics.transactions}")
-    print(f"paced_largest_batch: {steady.statistics.largest_batch}")
+    print_paced("paced", steady)
 
     # 4. Recovery.
     trimmed = [trim(t, per_table) for t in templates]
     with fresh_database(directory) as path:
         recovered = recover(path, trimmed, tables)
+    print_recovery("recovery", recovered, tables)
+    if args.no_postgresql:
+        return 0 if recovered.states_match else 1
+
+    # PostgreSQL, the same parts on the same templates.
+    if server_binaries() is None:
+        print("postgresql: not installed (the postgresql package); skipped")
+        return 0 if recovered.states_match else 1
+    with Cluster(fsync=True) as cluster:
+        print(f"postgresql: {cluster.binaries}")
+        with fresh_database(directory, cluster) as url:
+            pg_grouped = flat_out(url, templates, tables, seconds)
+        print_traffic("postgresql_group_commit", pg_grouped)
+        with fresh_database(directory, cluster) as url:
+            pg_steady = paced(url, templates, tables, seconds)
+        print_paced("postgresql_paced", pg_steady)
+        with fresh_database(directory, cluster) as url:
+            pg_recovered = recover(url, trimmed, tables)
+        print_recovery("postgresql_recovery", pg_recovered, tables)
+    print(
+        "ratio_postgresql_to_sqlite_group_commit_events_per_s: "
+        f"{pg_grouped.rate / max(grouped.rate, 1e-9):.2f}"
+    )
+    print(
+        "ratio_postgresql_to_sqlite_paced_p99: "
+        f"{pg_steady.ms(0.99) / max(steady.ms(0.99), 1e-9):.2f}"
+    )
+    print(
+        "ratio_postgresql_to_sqlite_recovery_load: "
+        f"{pg_recovered.load_seconds / max(recovered.load_seconds, 1e-9):.2f}"
+    )
+    matched = recovered.states_match and pg_recovered.states_match
+    return 0 if matched else 1
+
+
+def print_paced(prefix: str, steady: Traffic) -> None:
+    print(f"{prefix}_events: {steady.events}")
+    print(f"{prefix}_events_per_s: {steady.rate:.0f}")
+    print(f"{prefix}_p50_ms: {steady.ms(0.50):.2f}")
+    print(f"{prefix}_p99_ms: {steady.ms(0.99):.2f}")
+    print(f"{prefix}_max_ms: {steady.ms(1.0):.2f}")
+    assert steady.statistics is not None
+    print(f"{prefix}_transactions: {steady.statistics.transactions}")
+    print(f"{prefix}_largest_batch: {steady.statistics.largest_batch}")
+
+
+def print_recovery(prefix: str, recovered: Recovery, tables: int) -> None:
     if recovered.build_stopped:
         print(
-            f"recovery_note: building {tables} tables took over {BUILD_BUDGET_S:.0f}"
+            f"{prefix}_note: building {tables} tables took over {BUILD_BUDGET_S:.0f}"
             f" s; stopped at {recovered.tables} tables"
         )
-    print(f"recovery_tables: {recovered.tables}")
-    print(f"recovery_events: {recovered.events}")
-    print(f"recovery_snapshots: {recovered.snapshots}")
-    print(f"recovery_database_mb: {recovered.megabytes:.0f}")
-    print(f"recovery_build_seconds: {recovered.build_seconds:.1f}")
-    print(f"recovery_load_seconds: {recovered.load_seconds:.2f}")
-    print(f"recovery_tables_per_s: {recovered.tables / recovered.load_seconds:.0f}")
-    print(f"recovery_tail_events: {recovered.tail_events}")
-    print(f"recovery_fold_from_start_seconds: {recovered.fold_seconds:.2f}")
-    print(
-        "ratio_fold_from_start_to_load: "
-        f"{recovered.fold_seconds / recovered.load_seconds:.1f}"
-    )
-    print(f"recovery_states_match: {'yes' if recovered.states_match else 'NO'}")
-    return 0 if recovered.states_match else 1
+    print(f"{prefix}_tables: {recovered.tables}")
+    print(f"{prefix}_events: {recovered.events}")
+    print(f"{prefix}_snapshots: {recovered.snapshots}")
+    print(f"{prefix}_database_mb: {recovered.megabytes:.0f}")
+    print(f"{prefix}_build_seconds: {recovered.build_seconds:.1f}")
+    print(f"{prefix}_load_seconds: {recovered.load_seconds:.2f}")
+    print(f"{prefix}_tables_per_s: {recovered.tables / recovered.load_seconds:.0f}")
+    print(f"{prefix}_tail_events: {recovered.tail_events}")
+    print(f"{prefix}_fold_from_start_seconds: {recovered.fold_seconds:.2f}")
+    ratio = recovered.fold_seconds / recovered.load_seconds
+    name = "ratio_fold_from_start_to_load"
+    print(f"{name if prefix == 'recovery' else prefix + '_' + name}: {ratio:.1f}")
+    print(f"{prefix}_states_match: {'yes' if recovered.states_match else 'NO'}")
 
 
 if __name__ == "__main__":

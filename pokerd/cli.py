@@ -47,12 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser(
         "migrate",
         help="create a database or bring its schema up to date",
-        description="Create the SQLite database if it does not exist and apply the "
+        description="Create the database (an SQLite file, or the tables in a "
+        "PostgreSQL database) if it does not exist and apply the "
         "migrations it lacks, printing each one applied. A database written by a "
         "newer pokerd, or held by a running server, is refused and left untouched "
         "(exit status 2).",
     )
-    migrate.add_argument("--db", required=True, metavar="PATH", help="the database")
+    migrate.add_argument(
+        "--db",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the database: an SQLite file, or postgresql://USER@HOST:PORT/NAME",
+    )
 
     _add_serve(commands)
     _add_bots(commands)
@@ -73,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Snapshots of another format are skipped. Exit status 2: no such "
         "database, table or hand.",
     )
-    story.add_argument("--db", required=True, metavar="PATH", help="the database")
+    story.add_argument(
+        "--db",
+        required=True,
+        metavar="PATH_OR_URL",
+        help="the database: an SQLite file, or postgresql://USER@HOST:PORT/NAME",
+    )
     story.add_argument(
         "table", nargs="?", metavar="TABLE", help="the table (optional with --verify)"
     )

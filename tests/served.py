@@ -108,7 +108,9 @@ class Process:
 
 
 @asynccontextmanager
-async def pokerd_serve(db: Path, log: Path, *flags: str) -> AsyncIterator[Process]:
+async def pokerd_serve(
+    db: Path | str, log: Path, *flags: str
+) -> AsyncIterator[Process]:
     """`pokerd serve` on a free port; killed by its PID if the test did not stop it."""
     port = free_port()
     command = [

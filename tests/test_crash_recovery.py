@@ -1,14 +1,18 @@
-"""Crash recovery, real process: kill -9 at random moments, restart, lose nothing."""
+"""Crash recovery, real process: kill -9 at random moments, restart, lose nothing.
+
+On both backends: an SQLite file, or a PostgreSQL database (the server lives
+on; the pokerd process writing to it is the one killed)."""
 
 from __future__ import annotations
 
 import random
-import sqlite3
-from pathlib import Path
 from typing import Any
 
+from databases import raw_connection
+
 from pokerd.engine import ActionTaken, TurnStarted, fold
-from pokerd.store import connect, load_table, read_events, table_ids
+from pokerd.ops.settings import Database
+from pokerd.store import ReadConnection, load_table, read_events, table_ids
 from pokerd.tools.selfplay import run_until_killed
 from pokerd.wire import codec
 
@@ -17,9 +21,9 @@ TABLES = 3
 
 
 def test_killing_the_process_at_random_moments_loses_no_event_anyone_received(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
-    db = tmp_path / "crash.db"
+    db = database
     rng = random.Random(20261126)
     received: dict[tuple[str, int], dict[str, Any]] = {}
     resumed_mid_hand: list[tuple[str, int]] = []
@@ -36,7 +40,7 @@ def test_killing_the_process_at_random_moments_loses_no_event_anyone_received(
             assert key not in received, f"{key} was published twice"
             received[key] = line["event"]
 
-    connection = connect(db)
+    connection = raw_connection(db)
     try:
         assert table_ids(connection) == [f"table-{n}" for n in range(TABLES)]
         for table_id in table_ids(connection):
@@ -67,7 +71,7 @@ def test_killing_the_process_at_random_moments_loses_no_event_anyone_received(
 
 
 def check_same_turn_continues(
-    connection: sqlite3.Connection, table_id: str, resumed_at: int
+    connection: ReadConnection, table_id: str, resumed_at: int
 ) -> None:
     before = read_events(connection, table_id, upto=resumed_at)
     after = read_events(connection, table_id, after=resumed_at)

@@ -50,7 +50,7 @@ async def pokerd(*arguments: str, prefix: tuple[str, ...] = ()) -> Finished:
     return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
-async def serve_once(db: Path, prefix: tuple[str, ...] = ()) -> Finished:
+async def serve_once(db: Path | str, prefix: tuple[str, ...] = ()) -> Finished:
     """`pokerd serve` on `db` and free ports, expected to stop by itself."""
     ports = ("--port", str(free_port()), "--live-port", str(free_port()))
     return await pokerd("serve", "--db", str(db), *ports, prefix=prefix)
@@ -419,3 +419,53 @@ async def test_replay_says_when_sqlite_cannot_create_the_files_it_reads_through(
         f"pokerd replay: cannot read {db}: no file can be created in {place} "
         "(SQLite needs pokerd.db-wal and pokerd.db-shm beside it to read it)"
     ]
+
+
+# PostgreSQL
+
+
+async def test_a_server_on_postgresql_plays_on_after_sigkill_and_its_log_verifies(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    async with pokerd_serve(postgres_url, log) as killed:
+        table = await new_table(killed.api)
+        tokens = {
+            seat: await sit(killed.api, table, seat, name)
+            for seat, name in ((0, "ann"), (1, "bo"))
+        }
+        dealt = await events_until(killed.api, table, "turn_started")
+        killed.process.send_signal(signal.SIGKILL)
+        with trio.fail_after(STEP_S):
+            await killed.process.wait()
+
+    async with pokerd_serve(postgres_url, log) as restarted:
+        # The hand goes on from the log: the player to act folds, the next
+        # hand is dealt.
+        status, acked = await restarted.api.call(
+            "POST",
+            f"/tables/{table}/requests",
+            body={"type": "act", "id": "f1", "action": "fold"},
+            token=tokens[dealt[-1]["event"]["seat"]],
+        )
+        await events_until(restarted.api, table, "hand_dealt", after=dealt[-1]["seq"])
+        await stop(restarted.process, log)
+    verified = await pokerd("replay", "--db", postgres_url, "--verify")
+
+    assert status == 200, acked
+    assert (verified.status, verified.err) == (0, ""), verified.out
+    assert verified.out.startswith(f"table {table}: ")
+    assert verified.out.endswith(": ok\n")
+
+
+async def test_serve_says_in_one_line_when_postgresql_is_not_there() -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql://pokerd:secret@127.0.0.1:{port}/pokerd"
+
+    refused = await serve_once(url)
+
+    hidden = f"postgresql://pokerd:***@127.0.0.1:{port}/pokerd"
+    assert (refused.status, refused.out) == (2, "")
+    (line,) = refused.err.splitlines()
+    assert line.startswith(f"pokerd serve: cannot connect to {hidden}: ")
+    assert "secret" not in line

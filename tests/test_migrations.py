@@ -1,12 +1,16 @@
-"""Tests of the schema migrations: applied once, in order, whole or not at all."""
+"""Tests of the schema migrations: applied once, in order, whole or not at all.
+
+SQLite's first, then PostgreSQL's (a real server, conftest.py)."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pokerd.store import (
@@ -16,8 +20,14 @@ from pokerd.store import (
     connect,
     migrate,
     open_database,
+    postgres,
 )
-from pokerd.store.migrate import MIGRATIONS_DIR, Migration, schema_version
+from pokerd.store.migrate import (
+    POSTGRESQL_MIGRATIONS,
+    SQLITE_MIGRATIONS,
+    Migration,
+    schema_version,
+)
 
 FIRST = """\
 -- A table, and a trigger whose body has semicolons of its own.
@@ -80,9 +90,9 @@ def test_the_migration_files_are_numbered_from_one_without_gaps() -> None:
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     for migration in migrations:
         assert re.fullmatch(rf"{migration.version:04d}_[a-z0-9_]+\.sql", migration.name)
-        assert migration.sql == (MIGRATIONS_DIR / migration.name).read_text()
+        assert migration.sql == (SQLITE_MIGRATIONS / migration.name).read_text()
     # No file is left out of the sequence.
-    on_disk = sorted(path.name for path in MIGRATIONS_DIR.glob("*.sql"))
+    on_disk = sorted(path.name for path in SQLITE_MIGRATIONS.glob("*.sql"))
     assert on_disk == [m.name for m in migrations]
 
 
@@ -286,3 +296,100 @@ def test_a_numbering_that_does_not_start_at_one_is_refused(tmp_path: Path) -> No
 def test_a_migration_file_named_otherwise_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"NNNN_words\.sql"):
         fake_migrations(tmp_path, {"0001_a.sql": FIRST, "2_Second.sql": SECOND})
+
+
+# PostgreSQL: the same rules, its own files.
+
+
+def pg_recorded(url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT version, name FROM schema_version ORDER BY 1")
+        return [(int(version), str(name)) for version, name in rows]
+
+
+def pg_tables(url: str) -> set[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'public'"
+        )
+        return {str(name) for (name,) in rows}
+
+
+def test_the_postgresql_files_are_numbered_and_name_the_same_tables() -> None:
+    sqlite = available_migrations(SQLITE_MIGRATIONS)
+    postgresql = available_migrations(POSTGRESQL_MIGRATIONS)
+    assert [m.version for m in postgresql] == list(range(1, len(postgresql) + 1))
+    assert [m.name for m in postgresql][:1] == [m.name for m in sqlite][:1]
+
+
+def test_a_new_postgresql_database_gets_every_migration_once(postgres_url: str) -> None:
+    expected = [
+        (m.version, m.name) for m in available_migrations(POSTGRESQL_MIGRATIONS)
+    ]
+    with EventStore(postgres_url):
+        pass
+    assert pg_recorded(postgres_url) == expected
+    assert {"tables", "events", "snapshots", "hands", "leases"} <= pg_tables(
+        postgres_url
+    )
+    with EventStore(postgres_url), postgres.connect(postgres_url) as connection:
+        assert postgres.migrate(connection) == []
+    assert pg_recorded(postgres_url) == expected
+
+
+def test_nodes_migrating_a_postgresql_database_together_apply_each_file_once(
+    postgres_url: str,
+) -> None:
+    results: list[list[str]] = []
+
+    def migrate_one() -> None:
+        with postgres.connect(postgres_url) as connection:
+            results.append(postgres.migrate(connection))
+
+    threads = [threading.Thread(target=migrate_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    names = [m.name for m in available_migrations(POSTGRESQL_MIGRATIONS)]
+    assert sorted(results, key=len) == [[], [], [], names]
+    assert [name for _, name in pg_recorded(postgres_url)] == names
+
+
+def test_a_postgresql_database_from_a_newer_pokerd_is_refused(
+    postgres_url: str,
+) -> None:
+    with EventStore(postgres_url):
+        pass
+    newest = len(available_migrations(POSTGRESQL_MIGRATIONS))
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO schema_version VALUES (%s, '9999_from_the_future.sql', 0)",
+            (newest + 1,),
+        )
+    before = pg_tables(postgres_url)
+    with pytest.raises(SchemaTooNewError, match="newer pokerd"):
+        EventStore(postgres_url).close()
+    with (
+        postgres.connect(postgres_url) as connection,
+        pytest.raises(SchemaTooNewError),
+    ):
+        postgres.migrate(connection)
+    assert pg_tables(postgres_url) == before
+
+
+def test_a_postgresql_migration_that_fails_midway_leaves_nothing_of_it(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    first = "CREATE TABLE a (x INTEGER NOT NULL);\n"
+    broken = fake_migrations(
+        tmp_path / "migrations", {"0001_a.sql": first, "0002_b.sql": BROKEN_SECOND}
+    )
+    with postgres.connect(postgres_url) as connection:
+        with pytest.raises(psycopg.errors.DuplicateTable):
+            postgres.migrate(connection, migrations=broken)
+        assert postgres.schema_version(connection) == 1
+    assert pg_tables(postgres_url) == {"a", "schema_version"}
+    with psycopg.connect(postgres_url) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM a").fetchone() == (0,)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import attrs
 import pytest
+from databases import raw_connection
 from pokerkit import HandHistory
 
 from pokerd.cli import main
@@ -30,6 +33,7 @@ from pokerd.engine import (
 from pokerd.engine.views import hole_cards
 from pokerd.hands.history import hand_row
 from pokerd.hands.story import summary
+from pokerd.ops.settings import Database, is_postgresql
 from pokerd.store import EventStore, open_database
 from pokerd.tables.dealer import random_action, start_hand
 from pokerd.tools.replay import first_difference
@@ -94,19 +98,20 @@ class Recorder:
 
 
 @attrs.frozen
-class Database:
-    path: Path
+class Made:
+    db: Database
+    """An SQLite file or a PostgreSQL URL (the tests run on both)."""
     main: Recorder
     side: Recorder
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Database:
-    """Two tables. `main`: alice and bob heads-up, hand 1 opens with alice
-    raising to 8 (seq 6); carol joins; hands 2 and 3 are played out and hand 4
-    is left unfinished. `side`: three players, two hands."""
-    path = tmp_path / "pokerd.db"
-    with EventStore(path) as store:
+def database(database: Database) -> Made:
+    """On each backend (conftest's `database`), two tables. `main`: alice and
+    bob heads-up, hand 1 opens with alice raising to 8 (seq 6); carol joins;
+    hands 2 and 3 are played out and hand 4 is left unfinished. `side`: three
+    players, two hands."""
+    with EventStore(database) as store:
         main_table = Recorder(store, "main", random.Random(7))
         main_table.run(CreateTable(config=TableConfig(max_seats=4)))
         main_table.run(SitDown(seat=0, name="alice", buy_in=100))
@@ -132,7 +137,7 @@ def database(tmp_path: Path) -> Database:
             side.deal()
             side.play_out()
     assert main_table.hands[4][1] is None
-    return Database(path, main_table, side)
+    return Made(database, main_table, side)
 
 
 def story_lines(out: str) -> list[tuple[int, str]]:
@@ -152,29 +157,33 @@ def replay(
     return status, captured.out, captured.err
 
 
-def rewrite(path: Path, sql: str, *parameters: object) -> None:
-    connection = sqlite3.connect(path)
-    with connection:
+def rewrite(database: Database, sql: str, *parameters: object) -> None:
+    with closing(raw_connection(database)) as connection:
         connection.execute(sql, parameters)
-    connection.close()
+
+
+def drop_trigger(database: Database, name: str) -> None:
+    """Let a test damage the log as a hand with a database shell could."""
+    on = " ON events" if is_postgresql(database) else ""
+    rewrite(database, f"DROP TRIGGER {name}{on}")
 
 
 # The story
 
 
 def test_story_prints_every_event_once_in_seq_order(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = replay(capsys, "--db", database.path, "main")
+    status, out, _ = replay(capsys, "--db", database.db, "main")
 
     assert status == 0
     assert [seq for seq, _ in story_lines(out)] == list(range(1, database.main.seq + 1))
 
 
 def test_story_tells_an_action_with_the_table_after_it(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, out, _ = replay(capsys, "--db", database.path, "main")
+    _, out, _ = replay(capsys, "--db", database.db, "main")
 
     assert (
         "#6  alice (seat 0) raises to 8  | stacks alice=92 bob=98 | pot 10 | "
@@ -183,9 +192,9 @@ def test_story_tells_an_action_with_the_table_after_it(
 
 
 def test_story_shows_every_players_hole_cards(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, out, _ = replay(capsys, "--db", database.path, "main")
+    _, out, _ = replay(capsys, "--db", database.db, "main")
 
     started = database.main.log[3]
     assert isinstance(started, HandStarted)
@@ -195,9 +204,9 @@ def test_story_shows_every_players_hole_cards(
 
 
 def test_story_of_one_hand_runs_from_its_start_to_its_end(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = replay(capsys, "--db", database.path, "main", "--hand", "2")
+    status, out, _ = replay(capsys, "--db", database.db, "main", "--hand", "2")
 
     first, last = database.main.hands[2]
     lines = story_lines(out)
@@ -208,9 +217,9 @@ def test_story_of_one_hand_runs_from_its_start_to_its_end(
 
 
 def test_story_of_an_unfinished_hand_runs_to_the_end_of_the_log(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = replay(capsys, "--db", database.path, "main", "--hand", "4")
+    status, out, _ = replay(capsys, "--db", database.db, "main", "--hand", "4")
 
     first, _ = database.main.hands[4]
     assert status == 0
@@ -221,10 +230,10 @@ def test_story_of_an_unfinished_hand_runs_to_the_end_of_the_log(
 
 
 def test_story_from_and_to_print_exactly_that_range_of_seqs(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, _ = replay(
-        capsys, "--db", database.path, "main", "--from", "10", "--to", "20"
+        capsys, "--db", database.db, "main", "--from", "10", "--to", "20"
     )
 
     assert status == 0
@@ -232,14 +241,12 @@ def test_story_from_and_to_print_exactly_that_range_of_seqs(
 
 
 def test_story_from_mid_log_shows_the_table_folded_from_the_start(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, _ = database.main.hands[3]
     middle = first + 5
-    _, full, _ = replay(capsys, "--db", database.path, "main")
-    status, out, _ = replay(
-        capsys, "--db", database.path, "main", "--from", str(middle)
-    )
+    _, full, _ = replay(capsys, "--db", database.db, "main")
+    status, out, _ = replay(capsys, "--db", database.db, "main", "--from", str(middle))
 
     lines = out.splitlines()
     assert status == 0
@@ -250,12 +257,10 @@ def test_story_from_mid_log_shows_the_table_folded_from_the_start(
 
 
 def test_story_range_inside_a_hand_keeps_only_that_hands_seqs(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, last = database.main.hands[1]
-    _, out, _ = replay(
-        capsys, "--db", database.path, "main", "--hand", "1", "--to", "8"
-    )
+    _, out, _ = replay(capsys, "--db", database.db, "main", "--hand", "1", "--to", "8")
 
     assert last is not None and last > 8
     assert [seq for seq, _ in story_lines(out)] == list(range(first, 9))
@@ -265,9 +270,9 @@ def test_story_range_inside_a_hand_keeps_only_that_hands_seqs(
 
 
 def test_story_refuses_a_hand_the_table_never_dealt(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, err = replay(capsys, "--db", database.path, "main", "--hand", "9")
+    status, out, err = replay(capsys, "--db", database.db, "main", "--hand", "9")
 
     assert status == 2
     assert out == ""
@@ -278,11 +283,9 @@ def test_story_refuses_a_hand_the_table_never_dealt(
 
 
 def test_phh_of_a_hand_loads_in_pokerkit_and_reaches_the_logged_stacks(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = replay(
-        capsys, "--db", database.path, "main", "--hand", "2", "--phh"
-    )
+    status, out, _ = replay(capsys, "--db", database.db, "main", "--hand", "2", "--phh")
 
     _, last = database.main.hands[2]
     assert last is not None
@@ -296,9 +299,9 @@ def test_phh_of_a_hand_loads_in_pokerkit_and_reaches_the_logged_stacks(
 
 
 def test_phh_reveals_every_hole_card(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, out, _ = replay(capsys, "--db", database.path, "main", "--hand", "3", "--phh")
+    _, out, _ = replay(capsys, "--db", database.db, "main", "--hand", "3", "--phh")
 
     first, _ = database.main.hands[3]
     started = database.main.log[first - 1]
@@ -309,11 +312,9 @@ def test_phh_reveals_every_hole_card(
 
 
 def test_phh_of_an_unfinished_hand_loads_without_finishing_stacks(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = replay(
-        capsys, "--db", database.path, "main", "--hand", "4", "--phh"
-    )
+    status, out, _ = replay(capsys, "--db", database.db, "main", "--hand", "4", "--phh")
 
     history = HandHistory.loads(out)
     assert status == 0
@@ -321,10 +322,8 @@ def test_phh_of_an_unfinished_hand_loads_without_finishing_stacks(
     assert list(history)[-1].status  # PokerKit: the hand is still being played
 
 
-def test_phh_needs_one_hand(
-    database: Database, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status, _, err = replay(capsys, "--db", database.path, "main", "--phh")
+def test_phh_needs_one_hand(database: Made, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = replay(capsys, "--db", database.db, "main", "--phh")
 
     assert status == 2
     assert "--phh" in err and "--hand" in err
@@ -334,9 +333,9 @@ def test_phh_needs_one_hand(
 
 
 def test_verify_passes_every_table_of_a_sound_database(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = replay(capsys, "--db", database.path, "--verify")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify")
 
     main_table, side = database.main, database.side
     assert status == 0
@@ -348,25 +347,24 @@ def test_verify_passes_every_table_of_a_sound_database(
 
 
 def test_verify_names_the_table_seq_and_field_of_a_tampered_snapshot(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, seq = database.main.hands[2]
-    connection = sqlite3.connect(database.path)
-    (text,) = connection.execute(
-        "SELECT state FROM snapshots WHERE table_id = 'main' AND seq = ?", (seq,)
-    ).fetchone()
-    connection.close()
+    with closing(raw_connection(database.db)) as connection:
+        (text,) = connection.execute(
+            "SELECT state FROM snapshots WHERE table_id = 'main' AND seq = ?", (seq,)
+        ).fetchone()
     state = json.loads(text)
     stack = state["seats"][1]["stack"]
     state["seats"][1]["stack"] = stack + 7
     rewrite(
-        database.path,
+        database.db,
         "UPDATE snapshots SET state = ? WHERE table_id = 'main' AND seq = ?",
         json.dumps(state),
         seq,
     )
 
-    status, out, _ = replay(capsys, "--db", database.path, "--verify")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify")
 
     assert status == 1
     assert out.splitlines()[0] == (
@@ -378,24 +376,23 @@ def test_verify_names_the_table_seq_and_field_of_a_tampered_snapshot(
 
 
 def test_verify_names_the_hand_and_field_of_a_tampered_hands_row(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, last = database.main.hands[3]
-    connection = sqlite3.connect(database.path)
-    (text,) = connection.execute(
-        "SELECT summary FROM hands WHERE table_id = 'main' AND hand = 3"
-    ).fetchone()
-    connection.close()
+    with closing(raw_connection(database.db)) as connection:
+        (text,) = connection.execute(
+            "SELECT summary FROM hands WHERE table_id = 'main' AND hand = 3"
+        ).fetchone()
     record = json.loads(text)
     net = record["seats"][0]["net"]
     record["seats"][0]["net"] = net + 1
     rewrite(
-        database.path,
+        database.db,
         "UPDATE hands SET summary = ? WHERE table_id = 'main' AND hand = 3",
         json.dumps(record),
     )
 
-    status, out, _ = replay(capsys, "--db", database.path, "--verify", "main")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify", "main")
 
     assert status == 1
     assert out.splitlines() == [
@@ -405,16 +402,16 @@ def test_verify_names_the_hand_and_field_of_a_tampered_hands_row(
 
 
 def test_verify_notices_a_hands_row_with_the_wrong_seqs(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, last = database.main.hands[2]
     rewrite(
-        database.path,
+        database.db,
         "UPDATE hands SET first_seq = first_seq + 1 WHERE table_id = 'main'"
         " AND hand = 2",
     )
 
-    status, out, _ = replay(capsys, "--db", database.path, "--verify", "main")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify", "main")
 
     assert status == 1
     assert f"first_seq {first + 1} != {first}" in out
@@ -422,29 +419,29 @@ def test_verify_notices_a_hands_row_with_the_wrong_seqs(
 
 
 def test_verify_notices_a_hand_without_its_hands_row(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, last = database.main.hands[1]
-    rewrite(database.path, "DELETE FROM hands WHERE table_id = 'main' AND hand = 1")
+    rewrite(database.db, "DELETE FROM hands WHERE table_id = 'main' AND hand = 1")
 
-    status, out, _ = replay(capsys, "--db", database.path, "--verify", "main")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify", "main")
 
     assert status == 1
     assert out == f"table main: hand 1 ends at seq {last} but has no hands row\n"
 
 
 def test_verify_skips_a_snapshot_of_another_format(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, seq = database.main.hands[1]
     rewrite(
-        database.path,
+        database.db,
         "UPDATE snapshots SET format = 99, state = '{}'"
         " WHERE table_id = 'main' AND seq = ?",
         seq,
     )
 
-    status, out, _ = replay(capsys, "--db", database.path, "--verify", "main")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify", "main")
 
     assert status == 0
     assert "(1 skipped: not format 1)" in out
@@ -452,16 +449,13 @@ def test_verify_skips_a_snapshot_of_another_format(
 
 
 def test_verify_notices_a_gap_in_the_seqs(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The log refuses deletes; a damaged file (or a hand with sqlite3) need not.
-    connection = sqlite3.connect(database.path)
-    with connection:
-        connection.execute("DROP TRIGGER events_are_never_deleted")
-        connection.execute("DELETE FROM events WHERE table_id = 'side' AND seq = 5")
-    connection.close()
+    # The log refuses deletes; a damaged file (or a hand with a shell) need not.
+    drop_trigger(database.db, "events_are_never_deleted")
+    rewrite(database.db, "DELETE FROM events WHERE table_id = 'side' AND seq = 5")
 
-    status, out, _ = replay(capsys, "--db", database.path, "--verify")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify")
 
     assert status == 1
     assert "table side: the log jumps from seq 4 to seq 6" in out.splitlines()
@@ -469,27 +463,25 @@ def test_verify_notices_a_gap_in_the_seqs(
 
 
 def test_verify_reports_an_event_that_does_not_decode(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    connection = sqlite3.connect(database.path)
-    with connection:
-        connection.execute("DROP TRIGGER events_are_never_updated")
-        connection.execute(
-            'UPDATE events SET payload = \'{"type": "nonsense"}\''
-            " WHERE table_id = 'main' AND seq = 3"
-        )
-    connection.close()
+    drop_trigger(database.db, "events_are_never_updated")
+    rewrite(
+        database.db,
+        'UPDATE events SET payload = \'{"type": "nonsense"}\''
+        " WHERE table_id = 'main' AND seq = 3",
+    )
 
-    status, out, _ = replay(capsys, "--db", database.path, "--verify", "main")
+    status, out, _ = replay(capsys, "--db", database.db, "--verify", "main")
 
     assert status == 1
     assert out.startswith("table main: the event at seq 3 does not decode: unknown")
 
 
 def test_verify_refuses_range_options(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, _, err = replay(capsys, "--db", database.path, "--verify", "--hand", "1")
+    status, _, err = replay(capsys, "--db", database.db, "--verify", "--hand", "1")
 
     assert status == 2
     assert "--verify" in err
@@ -499,18 +491,20 @@ def test_verify_refuses_range_options(
 
 
 def test_replay_never_changes_the_database_file(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = database.path.read_bytes()
+    if not isinstance(database.db, Path):
+        pytest.skip("about an SQLite file (PostgreSQL: a read-only transaction)")
+    before = database.db.read_bytes()
 
-    replay(capsys, "--db", database.path, "main")
-    replay(capsys, "--db", database.path, "main", "--hand", "4", "--from", "3")
-    replay(capsys, "--db", database.path, "main", "--hand", "2", "--phh")
-    replay(capsys, "--db", database.path, "--verify")
-    replay(capsys, "--db", database.path, "nowhere")
+    replay(capsys, "--db", database.db, "main")
+    replay(capsys, "--db", database.db, "main", "--hand", "4", "--from", "3")
+    replay(capsys, "--db", database.db, "main", "--hand", "2", "--phh")
+    replay(capsys, "--db", database.db, "--verify")
+    replay(capsys, "--db", database.db, "nowhere")
 
-    assert database.path.read_bytes() == before
-    wal = database.path.with_name(database.path.name + "-wal")
+    assert database.db.read_bytes() == before
+    wal = database.db.with_name(database.db.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
 
 
@@ -528,9 +522,9 @@ def test_replay_refuses_a_missing_database_without_creating_it(
 
 
 def test_replay_refuses_an_unknown_table_and_lists_the_known_ones(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, err = replay(capsys, "--db", database.path, "--verify", "nowhere")
+    status, out, err = replay(capsys, "--db", database.db, "--verify", "nowhere")
 
     assert status == 2
     assert out == ""
@@ -539,9 +533,9 @@ def test_replay_refuses_an_unknown_table_and_lists_the_known_ones(
 
 
 def test_replay_needs_a_table_unless_verifying(
-    database: Database, capsys: pytest.CaptureFixture[str]
+    database: Made, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, _, err = replay(capsys, "--db", database.path)
+    status, _, err = replay(capsys, "--db", database.db)
 
     assert status == 2
     assert "TABLE is required" in err
@@ -620,6 +614,42 @@ def test_migrate_refuses_a_file_that_is_not_a_database(
     )
     assert path.read_text() == "not a database, " * 100
     assert sorted(tmp_path.iterdir()) == [path]  # no owner file, no -wal left
+
+
+def test_migrate_creates_a_postgresql_schema_then_finds_it_up_to_date(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "--db", postgres_url]) == 0
+    first = capsys.readouterr().out
+    assert main(["migrate", "--db", postgres_url]) == 0
+    second = capsys.readouterr().out
+
+    assert first.splitlines() == [
+        "applied 0001_event_log.sql",
+        f"{postgres_url}: now at schema version 1",
+    ]
+    assert second.splitlines() == [f"{postgres_url}: up to date at schema version 1"]
+    assert replay(capsys, "--db", postgres_url, "--verify") == (0, "no tables\n", "")
+
+
+def test_migrate_and_replay_say_in_one_line_when_postgresql_is_not_there(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A port nothing listens on (bound, never listening), a password to hide.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+        url = f"postgresql://pokerd:secret@127.0.0.1:{port}/pokerd"
+        assert main(["migrate", "--db", url]) == 2
+        migrate_err = capsys.readouterr().err
+        status, out, replay_err = replay(capsys, "--db", url, "--verify")
+
+    hidden = f"postgresql://pokerd:***@127.0.0.1:{port}/pokerd"
+    assert migrate_err.startswith(f"pokerd migrate: cannot connect to {hidden}: ")
+    assert (status, out) == (2, "")
+    assert replay_err.startswith(f"pokerd replay: cannot connect to {hidden}: ")
+    for err in (migrate_err, replay_err):
+        assert err.count("\n") == 1 and "secret" not in err
 
 
 # Differences

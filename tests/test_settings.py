@@ -15,7 +15,9 @@ from pokerd.ops.settings import (
     DEFAULTS,
     Settings,
     SettingsError,
+    database_name,
     field_help,
+    is_postgresql,
     load_settings,
 )
 from pokerd.server.app import create_app
@@ -380,6 +382,32 @@ def test_relative_paths_from_environment_and_flags_are_left_to_the_working_direc
     assert from_environment.db == Path("a.db")
     assert from_flag.data_dir == Path("var")
     assert from_flag.db == tmp_path / "in-config.db"
+
+
+URL = "postgresql://pokerd@db.internal:5432/pokerd"
+
+
+def test_a_postgresql_url_is_kept_as_it_is_from_every_layer(tmp_path: Path) -> None:
+    path = write_config(tmp_path, f'db = "{URL}"')
+
+    from_file = load_settings(config_file=path, environ={})
+    from_environment = load_settings(environ={"POKERD_DB": URL})
+    from_flag = load_settings(environ={"POKERD_DB": "a.db"}, overrides={"db": URL})
+
+    # Text, not a Path: a Path would fold `//` and join it to the file's folder.
+    assert from_file.db == from_environment.db == from_flag.db == URL
+    assert isinstance(from_file.db, str)
+    assert is_postgresql(from_file.db)
+    assert not is_postgresql(load_settings(environ={"POKERD_DB": "pg.db"}).db)
+
+
+def test_a_postgresql_url_is_named_without_its_password() -> None:
+    assert (
+        database_name("postgresql://pokerd:s3cret@db:5432/pokerd")
+        == "postgresql://pokerd:***@db:5432/pokerd"
+    )
+    assert database_name(URL) == URL
+    assert database_name(Path("data/pokerd.db")) == "data/pokerd.db"
 
 
 def test_a_home_relative_path_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,7 @@
-"""Tests of the durable event log: appends, conflicts, snapshots, hand histories."""
+"""Tests of the durable event log: appends, conflicts, snapshots, hand histories.
+
+Each runs on both backends (the `database` fixture) unless it is about one.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,10 @@ import json
 import random
 import re
 import sqlite3
-import tempfile
+import threading
+import time
 import tomllib
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -18,6 +23,7 @@ import pokerkit
 import pytest
 import trio
 import trio.testing
+from databases import count_events, integrity_error, raw_connection, writes_held
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Game, games
@@ -48,10 +54,12 @@ from pokerd.engine import (
     initial_state,
 )
 from pokerd.hands.history import hand_record, hand_row
+from pokerd.ops.settings import Database
 from pokerd.store import (
     SNAPSHOT_FORMAT,
     ConflictError,
     EventStore,
+    ReadConnection,
     connect,
     hand_rows,
     last_seq,
@@ -63,6 +71,7 @@ from pokerd.store import (
     tables_to_resume,
 )
 from pokerd.store.log import HandRow
+from pokerd.store.sqlite_log import SqliteBackend
 from pokerd.tables.dealer import random_action, start_hand
 from pokerd.wire import codec
 
@@ -177,22 +186,13 @@ def last_seqs() -> list[int]:
     return ends
 
 
-def count_events(path: Path, table_id: str) -> int:
-    """Events of a table as a connection of its own, opened now, sees them."""
-    with closing(sqlite3.connect(path)) as connection:
-        row = connection.execute(
-            "SELECT COUNT(*) FROM events WHERE table_id = ?", (table_id,)
-        ).fetchone()
-        return int(row[0])
-
-
 def seated(name: str) -> tuple[Event, ...]:
     return (PlayerSeated(seat=5, name=name, stack=100),)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[EventStore]:
-    with EventStore(tmp_path / "pokerd.db") as store:
+def store(database: Database) -> Iterator[EventStore]:
+    with EventStore(database) as store:
         yield store
 
 
@@ -222,9 +222,7 @@ def test_appends_get_seqs_one_two_three_without_gaps_per_table(
     assert table_epoch(reader, "nobody") is None
 
 
-def test_every_event_comes_back_equal_from_the_store(
-    store: EventStore, tmp_path: Path
-) -> None:
+def test_every_event_comes_back_equal_from_the_store(store: EventStore) -> None:
     end = append_game(store, "t", GAME)
     assert end == len(EVENTS)
     stored = read_events(store.reader(), "t")
@@ -234,7 +232,7 @@ def test_every_event_comes_back_equal_from_the_store(
     assert [s.recorded_at for s in stored] == expected_at
     # And so they do for another process, after the store is closed.
     store.close()
-    with closing(connect(tmp_path / "pokerd.db")) as connection:
+    with closing(raw_connection(store.database)) as connection:
         assert [s.event for s in read_events(connection, "t")] == EVENTS
 
 
@@ -281,9 +279,8 @@ async def append_together(
             outcomes[index] = error
 
     tables = {table_id for table_id, _, _ in requests}
-    before = {table_id: count_events(store.path, table_id) for table_id in tables}
-    with closing(sqlite3.connect(store.path, isolation_level=None)) as blocker:
-        blocker.execute("BEGIN IMMEDIATE")
+    before = {table_id: count_events(store.database, table_id) for table_id in tables}
+    with writes_held(store.database) as release:
         async with trio.open_nursery() as nursery:
             try:
                 for index in range(len(requests)):
@@ -292,9 +289,9 @@ async def append_together(
                     await trio.testing.wait_all_tasks_blocked()
                 # All queued, none committed.
                 assert outcomes == [None] * len(requests)
-                assert {t: count_events(store.path, t) for t in tables} == before
+                assert {t: count_events(store.database, t) for t in tables} == before
             finally:
-                blocker.execute("COMMIT")
+                release()
     return outcomes
 
 
@@ -312,12 +309,11 @@ async def test_of_two_appends_at_the_same_seq_one_wins_and_the_log_has_no_fork(
     assert stored[-1].event == seated("alice")[0]
 
 
-async def test_two_stores_on_one_file_cannot_fork_a_tables_log(
-    tmp_path: Path,
+async def test_two_stores_on_one_database_cannot_fork_a_tables_log(
+    database: Database,
 ) -> None:
-    path = tmp_path / "pokerd.db"
     outcomes: dict[str, ConflictError | None] = {}
-    with EventStore(path) as first, EventStore(path, claim=False) as second:
+    with EventStore(database) as first, EventStore(database, claim=False) as second:
         end = append_game(first, "t", GAME[:5])
 
         async def append(store: EventStore, name: str) -> None:
@@ -379,9 +375,9 @@ async def test_concurrent_appends_are_committed_together(store: EventStore) -> N
 
 
 async def test_without_group_commit_each_append_is_its_own_transaction(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
-    with EventStore(tmp_path / "pokerd.db", group_commit=False) as store:
+    with EventStore(database, group_commit=False) as store:
         outcomes = await append_together(
             store, [(f"t{i}", 1, GAME[0].events) for i in range(20)]
         )
@@ -397,9 +393,9 @@ async def test_an_append_is_on_disk_when_it_returns(store: EventStore) -> None:
     for step in GAME[:40]:
         await store.append("t", seq + 1, step.events)
         seq += len(step.events)
-        assert count_events(store.path, "t") == seq
+        assert count_events(store.database, "t") == seq
     store.append_blocking("t", seq + 1, GAME[40].events)
-    assert count_events(store.path, "t") == seq + len(GAME[40].events)
+    assert count_events(store.database, "t") == seq + len(GAME[40].events)
 
 
 async def test_an_append_whose_caller_is_cancelled_still_lands(
@@ -413,20 +409,19 @@ async def test_an_append_whose_caller_is_cancelled_still_lands(
         await trio.lowlevel.checkpoint()  # where the cancellation arrives
         returned.append(False)
 
-    with closing(sqlite3.connect(store.path, isolation_level=None)) as blocker:
-        # The writer cannot commit until the blocker lets go.
-        blocker.execute("BEGIN IMMEDIATE")
+    # The writer cannot commit until the writes are let go.
+    with writes_held(store.database) as release:
         async with trio.open_nursery() as nursery:
             try:
                 nursery.start_soon(append)
                 await trio.testing.wait_all_tasks_blocked()
                 nursery.cancel_scope.cancel()
-                assert count_events(store.path, "t") == 0
+                assert count_events(store.database, "t") == 0
             finally:
-                blocker.execute("COMMIT")
+                release()
     assert nursery.cancel_scope.cancelled_caught
     assert returned == [True]
-    assert count_events(store.path, "t") == len(GAME[0].events)
+    assert count_events(store.database, "t") == len(GAME[0].events)
     stored = read_events(store.reader(), "t")
     assert [s.event for s in stored] == list(GAME[0].events)
 
@@ -456,27 +451,27 @@ def test_a_failing_append_fails_alone_and_the_writer_carries_on(
 
 
 def test_the_database_refuses_to_update_or_delete_an_event(
-    store: EventStore, tmp_path: Path
+    store: EventStore,
 ) -> None:
     append_game(store, "t", GAME[:5])
-    with closing(sqlite3.connect(tmp_path / "pokerd.db")) as connection:
+    refused = integrity_error(store.database)
+    with closing(raw_connection(store.database)) as connection:
         rows = connection.execute("SELECT * FROM events ORDER BY seq").fetchall()
-        with pytest.raises(sqlite3.IntegrityError, match="never updated"):
+        with pytest.raises(refused, match="never updated"):
             connection.execute("UPDATE events SET payload = '{}' WHERE seq = 2")
-        with pytest.raises(sqlite3.IntegrityError, match="never updated"):
+        with pytest.raises(refused, match="never updated"):
             connection.execute("UPDATE events SET seq = seq + 100")
-        with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        with pytest.raises(refused, match="never deleted"):
             connection.execute("DELETE FROM events WHERE seq = 5")
-        with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        with pytest.raises(refused, match="never deleted"):
             connection.execute("DELETE FROM events")
-        connection.commit()
         assert (
             connection.execute("SELECT * FROM events ORDER BY seq").fetchall() == rows
         )
 
 
 def test_the_database_refuses_an_inserted_gap_or_a_taken_seq(
-    store: EventStore, tmp_path: Path
+    store: EventStore,
 ) -> None:
     end = append_game(store, "t", GAME[:5])
     insert = (
@@ -484,16 +479,16 @@ def test_the_database_refuses_an_inserted_gap_or_a_taken_seq(
         " VALUES ('t', ?, 'player_seated', ?, 0)"
     )
     payload = json.dumps(codec.unstructure_event(seated("x")[0]))
-    with closing(sqlite3.connect(tmp_path / "pokerd.db")) as connection:
+    refused = integrity_error(store.database)
+    with closing(raw_connection(store.database)) as connection:
         for seq in (end + 2, end + 50):
-            with pytest.raises(sqlite3.IntegrityError, match="seq conflict"):
+            with pytest.raises(refused, match="seq conflict"):
                 connection.execute(insert, (seq, payload))
         for seq in (end, 1):
-            with pytest.raises(sqlite3.IntegrityError):
+            with pytest.raises(refused):
                 connection.execute(insert, (seq, payload))
         # The next seq is accepted: the trigger refuses only what it should.
         connection.execute(insert, (end + 1, payload))
-        connection.commit()
     assert [s.seq for s in read_events(store.reader(), "t")] == list(range(1, end + 2))
 
 
@@ -543,14 +538,13 @@ def test_the_tail_is_folded_onto_the_snapshot_not_replayed_from_the_start(
     assert attrs.evolve(loaded.state, cashed_out=FULL.cashed_out) == FULL
 
 
-def insert_snapshot(path: Path, seq: int, form: int, text: str) -> None:
-    with closing(sqlite3.connect(path)) as connection:
+def insert_snapshot(database: Database, seq: int, form: int, text: str) -> None:
+    with closing(raw_connection(database)) as connection:
         connection.execute(
             "INSERT INTO snapshots (table_id, seq, format, state)"
             " VALUES ('t', ?, ?, ?)",
             (seq, form, text),
         )
-        connection.commit()
 
 
 def marked_snapshot(index: int) -> str:
@@ -563,7 +557,7 @@ def test_a_snapshot_in_another_format_is_ignored(store: EventStore) -> None:
     append_game(store, "t", GAME)
     index = len(GAME) // 2
     insert_snapshot(
-        store.path, last_seqs()[index], SNAPSHOT_FORMAT + 1, marked_snapshot(index)
+        store.database, last_seqs()[index], SNAPSHOT_FORMAT + 1, marked_snapshot(index)
     )
     loaded = load_table(store.reader(), "t")
     assert loaded is not None
@@ -589,7 +583,7 @@ def test_a_snapshot_that_does_not_decode_is_ignored(
     store: EventStore, text: str
 ) -> None:
     append_game(store, "t", GAME)
-    insert_snapshot(store.path, last_seqs()[len(GAME) // 2], SNAPSHOT_FORMAT, text)
+    insert_snapshot(store.database, last_seqs()[len(GAME) // 2], SNAPSHOT_FORMAT, text)
     loaded = load_table(store.reader(), "t")
     assert loaded is not None
     assert (loaded.snapshot_seq, loaded.seq) == (0, len(EVENTS))
@@ -601,9 +595,12 @@ def test_loading_falls_back_to_an_older_snapshot_that_decodes(
 ) -> None:
     older, newer, newest = len(GAME) // 4, len(GAME) // 2, 3 * len(GAME) // 4
     append_game(store, "t", GAME, snapshot_at=[older])
-    insert_snapshot(store.path, last_seqs()[newer], SNAPSHOT_FORMAT, "{not json")
+    insert_snapshot(store.database, last_seqs()[newer], SNAPSHOT_FORMAT, "{not json")
     insert_snapshot(
-        store.path, last_seqs()[newest], SNAPSHOT_FORMAT + 1, marked_snapshot(newest)
+        store.database,
+        last_seqs()[newest],
+        SNAPSHOT_FORMAT + 1,
+        marked_snapshot(newest),
     )
     loaded = load_table(store.reader(), "t")
     assert loaded is not None
@@ -617,20 +614,23 @@ def test_loading_falls_back_to_an_older_snapshot_that_decodes(
 @settings(
     max_examples=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        # One database for every example: each plays a table of its own.
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(game=games(max_hands=3), data=st.data())
 def test_a_snapshot_plus_the_tail_is_the_full_replay(
-    game: Game, data: st.DataObject
+    database: Database, game: Game, data: st.DataObject
 ) -> None:
     cut = data.draw(st.integers(0, len(game.steps) - 1), label="snapshot after step")
     steps = [Step(step.events, step.after) for step in game.steps]
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        EventStore(Path(directory) / "pokerd.db", synchronous="NORMAL") as store,
-    ):
-        end = append_game(store, "t", steps, snapshot_at=[cut])
-        loaded = load_table(store.reader(), "t")
+    table_id = uuid.uuid4().hex
+    with EventStore(database, synchronous="NORMAL") as store:
+        end = append_game(store, table_id, steps, snapshot_at=[cut])
+        loaded = load_table(store.reader(), table_id)
     assert loaded is not None
     assert loaded.snapshot_seq == sum(len(step.events) for step in steps[: cut + 1])
     assert loaded.seq == end == len(game.events)
@@ -728,25 +728,32 @@ def test_a_hand_ending_append_that_conflicts_writes_no_row_and_no_snapshot(
     assert last_seq(reader, "t") == end + 1
 
 
-# The durability setting.
+# SQLite's durability setting.
 
 
-def pragma(connection: sqlite3.Connection, name: str) -> object:
+def pragma(connection: ReadConnection, name: str) -> object:
     return connection.execute(f"PRAGMA {name}").fetchone()[0]
 
 
+def writer_of(store: EventStore) -> sqlite3.Connection:
+    backend = store._backend
+    assert isinstance(backend, SqliteBackend)
+    return backend.writer
+
+
 def test_synchronous_is_full_by_default_and_the_journal_is_wal(
-    store: EventStore,
+    tmp_path: Path,
 ) -> None:
-    assert pragma(store._writer, "synchronous") == 2
-    assert pragma(store.reader(), "synchronous") == 2
+    with EventStore(tmp_path / "pokerd.db") as store:
+        assert pragma(writer_of(store), "synchronous") == 2
+        assert pragma(store.reader(), "synchronous") == 2
     with closing(sqlite3.connect(store.path)) as connection:
         assert pragma(connection, "journal_mode") == "wal"
 
 
 def test_synchronous_normal_is_applied(tmp_path: Path) -> None:
     with EventStore(tmp_path / "pokerd.db", synchronous="NORMAL") as store:
-        assert pragma(store._writer, "synchronous") == 1
+        assert pragma(writer_of(store), "synchronous") == 1
         assert pragma(store.reader(), "synchronous") == 1
         assert pragma(store.reader(), "journal_mode") == "wal"
     with closing(connect(tmp_path / "pokerd.db", synchronous="NORMAL")) as connection:
@@ -755,12 +762,11 @@ def test_synchronous_normal_is_applied(tmp_path: Path) -> None:
         assert pragma(connection, "synchronous") == 2
 
 
-def test_the_store_reopens_with_the_same_tables_and_epochs(tmp_path: Path) -> None:
-    path = tmp_path / "pokerd.db"
-    with EventStore(path) as store:
+def test_the_store_reopens_with_the_same_tables_and_epochs(database: Database) -> None:
+    with EventStore(database) as store:
         append_game(store, "t", GAME[:10])
         epoch = table_epoch(store.reader(), "t")
-    with EventStore(path) as store:
+    with EventStore(database) as store:
         loaded = load_table(store.reader(), "t")
         assert loaded is not None
         assert loaded.epoch == epoch
@@ -798,3 +804,56 @@ def test_tables_with_players_or_a_hand_unfinished_are_the_ones_to_resume(
 
 def seated_at(seat: int, name: str) -> tuple[Event, ...]:
     return (PlayerSeated(seat=seat, name=name, stack=100),)
+
+
+# PostgreSQL's batch writer.
+
+
+def test_a_race_past_the_checks_falls_on_the_append_that_lost_it(
+    postgres_url: str,
+) -> None:
+    # Two unfenced stores both read that the log ends at `end`, and both
+    # write end + 1: the database refuses the second, whose batch is then
+    # written again one append at a time, so the refusal is its own.
+    outcomes: dict[str, BaseException | None] = {}
+    with EventStore(postgres_url) as first, EventStore(postgres_url) as second:
+        end = append_game(first, "t", GAME[:5])
+
+        def append(store: EventStore, name: str) -> None:
+            try:
+                store.append_blocking("t", end + 1, seated(name))
+                outcomes[name] = None
+            except ConflictError as error:
+                outcomes[name] = error
+
+        threads = [
+            threading.Thread(target=append, args=(store, name))
+            for store, name in ((first, "alice"), (second, "bob"))
+        ]
+        with writes_held(postgres_url) as release:
+            for thread in threads:
+                thread.start()
+            wait_for_copies(postgres_url, 2)  # both past their checks
+            release()
+            for thread in threads:
+                thread.join(30)
+        losers = [name for name, outcome in outcomes.items() if outcome is not None]
+        assert len(outcomes) == 2 and len(losers) == 1
+        assert "the log does not end at seq" in str(outcomes[losers[0]])
+        stored = read_events(first.reader(), "t")
+        assert [s.seq for s in stored] == list(range(1, end + 2))
+        assert stored[-1].event != seated(losers[0])[0]
+
+
+def wait_for_copies(url: str, count: int) -> None:
+    """Return once `count` connections wait on a lock in their COPY of events."""
+    with closing(raw_connection(url)) as connection:
+        for _ in range(3000):
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE 'COPY events%'"
+            ).fetchone()
+            if row[0] >= count:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"not {count} appends waiting in their COPY")

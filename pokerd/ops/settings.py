@@ -31,6 +31,29 @@ CONFIG_VARIABLE = "POKERD_CONFIG"
 NOT_SETTINGS = frozenset({CONFIG_VARIABLE})
 """POKERD_ variables that are not settings, so not refused as typos."""
 DB_NAME = "pokerd.db"
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+
+Database = Path | str
+"""Where the event log is: an SQLite file (a Path), or a PostgreSQL URL
+(`postgresql://...`, kept as text: a Path would fold its `//`)."""
+
+
+def is_postgresql(database: Database) -> bool:
+    """Whether `database` names a PostgreSQL database rather than an SQLite file."""
+    return isinstance(database, str) and database.startswith(POSTGRESQL_SCHEMES)
+
+
+def database_name(database: Database) -> str:
+    """`database` for a message: the path, or the URL without its password."""
+    if not is_postgresql(database):
+        return str(database)
+    text = str(database)
+    scheme, _, rest = text.partition("://")
+    credentials, at, place = rest.rpartition("@")
+    if at and ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return f"{scheme}://{credentials}{at}{place}"
+
 
 Check = Callable[[Any], str | None]
 """A field's range check: None when the value is fine, else what was expected."""
@@ -115,8 +138,12 @@ class Settings:
             "unless db is given."
         },
     )
-    db: Path = attrs.field(
-        metadata={_HELP: "The SQLite event log (default: pokerd.db in data_dir)."}
+    db: Database = attrs.field(
+        metadata={
+            _HELP: "The event log: an SQLite file (default: pokerd.db in "
+            "data_dir), or a PostgreSQL database, postgresql://USER@HOST:PORT/NAME, "
+            "which several pokerd nodes may share."
+        }
     )
     synchronous: Synchronous = attrs.field(
         default="FULL",
@@ -239,6 +266,12 @@ def _structure_path(value: object, _: type) -> Path:
     raise ValueError(f"expected a path, got {value!r}")
 
 
+def _structure_database(value: object, _: type) -> Database:
+    if isinstance(value, str) and value.startswith(POSTGRESQL_SCHEMES):
+        return value
+    return _structure_path(value, Path)
+
+
 def _is_literal(cls: Any) -> bool:
     return get_origin(cls) is Literal
 
@@ -259,6 +292,7 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook(Path, _structure_path)
+    converter.register_structure_hook(Database, _structure_database)
     converter.register_structure_hook_func(_is_literal, _structure_choice)
     return converter
 

@@ -17,7 +17,6 @@ in this process only: after a restart, a request sent again is decided afresh
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
@@ -33,6 +32,8 @@ from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, sat_before_hand, view
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
+from pokerd.store.backend import ReadConnection
+from pokerd.store.errors import DATABASE_ERRORS
 from pokerd.store.log import ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import (
     LoadedTable,
@@ -590,7 +591,7 @@ class PokerService:
         no such table."""
         try:
             epoch = await self.store.read(table_epoch, table_id)
-        except sqlite3.Error as error:
+        except DATABASE_ERRORS as error:
             raise ServiceError(
                 503, ErrorCode.UNAVAILABLE, f"the log cannot be read: {error}"
             ) from None
@@ -630,6 +631,6 @@ def _public_row(row: dict[str, Any]) -> dict[str, Any]:
     return {column: row[column] for column in PUBLIC_HAND_COLUMNS}
 
 
-def _load_tables(connection: sqlite3.Connection, ids: list[str]) -> list[LoadedTable]:
+def _load_tables(connection: ReadConnection, ids: list[str]) -> list[LoadedTable]:
     loaded = (load_table(connection, table_id) for table_id in ids)
     return [table for table in loaded if table is not None]

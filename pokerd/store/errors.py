@@ -11,6 +11,11 @@ import os
 import sqlite3
 from pathlib import Path
 
+import psycopg
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+"""What either backend's driver raises when the database fails a query."""
+
 
 class UnavailableError(Exception):
     """The database cannot be opened as asked; the message names it and says why."""

@@ -1,4 +1,7 @@
-"""Schema migrations: numbered SQL files applied in order; newer schemas untouched."""
+"""Schema migrations: numbered SQL files applied in order; newer schemas untouched.
+
+The files and their numbering are the same affair for both backends; applying
+them to SQLite is here, to PostgreSQL in postgres.py."""
 
 from __future__ import annotations
 
@@ -9,8 +12,13 @@ from pathlib import Path
 
 import attrs
 
+from pokerd.store.backend import ReadConnection
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-"""`pokerd/migrations`, a link to the project's top-level `migrations/`."""
+"""`pokerd/migrations`, a link to the project's top-level `migrations/`: a
+folder of numbered files per backend."""
+SQLITE_MIGRATIONS = MIGRATIONS_DIR / "sqlite"
+POSTGRESQL_MIGRATIONS = MIGRATIONS_DIR / "postgresql"
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -26,7 +34,7 @@ class Migration:
     sql: str
 
 
-def available_migrations(directory: Path = MIGRATIONS_DIR) -> tuple[Migration, ...]:
+def available_migrations(directory: Path = SQLITE_MIGRATIONS) -> tuple[Migration, ...]:
     """The migration files, in order; their numbers must run 1, 2, 3, ..."""
     found = []
     for path in sorted(directory.glob("*.sql")):
@@ -40,7 +48,7 @@ def available_migrations(directory: Path = MIGRATIONS_DIR) -> tuple[Migration, .
     return tuple(found)
 
 
-def schema_version(connection: sqlite3.Connection) -> int:
+def schema_version(connection: ReadConnection) -> int:
     """The newest migration applied to this database (0 for a new one)."""
     exists = connection.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
@@ -58,12 +66,17 @@ def refuse_newer(
     known = available_migrations() if migrations is None else migrations
     current, newest = schema_version(connection), len(known)
     if current > newest:
-        raise SchemaTooNewError(
-            f"the database is at schema version {current}, but this pokerd knows "
-            f"only up to {newest}: it was written by a newer pokerd; upgrade pokerd "
-            "(the database was not modified)"
-        )
+        raise SchemaTooNewError(too_new(current, newest))
     return current
+
+
+def too_new(version: int, newest: int) -> str:
+    """Why a database at `version` is refused by a pokerd that knows `newest`."""
+    return (
+        f"the database is at schema version {version}, but this pokerd knows only "
+        f"up to {newest}: it was written by a newer pokerd; upgrade pokerd (the "
+        "database was not modified)"
+    )
 
 
 def migrate(

@@ -1,17 +1,20 @@
-"""Reading the log: events, the newest snapshot plus the tail, hand histories."""
+"""Reading the log: events, the newest snapshot plus the tail, hand histories.
+
+Written once for both backends, against `ReadConnection` (`?` parameters).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any
 
 import attrs
 
 from pokerd.engine.evolve import fold
 from pokerd.engine.state import TableState
-from pokerd.store.log import SNAPSHOT_FORMAT, StoredEvent, decode_rows
+from pokerd.store.backend import ReadConnection
+from pokerd.store.records import SNAPSHOT_FORMAT, StoredEvent, decode_rows
 from pokerd.wire import codec
 
 log = logging.getLogger(__name__)
@@ -29,22 +32,23 @@ class LoadedTable:
 
 
 LARGEST_INTEGER = 2**63 - 1
-"""SQLite's largest integer: no hand number is beyond it."""
+"""The largest integer SQLite (and PostgreSQL's BIGINT) holds: no hand number
+is beyond it."""
 
 
-def table_ids(connection: sqlite3.Connection) -> list[str]:
+def table_ids(connection: ReadConnection) -> list[str]:
     rows = connection.execute("SELECT table_id FROM tables ORDER BY table_id")
     return [row[0] for row in rows]
 
 
-def table_epoch(connection: sqlite3.Connection, table_id: str) -> str | None:
+def table_epoch(connection: ReadConnection, table_id: str) -> str | None:
     row = connection.execute(
         "SELECT epoch FROM tables WHERE table_id = ?", (table_id,)
     ).fetchone()
     return None if row is None else str(row[0])
 
 
-def last_seq(connection: sqlite3.Connection, table_id: str) -> int:
+def last_seq(connection: ReadConnection, table_id: str) -> int:
     row = connection.execute(
         "SELECT MAX(seq) FROM events WHERE table_id = ?", (table_id,)
     ).fetchone()
@@ -52,41 +56,46 @@ def last_seq(connection: sqlite3.Connection, table_id: str) -> int:
 
 
 def read_events(
-    connection: sqlite3.Connection,
+    connection: ReadConnection,
     table_id: str,
     after: int = 0,
     upto: int | None = None,
     limit: int | None = None,
 ) -> list[StoredEvent]:
     """Events with after < seq <= upto, in order."""
-    rows = connection.execute(
+    query = (
         "SELECT seq, payload, recorded_at FROM events"
-        " WHERE table_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-        (
-            table_id,
-            after,
-            2**62 if upto is None else upto,
-            -1 if limit is None else limit,
-        ),
-    ).fetchall()
+        " WHERE table_id = ? AND seq > ? AND seq <= ? ORDER BY seq"
+    )
+    parameters: tuple[object, ...] = (table_id, after, 2**62 if upto is None else upto)
+    if limit is not None:
+        query += " LIMIT ?"
+        parameters += (limit,)
+    rows = connection.execute(query, parameters).fetchall()
     return decode_rows(rows)
 
 
-def load_table(connection: sqlite3.Connection, table_id: str) -> LoadedTable | None:
+def load_table(connection: ReadConnection, table_id: str) -> LoadedTable | None:
     """The table now: the newest snapshot that decodes, plus a fold of the rest."""
     epoch = table_epoch(connection, table_id)
     if epoch is None:
         return None
     state, start = TableState(), 0
-    snapshots = connection.execute(
-        "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq DESC",
-        (table_id,),
+    query = (
+        "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq DESC"
     )
-    for seq, form, text in snapshots:
-        decoded = _decode_snapshot(table_id, seq, form, text)
-        if decoded is not None:
-            state, start = decoded, seq
-            break
+    # The newest alone first: PostgreSQL's driver fetches a whole result at
+    # once, and a table has a snapshot per hand. Older ones only if it fails.
+    newest = connection.execute(query + " LIMIT 1", (table_id,)).fetchall()
+    decoded = _decode_snapshot(table_id, *newest[0], quiet=True) if newest else None
+    if decoded is not None:
+        state, start = decoded, int(newest[0][0])
+    elif newest:
+        for seq, form, text in connection.execute(query, (table_id,)):
+            older = _decode_snapshot(table_id, seq, form, text)
+            if older is not None:
+                state, start = older, seq
+                break
     tail = read_events(connection, table_id, after=start)
     state = fold([stored.event for stored in tail], state)
     seq = tail[-1].seq if tail else start
@@ -94,9 +103,11 @@ def load_table(connection: sqlite3.Connection, table_id: str) -> LoadedTable | N
 
 
 def _decode_snapshot(
-    table_id: str, seq: int, form: int, text: str
+    table_id: str, seq: int, form: int, text: str, *, quiet: bool = False
 ) -> TableState | None:
     if form != SNAPSHOT_FORMAT:
+        if quiet:
+            return None
         log.info(
             "table %s: snapshot at %d has format %d; folding instead",
             table_id,
@@ -112,6 +123,8 @@ def _decode_snapshot(
             )
         return codec.structure(data, TableState)
     except (ValueError, codec.DecodeError) as error:
+        if quiet:
+            return None
         log.warning(
             "table %s: snapshot at %d does not decode (%s)", table_id, seq, error
         )
@@ -119,7 +132,7 @@ def _decode_snapshot(
 
 
 def snapshot_rows(
-    connection: sqlite3.Connection, table_id: str
+    connection: ReadConnection, table_id: str
 ) -> list[tuple[int, int, str]]:
     rows = connection.execute(
         "SELECT seq, format, state FROM snapshots WHERE table_id = ? ORDER BY seq",
@@ -143,7 +156,7 @@ HAND_COLUMNS = (
 
 
 def hand_rows(
-    connection: sqlite3.Connection, table_id: str, hand: int | None = None
+    connection: ReadConnection, table_id: str, hand: int | None = None
 ) -> list[dict[str, Any]]:
     """Hand-history rows, oldest first (or the one hand asked for)."""
     if hand is not None and not 0 < hand <= LARGEST_INTEGER:
@@ -163,7 +176,7 @@ def hand_rows(
     return result
 
 
-def tables_to_resume(connection: sqlite3.Connection) -> list[LoadedTable]:
+def tables_to_resume(connection: ReadConnection) -> list[LoadedTable]:
     """Every table a restarting server must run: a hand unfinished or players seated."""
     resumed = []
     for table_id in table_ids(connection):

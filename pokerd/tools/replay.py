@@ -1,11 +1,11 @@
 """Operator tools on a database: `pokerd migrate` and `pokerd replay`.
 
 `pokerd replay` reads the server-private log: its story shows every hole card
-and its PHH reveals every hand. It opens the database read-only, inside one
-read transaction, so it never changes the file and sees one consistent moment
-of a database a live server is writing. Every state it shows or checks is a
-fold of the log from its first event: snapshots and hand-history rows are what
-it checks, never what it trusts.
+and its PHH reveals every hand. It opens the database (an SQLite file or a
+PostgreSQL URL) read-only, inside one read transaction, so it never changes
+it and sees one consistent moment of a database live servers are writing.
+Every state it shows or checks is a fold of the log from its first event:
+snapshots and hand-history rows are what it checks, never what it trusts.
 """
 
 from __future__ import annotations
@@ -23,19 +23,24 @@ from pokerd.engine.state import HandState, TableState
 from pokerd.hands.history import hand_row
 from pokerd.hands.phh import hand_phh
 from pokerd.hands.story import describe, summary
+from pokerd.ops.settings import Database, database_name, is_postgresql
 from pokerd.store import (
+    DATABASE_ERRORS,
     SNAPSHOT_FORMAT,
+    ReadConnection,
     SchemaTooNewError,
     UnavailableError,
     available_migrations,
     migrate,
     open_for_writing,
     open_read_only,
+    postgres,
     table_epoch,
     table_ids,
     take_ownership,
 )
-from pokerd.store.migrate import schema_version
+from pokerd.store.backend import Rows
+from pokerd.store.migrate import POSTGRESQL_MIGRATIONS, schema_version
 from pokerd.store.reader import HAND_COLUMNS
 from pokerd.wire import codec
 
@@ -66,27 +71,25 @@ class LogError(Exception):
 # pokerd migrate
 
 
-def migrate_command(path: str | Path, out: TextIO, err: TextIO) -> int:
+def migrate_command(database: Database, out: TextIO, err: TextIO) -> int:
     """Create the database if needed and apply its missing migrations.
 
-    The database is owned while it migrates: a server holding it refuses this.
+    An SQLite file is owned while it migrates: a server holding it refuses
+    this. PostgreSQL nodes share their database and migrate one at a time.
     """
-    path = Path(path)
+    path = database_name(database)
     try:
-        with take_ownership(path):
-            connection = open_for_writing(path)
-            try:
-                applied = migrate(connection)
-                version = schema_version(connection)
-            finally:
-                connection.close()
+        applied, version = _migrate(database)
     except UnavailableError as error:
         print(f"pokerd migrate: {error}", file=err)
         return 2
     except SchemaTooNewError as error:
         print(f"pokerd migrate: {path}: {error}", file=err)
         return 2
-    except (OSError, sqlite3.Error) as error:
+    except OSError as error:
+        print(f"pokerd migrate: cannot migrate {path}: {error}", file=err)
+        return 2
+    except DATABASE_ERRORS as error:
         print(f"pokerd migrate: cannot migrate {path}: {error}", file=err)
         return 2
     for name in applied:
@@ -96,6 +99,21 @@ def migrate_command(path: str | Path, out: TextIO, err: TextIO) -> int:
     else:
         print(f"{path}: up to date at schema version {version}", file=out)
     return 0
+
+
+def _migrate(database: Database) -> tuple[list[str], int]:
+    """Migrate `database`: the names applied and the version it is at now."""
+    if is_postgresql(database):
+        with postgres.connect(str(database)) as shared:
+            applied = postgres.migrate(shared)
+            return applied, postgres.schema_version(shared)
+    path = Path(database)
+    with take_ownership(path):
+        connection = open_for_writing(path)
+        try:
+            return migrate(connection), schema_version(connection)
+        finally:
+            connection.close()
 
 
 def _too_new(version: int, newest: int) -> str:
@@ -110,7 +128,7 @@ def _too_new(version: int, newest: int) -> str:
 
 
 def story_command(
-    path: str | Path,
+    path: Database,
     table_id: str,
     out: TextIO,
     err: TextIO,
@@ -127,7 +145,7 @@ def story_command(
     the event, however much of it is printed.
     """
 
-    def run(connection: sqlite3.Connection) -> int:
+    def run(connection: ReadConnection) -> int:
         state, printed, found = TableState(), 0, False
         for seq, event in _events(connection, table_id):
             if last is not None and seq > last:
@@ -162,7 +180,7 @@ def phh_command(
 ) -> int:
     """Print one hand as PHH with every hole card (the operator's full view)."""
 
-    def run(connection: sqlite3.Connection) -> int:
+    def run(connection: ReadConnection) -> int:
         played = _fold_to_hand(connection, table_id, hand)
         out.write(hand_phh(played, reveal_all=True))
         return 0
@@ -170,9 +188,7 @@ def phh_command(
     return _run("pokerd replay", path, table_id, err, run)
 
 
-def _fold_to_hand(
-    connection: sqlite3.Connection, table_id: str, hand: int
-) -> HandState:
+def _fold_to_hand(connection: ReadConnection, table_id: str, hand: int) -> HandState:
     """The hand as it stands at its last event (hand_ended, or the log's end)."""
     state, found = TableState(), False
     for seq, event in _events(connection, table_id):
@@ -199,7 +215,7 @@ def verify_command(
     Prints one line per table, `ok` or the first divergence; 1 if any diverges.
     """
 
-    def run(connection: sqlite3.Connection) -> int:
+    def run(connection: ReadConnection) -> int:
         tables = [table_id] if table_id is not None else table_ids(connection)
         if not tables:
             print("no tables", file=out)
@@ -220,7 +236,7 @@ def verify_command(
 class _Rows:
     """A cursor read one row ahead, to walk it alongside the log."""
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: Rows) -> None:
         self._rows = iter(cursor)
         self.head: tuple[Any, ...] | None = next(self._rows, None)
 
@@ -231,7 +247,7 @@ class _Rows:
         return row
 
 
-def _verify_table(connection: sqlite3.Connection, table_id: str) -> str:
+def _verify_table(connection: ReadConnection, table_id: str) -> str:
     """Fold the whole log, checking each snapshot and hands row at its seq."""
     snapshots = _Rows(
         connection.execute(
@@ -411,14 +427,14 @@ def _count(number: int, noun: str) -> str:
 
 def _run(
     program: str,
-    path: str | Path,
+    path: Database,
     table_id: str | None,
     err: TextIO,
-    body: Callable[[sqlite3.Connection], int],
+    body: Callable[[ReadConnection], int],
 ) -> int:
     """Open the database read-only and run `body(connection)`, reporting errors."""
     try:
-        with _reading(Path(path), table_id) as connection:
+        with _reading(path, table_id) as connection:
             return body(connection)
     except ToolError as error:
         print(f"{program}: {error}", file=err)
@@ -426,14 +442,25 @@ def _run(
     except LogError as problem:
         print(f"{program}: table {table_id}: {problem}", file=err)
         return 1
-    except sqlite3.Error as error:
-        print(f"{program}: reading {path} failed: {error}", file=err)
+    except DATABASE_ERRORS as error:
+        print(f"{program}: reading {database_name(path)} failed: {error}", file=err)
         return 1
 
 
 @contextmanager
-def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection inside one read transaction (one view of the file)."""
+def _read_only(database: Database) -> Iterator[ReadConnection]:
+    """A read-only connection inside one read transaction (one view of the log)."""
+    if is_postgresql(database):
+        try:
+            shared = postgres.open_read_only(str(database))
+        except UnavailableError as error:
+            raise ToolError(str(error)) from None
+        try:
+            yield shared
+        finally:
+            shared.close()
+        return
+    path = Path(database)
     if not path.exists():
         raise ToolError(f"no database at {path}")
     try:
@@ -448,14 +475,19 @@ def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
-def _reading(path: Path, table_id: str | None) -> Iterator[sqlite3.Connection]:
+def _reading(database: Database, table_id: str | None) -> Iterator[ReadConnection]:
     """The database read-only, its schema checked, `table_id` (if any) known."""
-    with _read_only(path) as connection:
-        try:
-            version = schema_version(connection)
-        except sqlite3.DatabaseError as error:
-            raise ToolError(f"{path} is not a pokerd database ({error})") from None
-        newest = len(available_migrations())
+    path = database_name(database)
+    with _read_only(database) as connection:
+        if isinstance(connection, postgres.PostgresConnection):
+            version = postgres.schema_version(connection)
+            newest = len(available_migrations(POSTGRESQL_MIGRATIONS))
+        else:
+            try:
+                version = schema_version(connection)
+            except sqlite3.DatabaseError as error:
+                raise ToolError(f"{path} is not a pokerd database ({error})") from None
+            newest = len(available_migrations())
         if version > newest:
             raise ToolError(f"{path}: {_too_new(version, newest)}")
         if version < newest:
@@ -475,9 +507,7 @@ def _reading(path: Path, table_id: str | None) -> Iterator[sqlite3.Connection]:
         yield connection
 
 
-def _events(
-    connection: sqlite3.Connection, table_id: str
-) -> Iterator[tuple[int, Event]]:
+def _events(connection: ReadConnection, table_id: str) -> Iterator[tuple[int, Event]]:
     """The table's events in seq order, decoded one by one as they are read."""
     rows = connection.execute(
         "SELECT seq, payload FROM events WHERE table_id = ? ORDER BY seq", (table_id,)

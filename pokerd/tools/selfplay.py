@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 import trio
@@ -27,6 +26,7 @@ from pokerd.engine.commands import ComeBack, CreateTable, SitDown, TopUp
 from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
+from pokerd.ops.settings import Database
 from pokerd.store.log import EventStore, StoredEvent
 from pokerd.store.reader import load_table, tables_to_resume
 from pokerd.tables.dealer import random_action
@@ -119,7 +119,7 @@ async def selfplay(
 
 
 def run_until_killed(
-    db: Path, *, seed: int, tables: int, events_before_kill: int
+    db: Database, *, seed: int, tables: int, events_before_kill: int
 ) -> list[dict[str, Any]]:
     """Start selfplay in its own process, read what it publishes, SIGKILL it.
 

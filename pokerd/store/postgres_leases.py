@@ -1,0 +1,192 @@
+"""Table leases in PostgreSQL: which node may append to a table, and its fence.
+
+A lease row per table (migrations/postgresql/0001_event_log.sql) carries the
+node that took it, an epoch and an expiry. Every statement here judges expiry
+by the database's clock (`now()`), never a node's: nodes' clocks may disagree,
+the database's is one. Taking a lease adds one to its epoch, and the writer
+checks that epoch in every append transaction (postgres_log.py), so a node
+that lost a lease can never append again however late its write arrives.
+Each method is one statement in its own transaction, on a connection of the
+leases' own (the writer thread's is busy with appends).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import psycopg
+
+from pokerd.store.errors import UnavailableError
+from pokerd.store.postgres import PgConnection, connect
+
+log = logging.getLogger(__name__)
+
+_TAKE = """
+INSERT INTO leases AS lease (table_id, owner, epoch, lease_until)
+VALUES (%(table)s, %(node)s, 1, now() + make_interval(secs => %(ttl)s))
+ON CONFLICT (table_id) DO UPDATE
+    SET owner = EXCLUDED.owner,
+        epoch = lease.epoch + 1,
+        lease_until = EXCLUDED.lease_until
+    WHERE lease.lease_until < now() OR lease.owner = EXCLUDED.owner
+RETURNING epoch
+"""
+"""Take a table's lease in one statement: a new row at epoch 1, or the
+existing row if it has expired (or was released, -infinity) or is this
+node's own, its epoch one more. A lease another node holds is left alone and
+nothing is returned. Taking one's own lease again also bumps the epoch, which
+fences whatever an earlier incarnation of this node still has in flight.
+While an append transaction of the old owner holds the row FOR SHARE, the
+update waits for it to end, then sees the row as that commit left it."""
+
+_RENEW = """
+WITH mine AS (
+    SELECT lease.table_id
+    FROM leases AS lease
+    JOIN unnest(%(tables)s::text[], %(epochs)s::bigint[]) AS held (table_id, epoch)
+        ON lease.table_id = held.table_id AND lease.epoch = held.epoch
+    WHERE lease.owner = %(node)s
+    ORDER BY lease.table_id
+    FOR NO KEY UPDATE OF lease
+)
+UPDATE leases AS lease SET lease_until = now() + make_interval(secs => %(ttl)s)
+FROM mine WHERE lease.table_id = mine.table_id
+RETURNING lease.table_id
+"""
+"""Extend the leases this node holds at the epochs it took them. A lease
+past its expiry that nobody took is still this node's (its epoch never
+moved, so nothing was fenced) and is extended too. The rows are locked in
+table order, as the writer's FOR SHARE locks them, so the two never deadlock."""
+
+_RELEASE = """
+WITH mine AS (
+    SELECT lease.table_id
+    FROM leases AS lease
+    JOIN unnest(%(tables)s::text[], %(epochs)s::bigint[]) AS held (table_id, epoch)
+        ON lease.table_id = held.table_id AND lease.epoch = held.epoch
+    WHERE lease.owner = %(node)s
+    ORDER BY lease.table_id
+    FOR NO KEY UPDATE OF lease
+)
+UPDATE leases AS lease SET lease_until = '-infinity'
+FROM mine WHERE lease.table_id = mine.table_id
+"""
+"""Give leases up: expired at once, the epoch kept (it must only grow).
+Locked in table order, as renewals are."""
+
+_FREE = """
+SELECT table_id FROM tables
+WHERE NOT EXISTS (
+    SELECT 1 FROM leases
+    WHERE leases.table_id = tables.table_id AND leases.lease_until >= now())
+ORDER BY table_id
+"""
+
+
+class PostgresLeases:
+    """This node's leases: taken, renewed and released in the database."""
+
+    def __init__(self, url: str, node: str, ttl_s: float) -> None:
+        self.url = url
+        self.node = node
+        self.ttl_s = ttl_s
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._connection: PgConnection | None = None
+
+    def _connected(self) -> PgConnection:
+        if (
+            self._connection is None
+            or self._connection.closed
+            or self._connection.broken
+        ):
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = connect(self.url)
+        return self._connection
+
+    def take(self, table_id: str) -> int | None:
+        with self._lock:
+            row = (
+                self._connected()
+                .execute(
+                    _TAKE, {"table": table_id, "node": self.node, "ttl": self.ttl_s}
+                )
+                .fetchone()
+            )
+            if row is None:
+                self._held.pop(table_id, None)
+                return None
+            epoch = int(row[0])
+            self._held[table_id] = epoch
+            return epoch
+
+    def renew(self) -> set[str]:
+        with self._lock:
+            if not self._held:
+                return set()
+            tables = sorted(self._held)
+            rows = self._connected().execute(
+                _RENEW,
+                {
+                    "tables": tables,
+                    "epochs": [self._held[table] for table in tables],
+                    "node": self.node,
+                    "ttl": self.ttl_s,
+                },
+            )
+            kept = {str(row[0]) for row in rows}
+            lost = set(tables) - kept
+            for table_id in lost:
+                del self._held[table_id]
+            return lost
+
+    def release(self, table_ids: Sequence[str] | None = None) -> None:
+        with self._lock:
+            chosen = sorted(
+                set(self._held)
+                if table_ids is None
+                else set(table_ids) & set(self._held)
+            )
+            if not chosen:
+                return
+            self._connected().execute(
+                _RELEASE,
+                {
+                    "tables": chosen,
+                    "epochs": [self._held[table] for table in chosen],
+                    "node": self.node,
+                },
+            )
+            for table_id in chosen:
+                del self._held[table_id]
+
+    def held(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._held)
+
+    def epoch_of(self, table_id: str) -> int | None:
+        with self._lock:
+            return self._held.get(table_id)
+
+    def free_tables(self) -> list[str]:
+        with self._lock:
+            rows = self._connected().execute(_FREE)
+            return [str(row[0]) for row in rows]
+
+    def close(self) -> None:
+        """Release every lease held (a clean stop: others take them at once)."""
+        try:
+            if self.held():
+                self.release()
+        except (psycopg.Error, UnavailableError) as error:
+            # They expire by themselves: others wait out the expiry instead.
+            log.warning("the leases of node %s were not released: %s", self.node, error)
+        finally:
+            with self._lock:
+                self._held.clear()
+                if self._connection is not None:
+                    self._connection.close()
+                    self._connection = None

@@ -1,0 +1,100 @@
+"""What the log holds and what an append carries, the same for every backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from pokerd.engine.events import Event
+from pokerd.wire import codec
+
+SNAPSHOT_FORMAT = 1
+"""The encoding of snapshots this pokerd writes; others are ignored on load."""
+
+
+class ConflictError(Exception):
+    """The log does not end where the append expected: another writer was first."""
+
+
+class FencedError(ConflictError):
+    """This node no longer holds the table's lease (or never took it): the
+    append was refused, and another node may own the table now.
+
+    A kind of ConflictError: whoever stops a table on a conflict stops it on a
+    fence too, which is what a node that lost a table must do."""
+
+
+@attrs.frozen
+class StoredEvent:
+    seq: int
+    event: Event
+    recorded_at: int
+    payload: str | None = attrs.field(default=None, eq=False, repr=False)
+    """The event's JSON as the log holds it (`codec.compact_json` of
+    `codec.unstructure_event`), when at hand: the live stream sends it as is
+    to every viewer the event is not redacted for."""
+
+
+@attrs.frozen(kw_only=True)
+class HandRow:
+    """A finished hand's row of the `hands` table, written in the transaction
+    of the hand's last event (built by `pokerd.hands.history.hand_row`)."""
+
+    hand: int
+    engine: str
+    started_at: int
+    ended_at: int
+    summary: str
+    """What everyone may know of the hand, as JSON."""
+    hole_cards: str
+    """Each seat's hole cards, as JSON `{"seat": [cards]}`: private to that seat."""
+    phh: str
+    """The hand as PHH as a spectator may see it."""
+
+
+@attrs.frozen
+class WriterStatistics:
+    """What the writer thread has done since it started."""
+
+    transactions: int
+    appends: int
+    events: int
+    conflicts: int
+    largest_batch: int
+    fenced: int = 0
+    """Appends refused by the lease fence (also counted in `conflicts`)."""
+
+
+EventRow = tuple[str, int, str, str, int]
+"""An event as a row of `events`: table_id, seq, type, payload, recorded_at."""
+
+
+@attrs.define(eq=False)
+class PendingAppend:
+    """An append on its way to the writer thread, encoded on the caller's side."""
+
+    table_id: str
+    first_seq: int
+    rows: list[EventRow]
+    snapshot: str | None
+    hand: HandRow | None
+    wake: Callable[[], None]
+    epoch: int | None = None
+    """The lease epoch this node held when the append was made (fenced stores)."""
+    error: BaseException | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self.first_seq + len(self.rows) - 1
+
+
+def decode_rows(rows: Sequence[tuple[Any, ...]]) -> list[StoredEvent]:
+    return [
+        StoredEvent(
+            seq=seq, event=codec.structure_event(json.loads(payload)), recorded_at=at
+        )
+        for seq, payload, at in rows
+    ]

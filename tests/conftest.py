@@ -1,0 +1,47 @@
+"""Fixtures shared by the store's tests: a database of each backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pokerd.ops.settings import Database
+from pokerd.tools.pgcluster import Cluster, server_binaries
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """One PostgreSQL cluster for the whole session (started on first use).
+
+    Without PostgreSQL's server installed the tests that need it are skipped,
+    except under CI (CI set), where that is a failure: .ci/run installs it.
+    """
+    if server_binaries() is None:
+        message = "PostgreSQL's server is not installed (the postgresql package)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: .ci/run installs it")
+        pytest.skip(message)
+    with Cluster(fsync=False) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Cluster) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test."""
+    url = postgres_cluster.create_database()
+    yield url
+    postgres_cluster.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """Each backend in turn: an SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "pokerd.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
