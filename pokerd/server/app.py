@@ -27,7 +27,7 @@ from quart import (
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from pokerd.engine.config import TableConfig
+from pokerd.engine.config import MAX_SAFE_INTEGER, TableConfig
 from pokerd.ops.settings import DEFAULTS
 from pokerd.server.live import PATH as LIVE_PATH
 from pokerd.server.service import PokerService, ServiceError
@@ -280,15 +280,26 @@ def _token() -> str | None:
 
 
 def _query_int(name: str) -> int:
+    """A whole number from the query string, within what JSON numbers hold
+    (+-(2**53 - 1), docs/protocol.md, Numbers); 0 if it is not there."""
     text = request.args.get(name)
     if text is None:
         return 0
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise ServiceError(
-            400, ErrorCode.BAD_REQUEST, f"{name} must be a whole number, not {text!r}"
+            400,
+            ErrorCode.BAD_REQUEST,
+            f"{name} must be a whole number, not {text[:40]!r}",
         ) from None
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ServiceError(
+            400,
+            ErrorCode.BAD_REQUEST,
+            f"{name} is at most 2**53 - 1 ({MAX_SAFE_INTEGER}), like every number",
+        )
+    return value
 
 
 def _query_float(name: str) -> float:

@@ -649,7 +649,7 @@ class LiveConnection:
 def _request_id(text: str | bytes) -> str | None:
     """The id of a message that did not decode, if it has a usable one."""
     try:
-        data = parse_json(text)
+        data = parse_json(text, any_integer=True)
     except DecodeError:
         return None
     found = data.get("id") if isinstance(data, dict) else None
