@@ -37,13 +37,13 @@ from trio_websocket import (
     ConnectionClosed,
     WebSocketConnection,
     WebSocketRequest,
-    wrap_server_stream,
 )
 
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
 from pokerd.server.service import PokerService, ServiceError
 from pokerd.server.ws_fastpath import encode_frames, send_frames, write_now
+from pokerd.server.ws_server import wrap_live_stream
 from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch, SlowConsumerError
 from pokerd.tables.tokens import token_hash
@@ -167,7 +167,7 @@ class LiveServer:
             async with trio.open_nursery() as reader:  # trio-websocket's task
                 request = None
                 with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                    request = await wrap_server_stream(
+                    request = await wrap_live_stream(
                         reader, stream, max_message_size=self.limits.max_frame_bytes
                     )
                 try:
@@ -336,6 +336,9 @@ class LiveConnection:
         with trio.move_on_after(heartbeat):
             while True:
                 text = await self._ws.get_message()
+                if isinstance(text, bytes):
+                    self._binary()
+                    return None
                 if not self._bucket.take():
                     await self._send_now(_rate_limited(text))
                     continue
@@ -402,6 +405,9 @@ class LiveConnection:
             try:
                 text = await self._ws.get_message()
             except ConnectionClosed:
+                return
+            if isinstance(text, bytes):
+                self._binary()
                 return
             self._last_heard = trio.current_time()
             self._unanswered += 1
@@ -606,6 +612,11 @@ class LiveConnection:
                     self._slow("stalled")
                 return
         self._metrics.messages_sent.inc(by=messages)
+
+    def _binary(self) -> None:
+        """A binary frame: the protocol is JSON text, and a client that sends
+        bytes has a bug no answer would fix."""
+        self.close(CloseCode.UNSUPPORTED_DATA, "pokerd's messages are JSON text")
 
     def _slow(self, reason: str) -> None:
         """Close as SLOW_CONSUMER (once, whichever way it was noticed first)."""

@@ -1,0 +1,236 @@
+"""The protocol's edges on a real server: frames that are not JSON text.
+
+The frames are written by hand (masked, as a client's must be) on a raw TCP
+connection, so the test sees exactly what the server sends back: the close
+frame and its code, or a TCP close without one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import inspect
+import json
+import os
+import struct
+from typing import Any
+
+import pytest
+import trio
+from served import STEP_S, served
+from test_live_input import dealt_heads_up, live_address
+from trio_websocket import WebSocketConnection
+from wsproto import ConnectionType
+from wsproto.connection import Connection, ConnectionState
+
+from pokerd.server.ws_server import PRIVATE_MEMBERS
+from pokerd.wire.frames import TEXT, frame_header
+from pokerd.wire.protocol import CloseCode
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+BINARY = 0x2
+CONTINUATION = 0x0
+CLOSE = 0x8
+PING = 0x9
+HELLO = json.dumps({"type": "hello", "token": None}).encode()
+PING_MESSAGE = json.dumps({"type": "ping"}).encode()
+
+
+def client_frame(opcode: int, payload: bytes, *, final: bool = True) -> bytes:
+    """A client's frame (RFC 6455 5.2): masked with a random key."""
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    header = bytearray(frame_header(len(payload), opcode, masked=True))
+    if not final:
+        header[0] &= 0x7F
+    return bytes(header) + mask + masked
+
+
+class RawSocket:
+    """A WebSocket client that sends any bytes and reads the server's frames."""
+
+    def __init__(self, stream: trio.SocketStream, buffered: bytes) -> None:
+        self.stream = stream
+        self.buffer = bytearray(buffered)
+
+    async def frame(self) -> tuple[int, bytes] | None:
+        """The server's next frame (opcode, payload); None at the TCP close."""
+        while True:
+            parsed = self._parse()
+            if parsed is not None:
+                return parsed
+            try:
+                data = await self.stream.receive_some()
+            except trio.BrokenResourceError:  # a reset
+                return None
+            if not data:
+                return None
+            self.buffer += data
+
+    def _parse(self) -> tuple[int, bytes] | None:
+        if len(self.buffer) < 2:
+            return None
+        size, head = self.buffer[1] & 0x7F, 2
+        if size == 126:
+            (size,), head = struct.unpack_from("!H", self.buffer, 2), 4
+        elif size == 127:
+            (size,), head = struct.unpack_from("!Q", self.buffer, 2), 10
+        if len(self.buffer) < head + size:
+            return None
+        opcode = self.buffer[0] & 0x0F
+        payload = bytes(self.buffer[head : head + size])
+        del self.buffer[: head + size]
+        return opcode, payload
+
+    async def messages_until_closed(self) -> tuple[list[dict[str, Any]], int | None]:
+        """The text messages the server sends, then its close code: None if the
+        TCP connection ended without a close frame."""
+        messages = []
+        with trio.fail_after(STEP_S):
+            while (frame := await self.frame()) is not None:
+                opcode, payload = frame
+                if opcode == TEXT:
+                    messages.append(json.loads(payload))
+                elif opcode == CLOSE:
+                    (code,) = struct.unpack_from("!H", payload)
+                    return messages, code
+        return messages, None
+
+    async def message(self) -> dict[str, Any]:
+        with trio.fail_after(STEP_S):
+            frame = await self.frame()
+        assert frame is not None and frame[0] == TEXT, frame
+        message = json.loads(frame[1])
+        assert isinstance(message, dict)
+        return message
+
+
+async def raw_socket(live: str, path: str) -> RawSocket:
+    """A raw TCP connection to the live stream, upgraded to a WebSocket."""
+    host, port = live_address(live)
+    stream = await trio.open_tcp_stream(host, port)
+    key = base64.b64encode(os.urandom(16))
+    await stream.send_all(
+        b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n" % (path.encode(), host.encode(), port, key)
+    )
+    received = b""
+    with trio.fail_after(STEP_S):
+        while b"\r\n\r\n" not in received:
+            received += await stream.receive_some()
+    head, _, rest = received.partition(b"\r\n\r\n")
+    status, *fields = head.split(b"\r\n")
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (field.partition(b":") for field in fields)
+    }
+    assert status.split()[1] == b"101", head
+    accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+    assert headers[b"sec-websocket-accept"] == accept
+    return RawSocket(stream, rest)
+
+
+async def said_hello(live: str, table: str) -> RawSocket:
+    """A spectator's raw socket, past its welcome and snapshot."""
+    raw = await raw_socket(live, f"/tables/{table}/live")
+    await raw.stream.send_all(client_frame(TEXT, HELLO))
+    assert (await raw.message())["type"] == "welcome"
+    assert (await raw.message())["type"] == "snapshot"
+    return raw
+
+
+# Frames that are not JSON text
+
+
+NOT_UTF8 = [
+    pytest.param(b'{"type": "ping", "x": "\xff"}', id="an_invalid_byte"),
+    pytest.param(b'{"type": "ping", "x": "\xed\xa0\x80"}', id="a_surrogate"),
+    pytest.param(b'{"type": "ping", "x": "\xc3"}', id="a_truncated_sequence"),
+]
+
+
+@pytest.mark.parametrize("payload", NOT_UTF8)
+async def test_a_text_frame_that_is_not_utf8_is_closed_with_1007(
+    tmp_path: Any, payload: bytes
+) -> None:
+    async with served(tmp_path / "edges.db") as server:
+        table, _ = await dealt_heads_up(server.api)
+        raw = await said_hello(server.live, table)
+        async with raw.stream:
+            await raw.stream.send_all(client_frame(TEXT, payload))
+            messages, code = await raw.messages_until_closed()
+
+    assert code == CloseCode.INVALID_PAYLOAD
+    assert not [m for m in messages if m["type"] == "pong"]
+
+
+async def test_a_fragmented_text_message_split_inside_a_character_is_utf8(
+    tmp_path: Any,
+) -> None:
+    ping = '{"type": "ping", "x": "\u00e9"}'.encode()
+    cut = ping.index(b"\xc3") + 1  # between the two bytes of the e-acute
+    async with served(tmp_path / "edges.db") as server:
+        table, _ = await dealt_heads_up(server.api)
+        raw = await said_hello(server.live, table)
+        async with raw.stream:
+            await raw.stream.send_all(
+                client_frame(TEXT, ping[:cut], final=False)
+                + client_frame(CONTINUATION, ping[cut:])
+            )
+            answer = await raw.message()
+
+    assert answer["type"] == "error"
+    assert answer["code"] == "bad_message"  # JSON, but "x" is not a field
+
+
+async def test_an_unmasked_frame_is_closed_with_1002(tmp_path: Any) -> None:
+    async with served(tmp_path / "edges.db") as server:
+        table, _ = await dealt_heads_up(server.api)
+        raw = await said_hello(server.live, table)
+        async with raw.stream:
+            await raw.stream.send_all(
+                frame_header(len(PING_MESSAGE), TEXT) + PING_MESSAGE
+            )
+            messages, code = await raw.messages_until_closed()
+
+    assert code == CloseCode.PROTOCOL_ERROR
+    assert not [m for m in messages if m["type"] == "pong"]
+
+
+def test_the_libraries_still_have_the_private_members_the_live_server_uses() -> None:
+    changed = [
+        f"WebSocketConnection.{name}"
+        for name in ("_reader_task", "_get_request")
+        if not inspect.iscoroutinefunction(getattr(WebSocketConnection, name, None))
+    ]
+    connection = Connection(ConnectionType.SERVER)
+    if getattr(connection, "_state", None) is not ConnectionState.OPEN:
+        changed.append("wsproto.connection.Connection._state")
+
+    assert not changed, (
+        "pokerd/server/ws_server.py uses private members that changed: "
+        + "; ".join(f"{name} ({PRIVATE_MEMBERS[name]})" for name in changed)
+        + ". Update it to the new versions, or go back to the versions pinned"
+        " in pyproject.toml."
+    )
+
+
+@pytest.mark.parametrize("before_hello", [True, False], ids=["before", "after"])
+async def test_a_binary_frame_is_closed_with_1003_the_hello(
+    tmp_path: Any, before_hello: bool
+) -> None:
+    async with served(tmp_path / "edges.db") as server:
+        table, _ = await dealt_heads_up(server.api)
+        if before_hello:
+            raw = await raw_socket(server.live, f"/tables/{table}/live")
+            sent = HELLO
+        else:
+            raw = await said_hello(server.live, table)
+            sent = PING_MESSAGE
+        async with raw.stream:
+            await raw.stream.send_all(client_frame(BINARY, sent))
+            messages, code = await raw.messages_until_closed()
+
+    assert code == CloseCode.UNSUPPORTED_DATA
+    assert messages == [], "a binary frame is not read as a message"
