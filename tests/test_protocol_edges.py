@@ -1,4 +1,5 @@
-"""The protocol's edges on a real server: frames that are not JSON text.
+"""The protocol's edges on a real server: frames that are not JSON text, and the
+headers every HTTP answer carries.
 
 The frames are written by hand (masked, as a client's must be) on a raw TCP
 connection, so the test sees exactly what the server sends back: the close
@@ -15,9 +16,10 @@ import os
 import struct
 from typing import Any
 
+import httpx
 import pytest
 import trio
-from served import STEP_S, served
+from served import STEP_S, new_table, served
 from test_live_input import dealt_heads_up, live_address
 from trio_websocket import WebSocketConnection
 from wsproto import ConnectionType
@@ -234,3 +236,129 @@ async def test_a_binary_frame_is_closed_with_1003_the_hello(
 
     assert code == CloseCode.UNSUPPORTED_DATA
     assert messages == [], "a binary frame is not read as a message"
+
+
+# Headers of every HTTP answer
+
+
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+async def answers(base: str, table: str) -> dict[str, httpx.Response]:
+    """One answer of each kind the HTTP API gives, by what it is."""
+    asked = {
+        "a JSON answer": ("GET", "/healthz", JSON, None),
+        "a table's JSON view": ("GET", f"/tables/{table}", JSON, None),
+        "a JSON error (400)": ("POST", "/tables", JSON, b"[1"),
+        "a JSON error (404)": ("GET", "/nowhere", JSON, None),
+        "a JSON error (405)": ("DELETE", "/tables", JSON, None),
+        "the metrics": ("GET", "/metrics", {}, None),
+        "a hand's PHH": ("GET", f"/tables/{table}/hands/1/phh", {}, None),
+        "the lobby page": ("GET", "/", HTML, None),
+        "a table's page": ("GET", f"/tables/{table}", HTML, None),
+        "a style sheet": ("GET", "/static/style.css", {}, None),
+        "a script": ("GET", "/static/js/table.js", {}, None),
+        "a missing static file": ("GET", "/static/nothing.js", {}, None),
+    }
+    async with httpx.AsyncClient(base_url=base, trust_env=False) as client:
+        return {
+            what: await client.request(method, path, headers=headers, content=body)
+            for what, (method, path, headers, body) in asked.items()
+        }
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy's directives: their sources by name."""
+    parsed = {}
+    for directive in policy.split(";"):
+        name, *sources = directive.split()
+        parsed[name] = sources
+    return parsed
+
+
+async def test_every_http_answer_says_nosniff_and_the_pages_carry_a_policy(
+    tmp_path: Any,
+) -> None:
+    async with served(tmp_path / "edges.db") as server:
+        table, _ = await dealt_heads_up(server.api)
+        base = f"http://127.0.0.1:{server.api.port}"
+        got = await answers(base, table)
+
+    failed = {"a JSON error (400)": 400, "a JSON error (405)": 405}
+    for missing in ("a JSON error (404)", "a hand's PHH", "a missing static file"):
+        failed[missing] = 404
+    assert {what: answer.status_code for what, answer in got.items()} == {
+        what: failed.get(what, 200) for what in got
+    }
+    sniffed = [
+        what
+        for what, answer in got.items()
+        if answer.headers.get("x-content-type-options") != "nosniff"
+    ]
+    assert sniffed == []
+    framable = [
+        what
+        for what, answer in got.items()
+        if answer.headers.get("x-frame-options") != "DENY"
+    ]
+    assert framable == []
+    for page in ("the lobby page", "a table's page"):
+        assert got[page].headers["content-type"].startswith("text/html")
+        policy = directives(got[page].headers["content-security-policy"])
+        assert policy["default-src"] == ["'self'"]
+        assert policy["connect-src"] == ["'self'", f"ws://127.0.0.1:{server.api.port}"]
+        assert policy["frame-ancestors"] == ["'none'"]
+        assert policy["object-src"] == policy["base-uri"] == ["'none'"]
+        assert not any("unsafe" in source for s in policy.values() for source in s)
+
+
+async def test_with_a_live_port_the_pages_may_connect_to_it(tmp_path: Any) -> None:
+    async with served(tmp_path / "edges.db", live_port=0) as server:
+        table = await new_table(server.api)
+        async with httpx.AsyncClient(trust_env=False) as client:
+            page = await client.get(
+                f"http://127.0.0.1:{server.api.port}/tables/{table}", headers=HTML
+            )
+
+    policy = directives(page.headers["content-security-policy"])
+    assert server.live != f"ws://127.0.0.1:{server.api.port}"
+    assert policy["connect-src"] == ["'self'", server.live]
+
+
+@pytest.mark.parametrize(
+    ("live_port", "to_the_stream", "path"),
+    [
+        pytest.param(None, True, "/nowhere", id="one_port"),
+        pytest.param(0, False, "/tables/abc/live", id="the_api_port"),
+        pytest.param(0, True, "/nowhere", id="the_live_port"),
+    ],
+)
+async def test_a_refused_websocket_handshake_says_nosniff(
+    tmp_path: Any, live_port: int | None, to_the_stream: bool, path: str
+) -> None:
+    settings = {} if live_port is None else {"live_port": live_port}
+    async with served(tmp_path / "edges.db", **settings) as server:
+        # Refused by the HTTP API (Quart), or by the live stream's own
+        # server (trio-websocket) on a port of its own.
+        if to_the_stream:
+            host, port = live_address(server.live)
+        else:
+            host, port = "127.0.0.1", server.api.port
+        stream = await trio.open_tcp_stream(host, port)
+        async with stream:
+            await stream.send_all(
+                b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+                % (path.encode(), host.encode(), port, base64.b64encode(b"k" * 16))
+            )
+            received = b""
+            with trio.fail_after(STEP_S):
+                while b"\r\n\r\n" not in received:
+                    received += await stream.receive_some()
+    head = received.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+
+    assert head.split()[1] == "404", head
+    assert "content-type: application/json" in head
+    assert "x-content-type-options: nosniff" in head

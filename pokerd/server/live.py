@@ -256,9 +256,11 @@ def _tune(sock: trio.socket.SocketType) -> None:
 
 async def _reject(request: WebSocketRequest, status: int, code: str, text: str) -> None:
     body = encode_message(Error(code=code, message=text)).encode()
-    await request.reject(
-        status, extra_headers=[(b"content-type", b"application/json")], body=body
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    await request.reject(status, extra_headers=headers, body=body)
 
 
 class LiveConnection:
