@@ -1,5 +1,5 @@
-"""The protocol's edges on a real server: frames that are not JSON text, and the
-headers every HTTP answer carries.
+"""The protocol's edges on a real server: frames that are not JSON text, the
+headers every HTTP answer carries, and requests sent after a seat's leave.
 
 The frames are written by hand (masked, as a client's must be) on a raw TCP
 connection, so the test sees exactly what the server sends back: the close
@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from served import STEP_S, new_table, served
-from test_live_input import dealt_heads_up, live_address
+from served import STEP_S, live_client, new_table, served, sit
+from test_live_input import closed_by_server, dealt_heads_up, live_address
 from trio_websocket import WebSocketConnection
 from wsproto import ConnectionType
 from wsproto.connection import Connection, ConnectionState
@@ -362,3 +362,45 @@ async def test_a_refused_websocket_handshake_says_nosniff(
     assert head.split()[1] == "404", head
     assert "content-type: application/json" in head
     assert "x-content-type-options: nosniff" in head
+
+
+# Requests sent after a seat's own leave
+
+
+async def test_requests_sent_after_the_leave_are_never_applied_nor_wrongly_answered(
+    tmp_path: Any,
+) -> None:
+    """docs/protocol.md, Close codes (4003): the requests sent before the
+    leave are all answered, in order, before the close; each sent after it
+    is refused `bad_token` if the server read it before closing, or dropped
+    unanswered; none is applied."""
+    before: list[dict[str, Any]] = [{"type": "sit_out", "id": "b1"}]
+    leave = {"type": "leave", "id": "bye"}
+    after: list[dict[str, Any]] = [
+        {"type": "come_back", "id": "a1"},
+        {"type": "top_up", "id": "a2", "amount": 10},
+        {"type": "leave", "id": "a3"},
+        {"type": "sit_out", "id": "a4"},
+    ]
+    async with served(tmp_path / "edges.db") as server:
+        table = await new_table(server.api)
+        token = await sit(server.api, table, 0, "ann")
+        async with live_client(server.live, table, token=token) as client:
+            for message in [*before, leave, *after]:
+                await client.send(message)
+            code = await closed_by_server(client)
+        status, log = await server.api.call(
+            "GET", f"/tables/{table}/events", query={"after": 0}
+        )
+
+    assert code == CloseCode.SEAT_LOST
+    answers = [m for m in client.received if m["type"] in ("ack", "error")]
+    assert [m["id"] for m in answers[:2]] == [before[0]["id"], "bye"]
+    assert [m["type"] for m in answers[:2]] == ["ack", "ack"]
+    late = answers[2:]
+    assert [m["id"] for m in late] == [m["id"] for m in after][: len(late)]
+    assert {m["code"] for m in late} <= {"bad_token"}
+    assert status == 200
+    kinds = [m["event"]["type"] for m in log["events"]]
+    assert kinds[-2:] == ["player_sat_out", "player_left"], "nothing after the leave"
+    assert answers[1]["seq"] == log["seq"]
