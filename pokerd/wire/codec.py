@@ -234,13 +234,21 @@ def _safe_int(digits: str) -> int:
     return number
 
 
+_CLIENT_JSON = json.JSONDecoder(parse_int=_safe_int)
+"""Made once: `json.loads` with an argument makes a decoder on every call."""
+
+
 def parse_json(text: str | bytes, *, any_integer: bool = False) -> Any:
     """JSON text from a client as Python values; DecodeError if it is not
     JSON, nests deeper than the decoder can follow (RecursionError), or holds
     an integer beyond +-(2**53 - 1) (unless `any_integer`: to find what a
     refused message was, say)."""
     try:
-        return json.loads(text, parse_int=None if any_integer else _safe_int)
+        if any_integer:
+            return json.loads(text)
+        if not isinstance(text, str):  # as json.loads reads bytes
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        return _CLIENT_JSON.decode(text)
     except _UnsafeIntegerError as error:
         raise DecodeError(str(error)) from None
     except (ValueError, UnicodeDecodeError) as error:
