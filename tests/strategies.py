@@ -30,6 +30,7 @@ from pokerd.engine import (
     legal_actions,
     view,
 )
+from pokerd.engine.config import MAX_CHIPS
 from pokerd.tables.dealer import start_hand
 
 MAX_HANDS = 15
@@ -117,22 +118,29 @@ def walk(events: list[Event]) -> Iterator[tuple[Event, TableState]]:
 @st.composite
 def table_configs(draw: st.DrawFn) -> TableConfig:
     """Any playable table: 2 to 10 seats, blinds, antes (often none), buy-ins
-    that may be below the big blind, a short or long action clock."""
+    that may be below the big blind, a short or long action clock; now and
+    then in chips so large that a full table at the maximum buy-in holds
+    nearly MAX_CHIPS."""
     big_blind = draw(st.integers(1, 50))
     max_seats = draw(st.integers(2, 10))
     straddles: list[int] = []
     if max_seats > 3 and draw(st.integers(0, 9)) == 0:
         straddles = [2 * big_blind]
     min_buy_in = draw(st.integers(1, 20 * big_blind))
+    max_buy_in = draw(st.integers(min_buy_in, min_buy_in + 150 * big_blind))
+    # Forced bets go up to twice the big blind (a straddle, a big blind ante).
+    largest = MAX_CHIPS // max(max_buy_in * max_seats, 2 * big_blind)
+    chip = draw(st.sampled_from([1, 1, 1, largest, draw(st.integers(1, largest))]))
     return TableConfig(
         max_seats=max_seats,
-        small_blind=draw(st.integers(0, big_blind)),
-        big_blind=big_blind,
-        ante=draw(st.one_of(st.just(0), st.integers(1, big_blind))),
-        big_blind_ante=draw(st.one_of(st.just(0), st.integers(1, 2 * big_blind))),
-        straddles=tuple(straddles),
-        min_buy_in=min_buy_in,
-        max_buy_in=draw(st.integers(min_buy_in, min_buy_in + 150 * big_blind)),
+        small_blind=chip * draw(st.integers(0, big_blind)),
+        big_blind=chip * big_blind,
+        ante=chip * draw(st.one_of(st.just(0), st.integers(1, big_blind))),
+        big_blind_ante=chip
+        * draw(st.one_of(st.just(0), st.integers(1, 2 * big_blind))),
+        straddles=tuple(chip * straddle for straddle in straddles),
+        min_buy_in=chip * min_buy_in,
+        max_buy_in=chip * max_buy_in,
         action_clock_ms=draw(st.integers(1_000, 60_000)),
         timeouts_before_sit_out=draw(st.integers(1, 3)),
     )
@@ -222,7 +230,8 @@ class _Driver:
         while self.state.hands_played < hands:
             for _ in range(self.draw(st.integers(0, MAX_ASIDES))):
                 self.between_hands()
-            self.make_room_to_play()
+            if not self.make_room_to_play():
+                return  # one player holds nearly every chip the table may
             self.run(start_hand(self.now, self.rng))
             asides = 0
             while self.state.hand_in_progress:
@@ -334,10 +343,11 @@ class _Driver:
                 stack, config = self.chips(seat), self.config
                 least = max(1, config.min_buy_in - stack)
                 amount = self.draw(st.integers(least, config.max_buy_in - stack))
-                self.run(TopUp(seat=seat, amount=amount))
+                self.bring(TopUp(seat=seat, amount=amount), amount)
             case "rebuy":
                 self.table_command("top_up", seat)
-                self.run(ComeBack(seat=seat))
+                if self.chips(seat):
+                    self.run(ComeBack(seat=seat))
             case _:  # pragma: no cover - a typo in the driver
                 raise AssertionError(kind)
 
@@ -372,29 +382,47 @@ class _Driver:
             )
         self.refuse(command)
 
-    def make_room_to_play(self) -> None:
-        """Top up, bring back and seat players until two or more can play."""
+    def make_room_to_play(self) -> bool:
+        """Top up, bring back and seat players until two or more can play;
+        False if the chip limit leaves no room for a second player."""
         config = self.config
         for seat in self.occupied():
             if self.chips(seat) == 0:
-                self.run(TopUp(seat=seat, amount=config.max_buy_in))
-            if self.playable() < 2 and seat in self.occupied(sitting_out=True):
+                amount = min(config.max_buy_in, self.room())
+                if amount >= config.min_buy_in:
+                    self.run(TopUp(seat=seat, amount=amount))
+            if (
+                self.playable() < 2
+                and self.chips(seat)
+                and seat in self.occupied(sitting_out=True)
+            ):
                 self.run(ComeBack(seat=seat))
         for seat in self.empty_seats():
-            if self.playable() >= 2:
+            if self.playable() >= 2 or self.room() < config.min_buy_in:
                 break
-            self.sit_down(seat)
+            self.sit_down(seat, most=self.room())
+        return self.playable() >= 2
 
-    def sit_down(self, seat: int) -> None:
+    def sit_down(self, seat: int, most: int | None = None) -> None:
+        """Someone sits with a buy-in in range, which the chip limit may
+        refuse (unless `most` bounds it)."""
         config = self.config
         self.names += 1
+        high = config.max_buy_in if most is None else min(most, config.max_buy_in)
         buy_in = self.draw(
             st.one_of(
                 st.just(config.min_buy_in),
-                st.integers(config.min_buy_in, config.max_buy_in),
+                st.integers(config.min_buy_in, high),
             )
         )
-        self.run(SitDown(seat=seat, name=f"p{self.names}", buy_in=buy_in))
+        self.bring(SitDown(seat=seat, name=f"p{self.names}", buy_in=buy_in), buy_in)
+
+    def bring(self, command: SitDown | TopUp, chips: int) -> None:
+        """Buy in or top up: refused when the table has no room for `chips`."""
+        if chips > self.room():
+            self.refuse(command)
+        else:
+            self.run(command)
 
     # Looking at the table.
 
@@ -423,6 +451,10 @@ class _Driver:
             and (sitting_out is None or seat.sitting_out == sitting_out)
             and (leaving is None or seat.leaving == leaving)
         ]
+
+    def room(self) -> int:
+        """How many more chips the table may hold (MAX_CHIPS in all)."""
+        return MAX_CHIPS - (self.state.bought_in - self.state.cashed_out)
 
     def room_to_top_up(self) -> list[int]:
         return [

@@ -26,6 +26,9 @@ PYTHON_SOURCES = sorted(
 RESUMED_AFTER = frozenset(
     {
         CloseCode.GOING_AWAY,
+        CloseCode.PROTOCOL_ERROR,
+        CloseCode.UNSUPPORTED_DATA,
+        CloseCode.INVALID_PAYLOAD,
         CloseCode.MESSAGE_TOO_BIG,
         CloseCode.INTERNAL_ERROR,
         CloseCode.SLOW_CONSUMER,

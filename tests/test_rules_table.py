@@ -29,8 +29,16 @@ from pokerd.engine import (
     TopUp,
     TurnStarted,
 )
+from pokerd.engine.config import (
+    MAX_ACTION_CLOCK_MS,
+    MAX_CHIPS,
+    MAX_TIMEOUTS_BEFORE_SIT_OUT,
+    MIN_ACTION_CLOCK_MS,
+)
 
 CONFIG = TableConfig(max_seats=6, min_buy_in=40, max_buy_in=200)
+BIG = TableConfig(max_seats=3, min_buy_in=1, max_buy_in=MAX_CHIPS // 3)
+"""A table at the chip limit: three seats at its maximum buy-in fill it."""
 
 
 # Creating the table
@@ -74,6 +82,14 @@ def test_a_table_has_two_to_ten_seats(seats: int) -> None:
         TableConfig(min_buy_in=300, max_buy_in=200),
         TableConfig(action_clock_ms=0),
         TableConfig(timeouts_before_sit_out=0),
+        TableConfig(max_seats=6, max_buy_in=MAX_CHIPS // 6 + 1),
+        TableConfig(big_blind=MAX_CHIPS + 1, max_buy_in=200),
+        TableConfig(ante=MAX_CHIPS + 1),
+        TableConfig(big_blind_ante=MAX_CHIPS + 1),
+        TableConfig(max_seats=4, straddles=(MAX_CHIPS + 1,)),
+        TableConfig(action_clock_ms=MIN_ACTION_CLOCK_MS - 1),
+        TableConfig(action_clock_ms=MAX_ACTION_CLOCK_MS + 1),
+        TableConfig(timeouts_before_sit_out=MAX_TIMEOUTS_BEFORE_SIT_OUT + 1),
     ],
     ids=[
         "1 seat",
@@ -87,10 +103,45 @@ def test_a_table_has_two_to_ten_seats(seats: int) -> None:
         "minimum buy-in above maximum",
         "no action clock",
         "sat out before any timeout",
+        "a full table at the maximum buy-in over the chip limit",
+        "a big blind over the chip limit",
+        "an ante over the chip limit",
+        "a big blind ante over the chip limit",
+        "a straddle over the chip limit",
+        "an action clock under a tenth of a second",
+        "an action clock over an hour",
+        "too many timeouts before sit-out",
     ],
 )
 def test_an_unplayable_config_is_refused(config: TableConfig) -> None:
     assert refusal(given(), CreateTable(config=config)) == "invalid_config"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TableConfig(max_seats=10, min_buy_in=1, max_buy_in=MAX_CHIPS // 10),
+        TableConfig(
+            max_seats=2,
+            small_blind=MAX_CHIPS,
+            big_blind=MAX_CHIPS,
+            ante=MAX_CHIPS,
+            big_blind_ante=MAX_CHIPS,
+        ),
+        TableConfig(action_clock_ms=MIN_ACTION_CLOCK_MS),
+        TableConfig(action_clock_ms=MAX_ACTION_CLOCK_MS),
+        TableConfig(timeouts_before_sit_out=MAX_TIMEOUTS_BEFORE_SIT_OUT),
+    ],
+    ids=[
+        "a full table at the maximum buy-in fills the chip limit",
+        "forced bets at the chip limit",
+        "the shortest action clock",
+        "the longest action clock",
+        "the most timeouts before sit-out",
+    ],
+)
+def test_a_config_at_its_bounds_is_accepted(config: TableConfig) -> None:
+    assert when(given(), CreateTable(config=config)).state.config == config
 
 
 def test_a_table_can_be_played_with_antes_and_a_big_blind_ante() -> None:
@@ -358,6 +409,25 @@ def test_a_seat_not_in_the_current_hand_may_top_up_during_it() -> None:
 def test_topping_up_by_nothing_or_less_is_refused(amount: int) -> None:
     state = given(*table(100, 100, config=CONFIG))
     assert refusal(state, TopUp(seat=1, amount=amount)) == "invalid_amount"
+
+
+# The chip limit: a winner's stack grows past the maximum buy-in
+
+
+def test_chips_that_would_take_the_table_over_the_chip_limit_are_refused() -> None:
+    # Seat 0 won nearly every chip the table can hold; seat 1 is bust.
+    state = given(*table(MAX_CHIPS - 50, 0, config=BIG))
+    assert refusal(state, TopUp(seat=1, amount=51)) == "too_many_chips"
+    assert refusal(state, SitDown(seat=2, name="cy", buy_in=51)) == "too_many_chips"
+    assert when(state, TopUp(seat=1, amount=50)).state.bought_in == MAX_CHIPS
+    sat = when(state, SitDown(seat=2, name="cy", buy_in=50))
+    assert sat.events == [PlayerSeated(seat=2, name="cy", stack=50)]
+
+
+def test_chips_taken_away_make_room_under_the_chip_limit() -> None:
+    state = given(*table(MAX_CHIPS - 50, 0, config=BIG), Leave(seat=0, now_ms=0))
+    outcome = when(state, TopUp(seat=1, amount=BIG.max_buy_in))
+    assert outcome.events == [ChipsAdded(seat=1, amount=BIG.max_buy_in)]
 
 
 # Starting a hand

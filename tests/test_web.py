@@ -16,6 +16,7 @@ import pytest
 import trio
 from playwright.sync_api import (
     Browser,
+    ConsoleMessage,
     Page,
     WebSocketRoute,
     sync_playwright,
@@ -62,22 +63,47 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => console.error(
+  `CSP violation: ${event.violatedDirective} ${event.blockedURI}`));
+"""
+"""Every page's first script: a Content-Security-Policy violation, reported to
+the console (Chromium also logs its own "Refused to ..." line there)."""
+violations: dict[int, list[str]] = {}
+"""What each browser's pages reported breaking their policy, by id(browser)."""
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
+    """Chromium, whose pages must not break their Content-Security-Policy
+    (the pages' own policy, docs/protocol.md): checked when it closes."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
+        violations[id(browser)] = []
         try:
             yield browser
         finally:
             browser.close()
+            reported = violations.pop(id(browser))
+        assert reported == [], "the pages broke their Content-Security-Policy"
 
 
 def new_page(browser: Browser, size: dict[str, int], **options: Any) -> Page:
     context = browser.new_context(viewport=size, **options)  # type: ignore[arg-type]
     context.set_default_timeout(STEP_MS)
-    return context.new_page()
+    context.add_init_script(CSP_REPORTER)
+    page = context.new_page()
+    reported = violations[id(browser)]
+    page.on("console", partial(record_violation, reported))
+    return page
+
+
+def record_violation(reported: list[str], message: ConsoleMessage) -> None:
+    text = message.text
+    if "Content Security Policy" in text or text.startswith("CSP violation"):
+        reported.append(text)
 
 
 def base_url(server: Served) -> str:
@@ -829,5 +855,31 @@ async def test_a_refused_token_falls_back_to_watching(tmp_path: Path) -> None:
                         backs = page.locator(f'.seat[data-seat="{seat}"] .card.back')
                         assert backs.count() == 2
                     assert page.is_visible('.seat.empty[data-seat="0"] button.sit')
+
+        await in_browser(scenario)
+
+
+async def test_the_pages_play_under_their_policy_with_the_stream_on_its_own_port(
+    tmp_path: Path,
+) -> None:
+    # The live stream on another port than the page's: the page's policy
+    # must name it, or the browser refuses the socket and the page polls.
+    async with served(tmp_path / "web.db", live_port=0) as server:
+        table = await new_table(server.api, max_seats=2, action_clock_ms=CLOCK_MS)
+
+        def scenario() -> None:
+            with chromium() as browser:
+                page = new_page(browser, DESKTOP)
+                lobby = page.goto(base_url(server) + "/")
+                assert lobby is not None
+                page.wait_for_selector(f'tr[data-table="{table}"] td.seats')
+                answer = page.goto(f"{base_url(server)}/tables/{table}")
+                assert answer is not None
+                page.wait_for_selector("#conn[data-mode=live]")
+                sit_with_dialog(page, 0, "ann", 100)
+                for loaded in (lobby, answer):
+                    policy = loaded.header_value("content-security-policy")
+                    assert policy is not None and server.live in policy
+                    assert loaded.header_value("x-frame-options") == "DENY"
 
         await in_browser(scenario)

@@ -6,6 +6,17 @@ import attrs
 
 MIN_SEATS = 2
 MAX_SEATS = 10
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer JavaScript's JSON.parse reads exactly
+(Number.MAX_SAFE_INTEGER): no number pokerd takes from a client or sends
+to one is larger (docs/protocol.md, Numbers)."""
+MAX_CHIPS = MAX_SAFE_INTEGER
+"""The most chips a table holds, all seats together: every stack, bet, pot
+and amount a view or event carries is at most this."""
+MIN_ACTION_CLOCK_MS = 100
+MAX_ACTION_CLOCK_MS = 3_600_000
+"""An action clock runs from a tenth of a second (bots) to an hour."""
+MAX_TIMEOUTS_BEFORE_SIT_OUT = 1_000
 
 
 @attrs.frozen(kw_only=True)
@@ -44,8 +55,24 @@ def config_problem(config: TableConfig) -> str | None:
         return "there are more straddles than seats after the blinds"
     if not 0 < config.min_buy_in <= config.max_buy_in:
         return "the buy-in range must be positive and ordered (min <= max)"
-    if config.action_clock_ms <= 0:
-        return "the action clock must be positive"
-    if config.timeouts_before_sit_out <= 0:
-        return "timeouts before sit-out must be at least 1"
+    chips = (config.big_blind, config.ante, config.big_blind_ante, *config.straddles)
+    if max(chips) > MAX_CHIPS:
+        return f"a blind, ante or straddle is at most {MAX_CHIPS} chips"
+    if config.max_buy_in * config.max_seats > MAX_CHIPS:
+        # Then the chips of a full table at the maximum buy-in, and so every
+        # stack, bet and pot of it, fit in a browser's numbers.
+        return (
+            f"the maximum buy-in times the seats is at most {MAX_CHIPS} chips:"
+            f" at most {MAX_CHIPS // config.max_seats} for {config.max_seats} seats"
+        )
+    if not MIN_ACTION_CLOCK_MS <= config.action_clock_ms <= MAX_ACTION_CLOCK_MS:
+        return (
+            f"the action clock is {MIN_ACTION_CLOCK_MS} to {MAX_ACTION_CLOCK_MS} ms,"
+            f" not {config.action_clock_ms}"
+        )
+    if not 0 < config.timeouts_before_sit_out <= MAX_TIMEOUTS_BEFORE_SIT_OUT:
+        return (
+            f"timeouts before sit-out are 1 to {MAX_TIMEOUTS_BEFORE_SIT_OUT},"
+            f" not {config.timeouts_before_sit_out}"
+        )
     return None

@@ -23,7 +23,7 @@ from pokerd.engine.commands import (
     TimeOut,
     TopUp,
 )
-from pokerd.engine.config import TableConfig, config_problem
+from pokerd.engine.config import MAX_CHIPS, TableConfig, config_problem
 from pokerd.engine.deck import commitment_of, deck_problem, secret_problem
 from pokerd.engine.errors import RuleError
 from pokerd.engine.events import (
@@ -163,6 +163,7 @@ def _sit_down(outcome: _Outcome, command: SitDown) -> None:
             f"the buy-in is {config.min_buy_in} to {config.max_buy_in}, "
             f"not {command.buy_in}",
         )
+    _check_room_for(state, command.buy_in)
     if command.token_hash and state.seat_of_token(command.token_hash) is not None:
         raise RuleError("token_in_use", "that token already acts for a seat here")
     outcome.emit(
@@ -224,7 +225,25 @@ def _top_up(outcome: _Outcome, command: TopUp) -> None:
             f"a stack may not exceed the maximum buy-in of {config.max_buy_in}; "
             f"you may add up to {max(0, config.max_buy_in - seat.stack)}",
         )
+    _check_room_for(state, command.amount)
     outcome.emit(ChipsAdded(seat=command.seat, amount=command.amount))
+
+
+def _check_room_for(state: TableState, chips: int) -> None:
+    """Refuse chips that would take the table over MAX_CHIPS.
+
+    The config keeps a full table at the maximum buy-in under it, but a
+    winner's stack grows past the maximum buy-in, and others keep buying in
+    against it: without this check, stacks and pots would in time outgrow
+    what a browser's numbers hold.
+    """
+    held = state.bought_in - state.cashed_out
+    if held + chips > MAX_CHIPS:
+        raise RuleError(
+            "too_many_chips",
+            f"the table holds {held} chips, and at most {MAX_CHIPS}:"
+            f" {chips} more do not fit",
+        )
 
 
 def _start_hand(outcome: _Outcome, command: StartHand) -> None:

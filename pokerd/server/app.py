@@ -12,6 +12,7 @@ of a request is never in the request: it is the seat the
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -24,10 +25,11 @@ from quart import (
     send_from_directory,
     websocket,
 )
+from quart.typing import ResponseTypes
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from pokerd.engine.config import TableConfig
+from pokerd.engine.config import MAX_SAFE_INTEGER, TableConfig
 from pokerd.ops.settings import DEFAULTS
 from pokerd.server.live import PATH as LIVE_PATH
 from pokerd.server.service import PokerService, ServiceError
@@ -39,6 +41,8 @@ T = TypeVar("T")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 """The web pages' static files (HTML, CSS, JavaScript modules), served as is."""
 
+ORIGIN = re.compile(r"wss?://[A-Za-z0-9.:\[\]-]+")
+"""A live stream's origin fit to name in a Content-Security-Policy."""
 HTTP_CODES = {
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
@@ -78,6 +82,24 @@ def create_app(
     def error(message: Error, status: int) -> Response:
         service.metrics.errors.inc(message.code, "http")
         return answer(codec.unstructure_message(message), status)
+
+    @app.after_request
+    async def protect(response: Response) -> Response:
+        # Every answer: its content type is what it says (no sniffing), and
+        # it is not to be shown in another site's frame.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        if response.mimetype == "text/html":
+            live = _as_seen_by_caller(live_url, request.host, request.scheme == "https")
+            response.headers["Content-Security-Policy"] = _page_policy(live)
+        return response
+
+    @app.after_websocket
+    async def protect_refusal(response: ResponseTypes | None) -> ResponseTypes | None:
+        # A WebSocket upgrade this API refuses is answered over HTTP.
+        if response is not None:
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
     @app.errorhandler(ServiceError)
     async def service_error(failure: ServiceError) -> Response:
@@ -199,6 +221,24 @@ async def _page(name: str) -> Response:
     return response
 
 
+def _page_policy(live: str) -> str:
+    """The web pages' Content-Security-Policy: their scripts, styles and
+    requests are this server's own (`pokerd/web/`: no inline script or style
+    attribute, no other site), and no site may frame them.
+
+    The live stream's origin is named besides 'self': 'self' covers ws: to
+    the page's own host and port only in browsers that follow CSP 3 (Safari
+    did not), and with `live_port` the stream is on another port. A Host
+    header that makes no plain origin is left out (the page then falls back
+    to long polls).
+    """
+    connect = "'self'" if ORIGIN.fullmatch(live) is None else f"'self' {live}"
+    return (
+        f"default-src 'self'; connect-src {connect}; object-src 'none';"
+        " base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 def _prefers_html() -> bool:
     """Whether the request's Accept header ranks text/html above JSON (a
     browser's navigation does; API clients send */* or nothing, or JSON)."""
@@ -280,15 +320,26 @@ def _token() -> str | None:
 
 
 def _query_int(name: str) -> int:
+    """A whole number from the query string, within what JSON numbers hold
+    (+-(2**53 - 1), docs/protocol.md, Numbers); 0 if it is not there."""
     text = request.args.get(name)
     if text is None:
         return 0
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise ServiceError(
-            400, ErrorCode.BAD_REQUEST, f"{name} must be a whole number, not {text!r}"
+            400,
+            ErrorCode.BAD_REQUEST,
+            f"{name} must be a whole number, not {text[:40]!r}",
         ) from None
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ServiceError(
+            400,
+            ErrorCode.BAD_REQUEST,
+            f"{name} is at most 2**53 - 1 ({MAX_SAFE_INTEGER}), like every number",
+        )
+    return value
 
 
 def _query_float(name: str) -> float:

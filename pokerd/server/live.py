@@ -40,7 +40,6 @@ from trio_websocket import (
     ConnectionClosed,
     WebSocketConnection,
     WebSocketRequest,
-    wrap_server_stream,
 )
 
 from pokerd.ops.metrics import Metrics
@@ -48,6 +47,7 @@ from pokerd.ops.settings import DEFAULTS
 from pokerd.server.frame_stream import FrameStream
 from pokerd.server.service import PokerService, ServiceError
 from pokerd.server.ws_fastpath import encode_frames, send_frames, write_now
+from pokerd.server.ws_server import wrap_live_stream
 from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch, SlowConsumerError
 from pokerd.tables.tokens import token_hash
@@ -173,7 +173,7 @@ class LiveServer:
             async with trio.open_nursery() as reader:  # trio-websocket's task
                 request = None
                 with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                    request = await wrap_server_stream(
+                    request = await wrap_live_stream(
                         reader, wire, max_message_size=self.limits.max_frame_bytes
                     )
                 try:
@@ -263,9 +263,11 @@ def _tune(sock: trio.socket.SocketType) -> None:
 
 async def _reject(request: WebSocketRequest, status: int, code: str, text: str) -> None:
     body = encode_message(Error(code=code, message=text)).encode()
-    await request.reject(
-        status, extra_headers=[(b"content-type", b"application/json")], body=body
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    await request.reject(status, extra_headers=headers, body=body)
 
 
 class LiveConnection:
@@ -343,6 +345,9 @@ class LiveConnection:
         with trio.move_on_after(heartbeat):
             while True:
                 text = await self._ws.get_message()
+                if isinstance(text, bytes):
+                    self._binary()
+                    return None
                 if not self._bucket.take():
                     await self._send_now(_rate_limited(text))
                     continue
@@ -409,6 +414,9 @@ class LiveConnection:
             try:
                 text = await self._ws.get_message()
             except ConnectionClosed:
+                return
+            if isinstance(text, bytes):
+                self._binary()
                 return
             self._last_heard = trio.current_time()
             self._unanswered += 1
@@ -609,6 +617,11 @@ class LiveConnection:
                 return
         self._metrics.messages_sent.inc(by=messages)
 
+    def _binary(self) -> None:
+        """A binary frame: the protocol is JSON text, and a client that sends
+        bytes has a bug no answer would fix."""
+        self.close(CloseCode.UNSUPPORTED_DATA, "pokerd's messages are JSON text")
+
     def _slow(self, reason: str) -> None:
         """Close as SLOW_CONSUMER (once, whichever way it was noticed first)."""
         if self._close is not None:
@@ -651,7 +664,7 @@ class LiveConnection:
 def _request_id(text: str | bytes) -> str | None:
     """The id of a message that did not decode, if it has a usable one."""
     try:
-        data = parse_json(text)
+        data = parse_json(text, any_integer=True)
     except DecodeError:
         return None
     found = data.get("id") if isinstance(data, dict) else None

@@ -34,7 +34,7 @@ from pokerd.client import (
     Seated,
 )
 from pokerd.engine.commands import ActionName
-from pokerd.engine.config import TableConfig
+from pokerd.engine.config import MAX_ACTION_CLOCK_MS, TableConfig
 from pokerd.engine.events import HandEnded
 from pokerd.engine.views import TableView
 from pokerd.wire.protocol import Ack, ActRequest, Error
@@ -418,6 +418,7 @@ async def _run_bots(
     if live is None:
         live = await live_url_of(http)
     clock_ms = max(ACTION_CLOCK_MS, int(3000 * options.think) + 10_000)
+    clock_ms = min(clock_ms, MAX_ACTION_CLOCK_MS)  # the longest a table takes
     limiter = trio.CapacityLimiter(SETUP_CONCURRENCY)
     bots: list[Bot] = []
 

@@ -21,6 +21,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.strategies import configure_tagged_union
 
 from pokerd.engine.commands import Command
+from pokerd.engine.config import MAX_SAFE_INTEGER
 from pokerd.engine.events import Event, HandDealt, PublicEvent
 from pokerd.engine.state import HandState
 from pokerd.wire.protocol import ClientMessage, SeatRequest, ServerMessage
@@ -211,11 +212,45 @@ def encode_message(message: ClientMessage | ServerMessage) -> str:
     return compact_json(unstructure_message(message))
 
 
-def parse_json(text: str | bytes) -> Any:
+_SAFE_DIGITS = len(str(MAX_SAFE_INTEGER))
+
+
+class _UnsafeIntegerError(ValueError):
+    """An integer in a client's JSON beyond what JavaScript holds exactly."""
+
+
+def _safe_int(digits: str) -> int:
+    # A browser's JSON.parse rounds an integer past 2**53 - 1, so a client
+    # could not even say what it sent: such a number is refused wherever it
+    # is, the same for every field (docs/protocol.md, Numbers).
+    size = len(digits.lstrip("-"))
+    number = int(digits) if size <= _SAFE_DIGITS else None
+    if number is None or abs(number) > MAX_SAFE_INTEGER:
+        raise _UnsafeIntegerError(
+            f"not JSON pokerd reads: an integer of {size} digits, beyond"
+            f" 2**53 - 1 ({MAX_SAFE_INTEGER}), the largest a browser's"
+            " JSON.parse holds exactly"
+        )
+    return number
+
+
+_CLIENT_JSON = json.JSONDecoder(parse_int=_safe_int)
+"""Made once: `json.loads` with an argument makes a decoder on every call."""
+
+
+def parse_json(text: str | bytes, *, any_integer: bool = False) -> Any:
     """JSON text from a client as Python values; DecodeError if it is not
-    JSON, or nests deeper than the decoder can follow (RecursionError)."""
+    JSON, nests deeper than the decoder can follow (RecursionError), or holds
+    an integer beyond +-(2**53 - 1) (unless `any_integer`: to find what a
+    refused message was, say)."""
     try:
-        return json.loads(text)
+        if any_integer:
+            return json.loads(text)
+        if not isinstance(text, str):  # as json.loads reads bytes
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        return _CLIENT_JSON.decode(text)
+    except _UnsafeIntegerError as error:
+        raise DecodeError(str(error)) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise DecodeError(f"not JSON: {error}") from None
     except RecursionError:

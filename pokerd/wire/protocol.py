@@ -36,6 +36,14 @@ class CloseCode(enum.IntEnum):
 
     GOING_AWAY = 1001
     """The server is shutting down: reconnect later, or to another server."""
+    PROTOCOL_ERROR = 1002
+    """A frame that breaks RFC 6455 (unmasked, say): sent by wsproto
+    (pokerd.server.ws_server)."""
+    UNSUPPORTED_DATA = 1003
+    """A binary frame: the protocol is JSON text."""
+    INVALID_PAYLOAD = 1007
+    """A text frame that is not UTF-8: sent by wsproto
+    (pokerd.server.ws_server)."""
     MESSAGE_TOO_BIG = 1009
     """A message over `max_frame_bytes` (closed by trio-websocket)."""
     INTERNAL_ERROR = 1011
