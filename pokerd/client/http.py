@@ -40,6 +40,10 @@ class Seated:
     seq: int
 
 
+MAX_REDIRECTS = 3
+"""Redirects followed for one request: a table moving twice while asked."""
+
+
 def _open_client() -> httpx.AsyncClient:
     # timeout=None: `Http` puts one deadline on the whole call instead of
     # httpx's per-operation ones (5 s would cut a long poll short).
@@ -47,7 +51,15 @@ def _open_client() -> httpx.AsyncClient:
     # used, and loading the CA bundle for one would cost 27 ms a client.
     # trust_env=False: no proxy from the environment, as the live stream's
     # socket has none either.
-    return httpx.AsyncClient(timeout=None, verify=False, trust_env=False)
+    # follow_redirects: a node that does not run the table answers 307 with
+    # the node that does (docs/protocol.md); a few hops at most.
+    return httpx.AsyncClient(
+        timeout=None,
+        verify=False,
+        trust_env=False,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+    )
 
 
 class Http:
@@ -112,7 +124,7 @@ class Http:
                         response = await client.request(
                             method, url, content=data, headers=headers, params=query
                         )
-        except httpx.TransportError as error:
+        except (httpx.TransportError, httpx.TooManyRedirects) as error:
             raise HttpConnectionError(f"{method} {url}: {error!r}") from error
         if response.headers.get("content-type", "").startswith("application/json"):
             return response.status_code, jsonlib.loads(response.content)

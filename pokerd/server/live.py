@@ -370,6 +370,9 @@ class LiveConnection:
                     )
                 except ServiceError as error:
                     await self._send_now(error.error)
+                    if error.moved_to is not None:
+                        self.close(CloseCode.TABLE_MOVED, error.moved_to)
+                        return None
                     if error.error.code in TABLE_GONE_CODES:
                         self.close(CloseCode.TABLE_GONE, error.error.message)
                         return None
@@ -477,6 +480,9 @@ class LiveConnection:
                     return
         except SlowConsumerError:
             self._slow("queue")
+            return
+        if subscription.moved:
+            self.close(CloseCode.TABLE_MOVED, "")
             return
         ended = subscription.ended or "the table was stopped"
         await self._send_now(Error(code=ErrorCode.TABLE_STOPPED, message=ended))
