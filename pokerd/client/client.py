@@ -426,10 +426,11 @@ class Client:
             self._next_server()
 
     def _next_server(self) -> None:
-        """The next server of the list, after one that could not be reached."""
-        if len(self._servers) > 1:
+        """After a server that could not be reached: back to the list if a
+        move took the client off it, else the next server of the list."""
+        if self.http.base_url == self._servers[self._server][0].rstrip("/"):
             self._server = (self._server + 1) % len(self._servers)
-            self._use(*self._servers[self._server])
+        self._use(*self._servers[self._server])
 
     # The live stream
 
