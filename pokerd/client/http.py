@@ -12,6 +12,7 @@ answer with an error status.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 from types import TracebackType
 from typing import Any, Self
@@ -72,7 +73,8 @@ class _Once:
 
 
 MAX_REDIRECTS = 3
-"""Redirects followed for one request: a table moving twice while asked."""
+"""307 redirects followed for one request (a node that does not run the
+table names the one that does): a table moving twice while asked."""
 
 
 def _open_client() -> httpx.AsyncClient:
@@ -82,15 +84,7 @@ def _open_client() -> httpx.AsyncClient:
     # used, and loading the CA bundle for one would cost 27 ms a client.
     # trust_env=False: no proxy from the environment, as the live stream's
     # socket has none either.
-    # follow_redirects: a node that does not run the table answers 307 with
-    # the node that does (docs/protocol.md); a few hops at most.
-    return httpx.AsyncClient(
-        timeout=None,
-        verify=False,
-        trust_env=False,
-        follow_redirects=True,
-        max_redirects=MAX_REDIRECTS,
-    )
+    return httpx.AsyncClient(timeout=None, verify=False, trust_env=False)
 
 
 class Http:
@@ -149,16 +143,22 @@ class Http:
         url = self.base_url + path
         try:
             with trio.fail_after(self.timeout_s if timeout_s is None else timeout_s):
-                if self._pool is not None:
-                    response = await self._pool.request(
-                        method, url, content=content, headers=headers, params=query
-                    )
-                else:
-                    async with _open_client() as client:
-                        response = await client.request(
+                async with contextlib.AsyncExitStack() as stack:
+                    pool = self._pool
+                    if pool is None:
+                        pool = await stack.enter_async_context(_open_client())
+                    # Redirects by hand: httpx drops the Authorization header
+                    # on the way to another host, and the seat token must go
+                    # to the node that runs the table (docs/protocol.md).
+                    for _ in range(MAX_REDIRECTS + 1):
+                        response = await pool.request(
                             method, url, content=content, headers=headers, params=query
                         )
-        except (httpx.TransportError, httpx.TooManyRedirects) as error:
+                        location = response.headers.get("location")
+                        if response.status_code != 307 or location is None:
+                            break
+                        url, query = location, None  # the query is in the Location
+        except httpx.TransportError as error:
             raise HttpConnectionError(f"{method} {url}: {error!r}") from error
         if response.headers.get("content-type", "").startswith("application/json"):
             return response.status_code, jsonlib.loads(response.content)
