@@ -400,6 +400,8 @@ class Client:
             if ended is None:
                 ended = await self._poll_until_live()
             if ended.final or self._close_requested.is_set():
+                if ended.final:
+                    log.info("table %s: ends: %s", self.table, ended.reason)
                 self.ending = ended.ending
                 return
             if ended.welcomed:

@@ -96,6 +96,10 @@ class TableElsewhereError(Exception):
 LEASE_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, UnavailableError)
 """What a lease statement raises when the database cannot be reached."""
 
+OPEN_ATTEMPTS = 3
+"""Loads of a table that stepped down as soon as it was taken, before a
+request for it is told to try again."""
+
 WATCH_SHARE = 0.05
 """How often, as a share of the lease ttl, the node looks for leases that ran
 out by its own clock."""
@@ -236,11 +240,7 @@ class Supervisor:
             await slot.ready.wait()
         self._raise_if_stopped(table_id)
         if self.store.fenced:
-            # No lease row for an id the log does not have.
-            if await self.store.read(table_epoch, table_id) is None:
-                return None
-            await self._take_and_run(table_id, only_if_must_run=False)
-            return self.get(table_id)
+            return await self._open_fenced(table_id)
         nursery = self._running()
         slot = self._slots[table_id] = _Slot()
         try:
@@ -255,6 +255,27 @@ class Supervisor:
         return self.get(table_id)
 
     # Leases (fenced stores)
+
+    async def _open_fenced(self, table_id: str) -> Table | None:
+        """`open_table` on a fenced store: run here once its lease is taken.
+
+        TableElsewhereError while another node runs it (or it keeps moving).
+        """
+        # No lease row for an id the log does not have.
+        if await self.store.read(table_epoch, table_id) is None:
+            return None
+        for _ in range(OPEN_ATTEMPTS):
+            # After each await: the scan may have started loading it meanwhile.
+            while (slot := self._slots.get(table_id)) is not None:
+                if slot.table is not None:
+                    return slot.table
+                await slot.ready.wait()
+            self._raise_if_stopped(table_id)
+            await self._take_and_run(table_id, only_if_must_run=False)
+            table = self.get(table_id)
+            if table is not None:
+                return table
+        raise TableElsewhereError(table_id, None, None)  # it keeps moving
 
     async def _take_and_run(self, table_id: str, *, only_if_must_run: bool) -> None:
         """Take the table's lease, then load it from the log and run it.
