@@ -135,11 +135,8 @@ class Http:
         headers = {}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        content: _Body | None = None
         if data is not None:
             headers["Content-Type"] = "application/json"
-            headers["Content-Length"] = str(len(data))
-            content = _Body(data)
         url = self.base_url + path
         try:
             with trio.fail_after(self.timeout_s if timeout_s is None else timeout_s):
@@ -151,9 +148,12 @@ class Http:
                     # on the way to another host, and the seat token must go
                     # to the node that runs the table (docs/protocol.md).
                     for _ in range(MAX_REDIRECTS + 1):
-                        response = await pool.request(
-                            method, url, content=content, headers=headers, params=query
+                        request = pool.build_request(
+                            method, url, content=data, headers=headers, params=query
                         )
+                        if data is not None:
+                            request.stream = _Body(data)
+                        response = await pool.send(request)
                         location = response.headers.get("location")
                         if response.status_code != 307 or location is None:
                             break
