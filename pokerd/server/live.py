@@ -42,6 +42,7 @@ from trio_websocket import (
     WebSocketRequest,
     wrap_server_stream,
 )
+from wsproto.utilities import LocalProtocolError
 
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
@@ -170,17 +171,23 @@ class LiveServer:
             except OSError:  # the peer has gone already
                 return
             wire = FrameStream(stream)
-            async with trio.open_nursery() as reader:  # trio-websocket's task
-                request = None
-                with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                    request = await wrap_server_stream(
-                        reader, wire, max_message_size=self.limits.max_frame_bytes
-                    )
-                try:
-                    if request is not None:
-                        await self._handle(request, wire)
-                finally:
-                    reader.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as reader:  # trio-websocket's task
+                    request = None
+                    with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                        request = await wrap_server_stream(
+                            reader, wire, max_message_size=self.limits.max_frame_bytes
+                        )
+                    try:
+                        if request is not None:
+                            await self._handle(request, wire)
+                    finally:
+                        reader.cancel_scope.cancel()
+            except* LocalProtocolError:
+                # trio-websocket's reader answers a ping with a pong even
+                # after this side sent its close frame (the ping crossed it),
+                # which wsproto refuses: the connection was ending anyway.
+                pass
         finally:
             await trio.aclose_forcefully(stream)
 
