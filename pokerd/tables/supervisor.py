@@ -286,6 +286,10 @@ class Supervisor:
         """
         nursery = self._running()
         leases = self.store.leases
+        if table_id in self._slots:
+            # Taking a lease this node holds again would fence its own table.
+            log.error("table %s: already running or loading here", table_id)
+            return
         slot = self._slots[table_id] = _Slot()
         try:
             epoch = await trio.to_thread.run_sync(leases.take, table_id)
