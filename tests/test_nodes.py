@@ -17,9 +17,21 @@ from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
 import attrs
+import httpx
+import pytest
 import trio
 from databases import raw_connection
-from served import GRACE_S, STEP_S, HttpApi, free_port, log_file
+from served import (
+    GRACE_S,
+    STEP_S,
+    HttpApi,
+    free_port,
+    live_client,
+    log_file,
+    new_table,
+    sit,
+)
+from trio_websocket import ConnectionClosed
 
 from pokerd.client import Client, Received
 from pokerd.tools.bots import BotsOptions, Report, run_bots
@@ -309,3 +321,45 @@ async def test_a_client_resumes_on_the_node_that_took_its_table_over(
             range(offset + 1, late.offset + 1)
         )
         assert received == [event for event in expected if event.seq > offset]
+
+
+async def test_a_node_sends_requests_for_another_nodes_table_to_it(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with cluster(postgres_url, tmp_path) as (first, second):
+        table = await new_table(HttpApi(first.port))
+        await sit(HttpApi(first.port), table, 0, "ann")
+        assert owners(postgres_url) == {table: first.name}
+        # HTTP: 307 to the same path and query at the owner, an error body.
+        async with httpx.AsyncClient(trust_env=False) as raw:
+            answer = await raw.get(f"{second.url}/tables/{table}/events?after=0")
+        assert answer.status_code == 307
+        assert answer.headers["location"] == (
+            f"{first.url}/tables/{table}/events?after=0"
+        )
+        assert answer.json()["code"] == "table_moved"
+        # The live stream: the hello refused with table_moved, then 4006
+        # naming the owner.
+        async with live_client(second.live, table, hello=False) as client:
+            await client.send({"type": "hello", "token": None, "resume": None})
+            refusal = await client.receive()
+            with trio.fail_after(STEP_S):
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await client.receive()
+        assert refusal["code"] == "table_moved"
+        assert refusal["message"] == first.url
+        assert closed.value.reason is not None
+        assert (closed.value.reason.code, closed.value.reason.reason) == (
+            4006,
+            first.url,
+        )
+        # pokerd's client follows both, to the table's node.
+        follower = Client(second.url, second.live, table)
+        async with trio.open_nursery() as nursery:
+            with trio.fail_after(STEP_S):
+                await nursery.start(follower.run)
+            assert follower.live_url == first.live
+            follower.close()
+        # The owner's table is still its own: nothing moved.
+        assert owners(postgres_url) == {table: first.name}
