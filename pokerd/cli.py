@@ -165,6 +165,15 @@ def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help=f"the server's HTTP API (default {api}); the live "
         "stream's address comes from its /healthz",
     )
+    bots.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another node of the same cluster (repeat for more): tables are "
+        "created on --url and each --server in turn, and a bot whose node "
+        "cannot be reached moves to the next",
+    )
     bots.add_argument("--tables", type=int, default=1, help="tables (default 1)")
     bots.add_argument(
         "--seats", type=int, default=6, help="bots a table, 2-10 (default 6)"
@@ -203,6 +212,7 @@ def _bots(args: argparse.Namespace) -> int:
     return bots_command(
         BotsOptions(
             url=args.url,
+            servers=tuple(args.server),
             tables=args.tables,
             seats=args.seats,
             think=args.think,

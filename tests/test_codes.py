@@ -34,6 +34,7 @@ RESUMED_AFTER = frozenset(
         CloseCode.SLOW_CONSUMER,
         CloseCode.NO_HELLO,
         CloseCode.NO_PONG,
+        CloseCode.TABLE_MOVED,
     }
 )
 """Close codes after which a client just reconnects and resumes, as after a

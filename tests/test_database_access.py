@@ -428,7 +428,10 @@ async def test_a_server_on_postgresql_plays_on_after_sigkill_and_its_log_verifie
     postgres_url: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "serve.log"
-    async with pokerd_serve(postgres_url, log) as killed:
+    # One node id for both: the restarted node takes its own leases back at
+    # once (a new id would wait out the killed node's lease, answering 307).
+    node = ("--node-id", "the-node")
+    async with pokerd_serve(postgres_url, log, *node) as killed:
         table = await new_table(killed.api)
         tokens = {
             seat: await sit(killed.api, table, seat, name)
@@ -439,7 +442,7 @@ async def test_a_server_on_postgresql_plays_on_after_sigkill_and_its_log_verifie
         with trio.fail_after(STEP_S):
             await killed.process.wait()
 
-    async with pokerd_serve(postgres_url, log) as restarted:
+    async with pokerd_serve(postgres_url, log, *node) as restarted:
         # The hand goes on from the log: the player to act folds, the next
         # hand is dealt.
         status, acked = await restarted.api.call(

@@ -606,3 +606,39 @@ async def test_metrics_count_the_live_traffic_in_prometheus_text(
         during['pokerd_append_latency_seconds_bucket{le="+Inf"}']
         == (during["pokerd_append_latency_seconds_count"])
     )
+
+
+async def test_a_ping_that_crosses_the_servers_close_frame_is_ignored(
+    tmp_path: Path,
+) -> None:
+    """A peer's ping that arrives after the server sent its close frame
+    (wsproto then refuses a pong) must end that connection only, quietly:
+    it once crashed the whole server."""
+    received: list[Event] = []
+    async with served(tmp_path / "live.db", heartbeat_s=SHORT_HEARTBEAT_S) as server:
+        table = await new_table(server.api)
+        host, port = live_address(server.live)
+        peer = WSConnection(ConnectionType.CLIENT)
+        stream = await trio.open_tcp_stream(host, port)
+        async with stream:
+            target = f"/tables/{table}/live"
+            await stream.send_all(
+                peer.send(Request(host=f"{host}:{port}", target=target))
+            )
+            with trio.fail_after(STEP_S):
+                while not any(isinstance(e, AcceptConnection) for e in received):
+                    peer.receive_data(await stream.receive_some())
+                    received += peer.events()
+            ping = peer.send(Ping(b"late"))  # made while open, sent after the close
+            # No hello: the server closes with 4002 once the heartbeat is up.
+            with trio.fail_after(STEP_S):
+                while not any(isinstance(e, CloseConnection) for e in received):
+                    peer.receive_data(await stream.receive_some())
+                    received += peer.events()
+            await stream.send_all(ping)
+            await until_no_connection_is_open(server.api)
+        status, _ = await server.api.call("GET", "/healthz")
+        assert status == 200
+
+    closes = [e for e in received if isinstance(e, CloseConnection)]
+    assert [close.code for close in closes] == [4002]

@@ -626,9 +626,10 @@ def test_migrate_creates_a_postgresql_schema_then_finds_it_up_to_date(
 
     assert first.splitlines() == [
         "applied 0001_event_log.sql",
-        f"{postgres_url}: now at schema version 1",
+        "applied 0002_nodes.sql",
+        f"{postgres_url}: now at schema version 2",
     ]
-    assert second.splitlines() == [f"{postgres_url}: up to date at schema version 1"]
+    assert second.splitlines() == [f"{postgres_url}: up to date at schema version 2"]
     assert replay(capsys, "--db", postgres_url, "--verify") == (0, "no tables\n", "")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import suppress
 from functools import partial
 from typing import Literal
@@ -82,6 +82,8 @@ POLL_WAIT_S = 10.0
 HEARTBEAT_S = 10.0
 """How often the client pings the server, and how long the pong may take
 before the connection is presumed dead and dropped."""
+MAX_HOPS = 3
+"""Moves from node to node without a welcome before the backoff paces them."""
 RETRY_PAUSE_S = 0.1
 """Before sending again a request the server said to send again later."""
 
@@ -153,14 +155,24 @@ class Client:
         heartbeat_s: float = HEARTBEAT_S,
         retry_pause_s: float = RETRY_PAUSE_S,
         strict: bool = True,
+        servers: Sequence[str] = (),
     ) -> None:
         """`epoch` and `offset` say where to start: with an epoch, the events
         after `offset` (0: the whole log); without, a snapshot of now.
         `backoff` and `sleep` pace the reconnection attempts (injectable for
-        tests); `strict` makes a gap or a repeat in the stream raise."""
+        tests); `strict` makes a gap or a repeat in the stream raise.
+        `servers`: the base URLs (http://HOST:PORT) of more nodes of the same
+        cluster, tried in turn when the one in use cannot be reached (their
+        live stream on the same port)."""
         self.http = Http(http_url)
         self.live_url = live_url
         """ws://HOST:PORT of the live stream; read at each connection attempt."""
+        self._servers = [(http_url, live_url)] + [
+            (url, _live_url_at(url)) for url in servers
+        ]
+        self._server = 0
+        self._moves = 0
+        """Moves to another node in a row without a welcome (bounded hops)."""
         self.table = table
         self.token = token
         self.transcript = Transcript(epoch=epoch, offset=offset)
@@ -388,13 +400,39 @@ class Client:
             if ended is None:
                 ended = await self._poll_until_live()
             if ended.final or self._close_requested.is_set():
+                if ended.final:
+                    log.info("table %s: ends: %s", self.table, ended.reason)
                 self.ending = ended.ending
                 return
             if ended.welcomed:
                 self._backoff.reset()
+                self._moves = 0
             self._set_mode("connecting")
             log.debug("table %s: %s; reconnecting", self.table, ended.reason)
+            if ended.moved_to is not None:
+                self._move_to(ended.moved_to)
+                self._moves += 1
+                if self._moves <= MAX_HOPS:
+                    continue  # at once: the table runs now, elsewhere
             await self._sleep(self._backoff.next_delay())
+
+    def _use(self, http_url: str, live_url: str) -> None:
+        self.http.base_url = http_url.rstrip("/")
+        self.live_url = live_url
+
+    def _move_to(self, address: str) -> None:
+        """To the node at `address` (empty: any node, the next of the list)."""
+        if address:
+            self._use(address, _live_url_at(address))
+        else:
+            self._next_server()
+
+    def _next_server(self) -> None:
+        """After a server that could not be reached: back to the list if a
+        move took the client off it, else the next server of the list."""
+        if self.http.base_url == self._servers[self._server][0].rstrip("/"):
+            self._server = (self._server + 1) % len(self._servers)
+        self._use(*self._servers[self._server])
 
     # The live stream
 
@@ -413,6 +451,7 @@ class Client:
                 return await self._converse(live)
         except LiveUnreachableError as error:
             log.debug("table %s: %s", self.table, error)
+            self._next_server()
             return None
 
     async def _converse(self, live: LiveConnection) -> SessionEnd:
@@ -472,7 +511,7 @@ class Client:
 
     def _closed(self, closed: LiveClosedError, *, welcomed: bool) -> SessionEnd:
         self._close_codes[closed.code] += 1
-        return after_close(closed.code, welcomed=welcomed)
+        return after_close(closed.code, welcomed=welcomed, reason=closed.reason)
 
     async def _receive(self, live: LiveConnection) -> ServerMessage | None:
         message = await live.receive()
@@ -574,6 +613,8 @@ class Client:
                 ended = after_poll_error(error)
                 if ended is not None:
                     return ended
+                if isinstance(error, HttpConnectionError):
+                    self._next_server()
                 if self.mode == "polling":
                     self._set_mode("connecting")
                 await self._sleep(backoff.next_delay())
@@ -664,6 +705,11 @@ class Client:
     async def _send_again_later(self, session: Session, request_id: str) -> None:
         await self._sleep(self._retry_pause_s)
         self._outbox.due_again(session, request_id)
+
+
+def _live_url_at(http_url: str) -> str:
+    """The live stream of the node at `http_url`: the same host and port."""
+    return "ws://" + http_url.removeprefix("http://").rstrip("/")
 
 
 def _has_more_than(client: Client, *, count: int) -> bool:

@@ -27,10 +27,20 @@ class SessionEnd:
     welcomed: bool = False
     """The session got as far as the stream (so the backoff starts over)."""
     ending: Ending = "closed"
+    moved_to: str | None = None
+    """The table runs on another node: reconnect at once, there if this is
+    its base URL (http://HOST:PORT), else to any node."""
 
 
-def after_close(code: int, *, welcomed: bool) -> SessionEnd:
-    """A live session closed with `code` (1006: without a close frame)."""
+def after_close(code: int, *, welcomed: bool, reason: str = "") -> SessionEnd:
+    """A live session closed with `code` (1006: without a close frame) and
+    the close frame's `reason`."""
+    if code == CloseCode.TABLE_MOVED:
+        return SessionEnd(
+            f"closed {code}: the table moved",
+            welcomed=welcomed,
+            moved_to=reason if reason.startswith("http://") else "",
+        )
     reason = f"closed {code}"
     if code == CloseCode.SEAT_LOST:
         return SessionEnd(reason, final=True, welcomed=welcomed, ending="seat_lost")
@@ -41,6 +51,9 @@ def after_close(code: int, *, welcomed: bool) -> SessionEnd:
 
 def after_refusal(error: Error) -> SessionEnd:
     """The server answered the hello with `error` instead of a welcome."""
+    if error.code == ErrorCode.TABLE_MOVED:
+        moved_to = error.message if error.message.startswith("http://") else ""
+        return SessionEnd("the table runs on another node", moved_to=moved_to)
     if error.code in TABLE_GONE_CODES:
         return SessionEnd(error.message, final=True, ending="table_gone")
     if error.code == ErrorCode.BAD_TOKEN:

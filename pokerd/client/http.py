@@ -12,6 +12,7 @@ answer with an error status.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 from types import TracebackType
 from typing import Any, Self
@@ -38,6 +39,42 @@ class Seated:
     seat: int
     epoch: str
     seq: int
+
+
+class _Body(httpx.AsyncByteStream):
+    """A request body that can be sent again (after a 307) and that leaves
+    nothing to finalize when a send fails half-way.
+
+    httpx's own wraps bytes in an async generator: one cut off by a dying
+    server is left for the garbage collector, which trio warns about.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __aiter__(self) -> _Once:
+        return _Once(self._data)
+
+
+class _Once:
+    """An async iterator of one chunk, with no generator frame."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._data is None:
+            raise StopAsyncIteration
+        data, self._data = self._data, None
+        return data
+
+
+MAX_REDIRECTS = 3
+"""307 redirects followed for one request (a node that does not run the
+table names the one that does): a table moving twice while asked."""
 
 
 def _open_client() -> httpx.AsyncClient:
@@ -103,15 +140,24 @@ class Http:
         url = self.base_url + path
         try:
             with trio.fail_after(self.timeout_s if timeout_s is None else timeout_s):
-                if self._pool is not None:
-                    response = await self._pool.request(
-                        method, url, content=data, headers=headers, params=query
-                    )
-                else:
-                    async with _open_client() as client:
-                        response = await client.request(
+                async with contextlib.AsyncExitStack() as stack:
+                    pool = self._pool
+                    if pool is None:
+                        pool = await stack.enter_async_context(_open_client())
+                    # Redirects by hand: httpx drops the Authorization header
+                    # on the way to another host, and the seat token must go
+                    # to the node that runs the table (docs/protocol.md).
+                    for _ in range(MAX_REDIRECTS + 1):
+                        request = pool.build_request(
                             method, url, content=data, headers=headers, params=query
                         )
+                        if data is not None:
+                            request.stream = _Body(data)
+                        response = await pool.send(request)
+                        location = response.headers.get("location")
+                        if response.status_code != 307 or location is None:
+                            break
+                        url, query = location, None  # the query is in the Location
         except httpx.TransportError as error:
             raise HttpConnectionError(f"{method} {url}: {error!r}") from error
         if response.headers.get("content-type", "").startswith("application/json"):

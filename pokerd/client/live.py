@@ -37,9 +37,11 @@ class LiveUnreachableError(Exception):
 class LiveClosedError(Exception):
     """The connection is closed; `code` says how (1006: without a close frame)."""
 
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: int, reason: str = "") -> None:
         super().__init__(f"closed {code}")
         self.code = code
+        self.reason = reason
+        """The close frame's reason (for TABLE_MOVED: where the table runs)."""
 
 
 def live_target(live_url: str, table: str) -> tuple[str, int, str]:
@@ -50,6 +52,10 @@ def live_target(live_url: str, table: str) -> tuple[str, int, str]:
         raise ClientError(f"expected ws://HOST[:PORT], not {live_url!r}")
     resource = parts.path.rstrip("/") + f"/tables/{table}/live"
     return parts.hostname, parts.port or 80, resource
+
+
+def _reason(closed: ConnectionClosed) -> str:
+    return "" if closed.reason is None else closed.reason.reason or ""
 
 
 def _code(closed: ConnectionClosed) -> int:
@@ -69,14 +75,14 @@ class LiveConnection:
         try:
             await self._ws.send_message(codec.encode_message(message))
         except ConnectionClosed as closed:
-            raise LiveClosedError(_code(closed)) from None
+            raise LiveClosedError(_code(closed), _reason(closed)) from None
 
     async def receive(self) -> ServerMessage | Undecodable:
         """The next message, decoded (or what arrived, if it does not decode)."""
         try:
             text = await self._ws.get_message()
         except ConnectionClosed as closed:
-            raise LiveClosedError(_code(closed)) from None
+            raise LiveClosedError(_code(closed), _reason(closed)) from None
         try:
             return codec.structure_server_message(json.loads(text))
         except (ValueError, codec.DecodeError) as error:
@@ -94,7 +100,7 @@ class LiveConnection:
                 if waiting.cancelled_caught:
                     return
         except ConnectionClosed as closed:
-            raise LiveClosedError(_code(closed)) from None
+            raise LiveClosedError(_code(closed), _reason(closed)) from None
 
     def cut(self) -> None:
         """End the connection at once, without a close frame (as a network

@@ -106,6 +106,12 @@ def _not_empty(value: str) -> str | None:
     return None if value else "expected a non-empty text, got ''"
 
 
+def _http_url(value: str) -> str | None:
+    if value.startswith("http://") and len(value) > len("http://"):
+        return None
+    return f"expected http://HOST:PORT, got {value!r}"
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """Everything `pokerd serve` reads at start-up; see `load_settings`.
@@ -144,6 +150,25 @@ class Settings:
             "data_dir), or a PostgreSQL database, postgresql://USER@HOST:PORT/NAME, "
             "which several pokerd nodes may share."
         }
+    )
+    node_id: str | None = _setting(
+        None,
+        "This node's name in the table leases (PostgreSQL). Unset (the default), "
+        "a new one at each start: HOSTNAME-PID-RANDOM.",
+        lambda value: None if value is None else _not_empty(value),
+    )
+    advertise: str | None = _setting(
+        None,
+        "The base URL other nodes send clients to for the tables this node runs "
+        "(PostgreSQL), http://HOST:PORT. Unset (the default), the address it "
+        "listens on.",
+        lambda value: None if value is None else _http_url(value),
+    )
+    lease_ttl_s: float = _setting(
+        5.0,
+        "Seconds a table's lease lasts unless renewed (PostgreSQL): a dead "
+        "node's tables are taken over within about this long.",
+        _positive,
     )
     synchronous: Synchronous = attrs.field(
         default="FULL",

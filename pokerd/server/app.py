@@ -103,7 +103,11 @@ def create_app(
 
     @app.errorhandler(ServiceError)
     async def service_error(failure: ServiceError) -> Response:
-        return error(failure.error, failure.status)
+        response = error(failure.error, failure.status)
+        if failure.moved_to is not None:
+            # The same request, at the node that runs the table.
+            response.headers["Location"] = failure.moved_to + _path_and_query()
+        return response
 
     @app.errorhandler(HTTPException)
     async def http_error(failure: HTTPException) -> Response:
@@ -355,3 +359,9 @@ def _query_float(name: str) -> float:
             400, ErrorCode.BAD_REQUEST, f"{name} must be a number, not {text!r}"
         )
     return value
+
+
+def _path_and_query() -> str:
+    """The request's path and query, as the client sent them."""
+    path = request.full_path
+    return path[:-1] if path.endswith("?") else path

@@ -41,6 +41,7 @@ from trio_websocket import (
     WebSocketConnection,
     WebSocketRequest,
 )
+from wsproto.utilities import LocalProtocolError
 
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
@@ -170,17 +171,23 @@ class LiveServer:
             except OSError:  # the peer has gone already
                 return
             wire = FrameStream(stream)
-            async with trio.open_nursery() as reader:  # trio-websocket's task
-                request = None
-                with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                    request = await wrap_live_stream(
-                        reader, wire, max_message_size=self.limits.max_frame_bytes
-                    )
-                try:
-                    if request is not None:
-                        await self._handle(request, wire)
-                finally:
-                    reader.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as reader:  # trio-websocket's task
+                    request = None
+                    with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                        request = await wrap_live_stream(
+                            reader, wire, max_message_size=self.limits.max_frame_bytes
+                        )
+                    try:
+                        if request is not None:
+                            await self._handle(request, wire)
+                    finally:
+                        reader.cancel_scope.cancel()
+            except* LocalProtocolError:
+                # trio-websocket's reader answers a ping with a pong even
+                # after this side sent its close frame (the ping crossed it),
+                # which wsproto refuses: the connection was ending anyway.
+                pass
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -375,6 +382,9 @@ class LiveConnection:
                     )
                 except ServiceError as error:
                     await self._send_now(error.error)
+                    if error.moved_to is not None:
+                        self.close(CloseCode.TABLE_MOVED, error.moved_to)
+                        return None
                     if error.error.code in TABLE_GONE_CODES:
                         self.close(CloseCode.TABLE_GONE, error.error.message)
                         return None
@@ -485,6 +495,9 @@ class LiveConnection:
                     return
         except SlowConsumerError:
             self._slow("queue")
+            return
+        if subscription.moved:
+            self.close(CloseCode.TABLE_MOVED, "")
             return
         ended = subscription.ended or "the table was stopped"
         await self._send_now(Error(code=ErrorCode.TABLE_STOPPED, message=ended))

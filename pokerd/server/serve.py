@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import secrets
 import signal
+import socket
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 
@@ -32,7 +35,7 @@ from hypercorn.config import Config
 
 from pokerd.ops.collector import FreezingCollector, timing_collections
 from pokerd.ops.metrics import Metrics
-from pokerd.ops.settings import Settings
+from pokerd.ops.settings import Settings, is_postgresql
 from pokerd.server.app import create_app
 from pokerd.server.http_worker import HttpServer
 from pokerd.server.listeners import address, bind, serve_port
@@ -120,8 +123,14 @@ async def serve(
             settings.db,
             synchronous=settings.synchronous,
             on_append=partial(_appended, metrics),
+            node=node_id(settings) if is_postgresql(settings.db) else None,
+            lease_ttl_s=settings.lease_ttl_s,
         ) as store,
     ):
+        if store.fenced:
+            advertised = settings.advertise or f"http://{address(ports.http[0])}"
+            await trio.to_thread.run_sync(store.leases.announce, advertised)
+            log.info("node %s, reached at %s", store.leases.node, advertised)
         service = PokerService(
             store,
             metrics=metrics,
@@ -150,6 +159,15 @@ async def serve(
                 )
                 tables.cancel_scope.cancel()
     log.info("pokerd stopped")
+
+
+def node_id(settings: Settings) -> str:
+    """This node's name in the leases: the setting, or HOSTNAME-PID-RANDOM
+    (new at each start, so a restarted node never mistakes an earlier
+    incarnation's leases for its own)."""
+    if settings.node_id is not None:
+        return settings.node_id
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def _appended(metrics: Metrics, events: int, seconds: float) -> None:

@@ -34,7 +34,7 @@ from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
 from pokerd.store.backend import ReadConnection
 from pokerd.store.errors import DATABASE_ERRORS
-from pokerd.store.log import ConflictError, EventStore, StoredEvent
+from pokerd.store.log import ConflictError, EventStore, FencedError, StoredEvent
 from pokerd.store.reader import (
     LoadedTable,
     hand_rows,
@@ -50,7 +50,12 @@ from pokerd.tables.hub import (
     Subscription,
     TableHub,
 )
-from pokerd.tables.supervisor import StoppedTable, Supervisor, TableStoppedError
+from pokerd.tables.supervisor import (
+    StoppedTable,
+    Supervisor,
+    TableElsewhereError,
+    TableStoppedError,
+)
 from pokerd.tables.table import Table, TableClosedError, wall_clock_ms
 from pokerd.tables.tokens import new_token, token_hash
 from pokerd.wire import codec
@@ -93,11 +98,19 @@ class ServiceError(Exception):
     """A request answered with an error: the HTTP status and the Error message."""
 
     def __init__(
-        self, status: int, code: str, message: str, request_id: str | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        *,
+        moved_to: str | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.error = Error(code=code, message=message, id=request_id)
+        self.moved_to = moved_to
+        """The base URL of the node that runs the table (a 307 redirect)."""
 
 
 @attrs.frozen
@@ -218,6 +231,7 @@ class PokerService:
             clock=clock,
             next_hand_delay_ms=next_hand_delay_ms,
             on_stopped=self._stopped,
+            on_moved=self._moved,
         )
         self._subscriber_queue = subscriber_queue
         self._tables: dict[str, ServedTable] = {}
@@ -250,6 +264,12 @@ class PokerService:
         served = self._tables.pop(stopped.table_id, None)
         if served is not None:
             served.hub.end(f"the table was stopped: {stopped.reason}")
+
+    def _moved(self, table_id: str, reason: str) -> None:
+        """A table that stepped down: its feeds end, told to reconnect."""
+        served = self._tables.pop(table_id, None)
+        if served is not None:
+            served.hub.end(f"the table moved to another node: {reason}", moved=True)
 
     def _publish(
         self, table_id: str, events: Sequence[StoredEvent], state: TableState
@@ -419,6 +439,16 @@ class PokerService:
                 return await table.execute(command_for(table)), table
             except TableClosedError:
                 continue
+            except FencedError:
+                if not self.store.fenced:
+                    raise
+                # The table is stepping down; sent again, the request goes
+                # to the node that takes it (a redirect) or here again.
+                raise ServiceError(
+                    503,
+                    ErrorCode.TABLE_RESTARTING,
+                    "the table is moving to another node: try again",
+                ) from None
             except ConflictError as error:
                 raise ServiceError(
                     503, ErrorCode.TABLE_STOPPED, f"the table was stopped: {error}"
@@ -605,6 +635,17 @@ class PokerService:
             table = await self.supervisor.open_table(table_id)
         except TableStoppedError as error:
             raise ServiceError(503, ErrorCode.TABLE_STOPPED, str(error)) from None
+        except TableElsewhereError as elsewhere:
+            if elsewhere.address is None:
+                raise ServiceError(
+                    503, ErrorCode.TABLE_RESTARTING, f"{elsewhere}: try again"
+                ) from None
+            raise ServiceError(
+                307,
+                ErrorCode.TABLE_MOVED,
+                elsewhere.address,
+                moved_to=elsewhere.address,
+            ) from None
         if table is None:
             raise _no_such_table(table_id)
         return table

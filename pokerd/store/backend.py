@@ -80,6 +80,20 @@ class Leases(Protocol):
         """Tables of the log whose lease is free or expired (none held here)."""
         ...
 
+    def expired(self) -> list[str]:
+        """Tables held whose lease has run out by this node's own clock,
+        reckoned short of the database's: stop serving them now."""
+        ...
+
+    def owner(self, table_id: str) -> tuple[str, str | None] | None:
+        """The node holding the table's lease now and the address it
+        announced (None if unknown); None if nobody holds it."""
+        ...
+
+    def announce(self, address: str) -> None:
+        """Say where this node is reached (its advertised base URL)."""
+        ...
+
     def close(self) -> None: ...
 
 

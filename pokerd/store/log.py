@@ -114,6 +114,12 @@ class EventStore:
         return f"EventStore({database_name(self.database)!r})"
 
     @property
+    def fenced(self) -> bool:
+        """Whether appends need the table's lease (PostgreSQL with a node id):
+        tables are then owned by one node of several at a time."""
+        return self._backend.fenced
+
+    @property
     def path(self) -> Path:
         """The SQLite file (a PostgreSQL store has none)."""
         if not isinstance(self.database, Path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import psycopg
@@ -80,9 +81,30 @@ _FREE = """
 SELECT table_id FROM tables
 WHERE NOT EXISTS (
     SELECT 1 FROM leases
-    WHERE leases.table_id = tables.table_id AND leases.lease_until >= now())
+    WHERE leases.table_id = tables.table_id
+        AND leases.lease_until >= now() AND leases.owner != %(node)s)
 ORDER BY table_id
 """
+"""Tables whose lease is free or expired, or names this node (an earlier
+incarnation of it under the same node id: taking it again bumps the epoch)."""
+
+_OWNER = """
+SELECT lease.owner, node.address
+FROM leases AS lease LEFT JOIN nodes AS node ON node.node = lease.owner
+WHERE lease.table_id = %(table)s AND lease.lease_until >= now()
+"""
+"""Who holds a table's lease now, and where that node said it is reached."""
+
+_ANNOUNCE = """
+INSERT INTO nodes (node, address, seen_at) VALUES (%(node)s, %(address)s, now())
+ON CONFLICT (node) DO UPDATE SET address = EXCLUDED.address, seen_at = now()
+"""
+
+SAFETY_SHARE = 0.2
+"""Of the ttl, what the node's own reckoning of a lease's expiry keeps back:
+it counts the ttl from before it sent the statement (the database counts from
+after), less this share, so it stops serving a table before the database
+lets another node take it, even if the two clocks run a little apart."""
 
 
 class PostgresLeases:
@@ -93,8 +115,13 @@ class PostgresLeases:
         self.node = node
         self.ttl_s = ttl_s
         self._held: dict[str, int] = {}
+        self._valid_until: dict[str, float] = {}
+        """Each held lease's expiry as this node reckons it (time.monotonic)."""
         self._lock = threading.Lock()
         self._connection: PgConnection | None = None
+
+    def _reckoned(self, sent_at: float) -> float:
+        return sent_at + self.ttl_s * (1 - SAFETY_SHARE)
 
     def _connected(self) -> PgConnection:
         if (
@@ -109,6 +136,7 @@ class PostgresLeases:
 
     def take(self, table_id: str) -> int | None:
         with self._lock:
+            sent_at = time.monotonic()
             row = (
                 self._connected()
                 .execute(
@@ -118,9 +146,11 @@ class PostgresLeases:
             )
             if row is None:
                 self._held.pop(table_id, None)
+                self._valid_until.pop(table_id, None)
                 return None
             epoch = int(row[0])
             self._held[table_id] = epoch
+            self._valid_until[table_id] = self._reckoned(sent_at)
             return epoch
 
     def renew(self) -> set[str]:
@@ -128,6 +158,7 @@ class PostgresLeases:
             if not self._held:
                 return set()
             tables = sorted(self._held)
+            sent_at = time.monotonic()
             rows = self._connected().execute(
                 _RENEW,
                 {
@@ -141,6 +172,9 @@ class PostgresLeases:
             lost = set(tables) - kept
             for table_id in lost:
                 del self._held[table_id]
+                self._valid_until.pop(table_id, None)
+            for table_id in kept:
+                self._valid_until[table_id] = self._reckoned(sent_at)
             return lost
 
     def release(self, table_ids: Sequence[str] | None = None) -> None:
@@ -152,29 +186,51 @@ class PostgresLeases:
             )
             if not chosen:
                 return
-            self._connected().execute(
-                _RELEASE,
-                {
-                    "tables": chosen,
-                    "epochs": [self._held[table] for table in chosen],
-                    "node": self.node,
-                },
-            )
+            epochs = [self._held[table] for table in chosen]
+            # Forgotten first: a lease this node gives up is not its own any
+            # more even if the database cannot be told (it then expires).
             for table_id in chosen:
                 del self._held[table_id]
+                self._valid_until.pop(table_id, None)
+            self._connected().execute(
+                _RELEASE, {"tables": chosen, "epochs": epochs, "node": self.node}
+            )
 
     def held(self) -> dict[str, int]:
         with self._lock:
             return dict(self._held)
 
     def epoch_of(self, table_id: str) -> int | None:
-        with self._lock:
-            return self._held.get(table_id)
+        """None too once the lease has run out by this node's reckoning: an
+        append must not even be tried then (the fence would refuse it anyway)."""
+        # Without the lock, which a statement may hold for long (a take waits
+        # for appends in flight): the caller is trio's thread. Reading one
+        # key of a dict is atomic.
+        valid_until = self._valid_until.get(table_id)
+        if valid_until is None or time.monotonic() >= valid_until:
+            return None
+        return self._held.get(table_id)
+
+    def expired(self) -> list[str]:
+        now = time.monotonic()
+        reckoned = list(self._valid_until.items())  # one atomic copy, no lock
+        return sorted(table for table, until in reckoned if now >= until)
 
     def free_tables(self) -> list[str]:
         with self._lock:
-            rows = self._connected().execute(_FREE)
-            return [str(row[0]) for row in rows]
+            rows = self._connected().execute(_FREE, {"node": self.node})
+            return [str(row[0]) for row in rows if str(row[0]) not in self._held]
+
+    def owner(self, table_id: str) -> tuple[str, str | None] | None:
+        with self._lock:
+            row = self._connected().execute(_OWNER, {"table": table_id}).fetchone()
+            return None if row is None else (str(row[0]), row[1])
+
+    def announce(self, address: str) -> None:
+        with self._lock:
+            self._connected().execute(
+                _ANNOUNCE, {"node": self.node, "address": address}
+            )
 
     def close(self) -> None:
         """Release every lease held (a clean stop: others take them at once)."""
@@ -187,6 +243,7 @@ class PostgresLeases:
         finally:
             with self._lock:
                 self._held.clear()
+                self._valid_until.clear()
                 if self._connection is not None:
                     self._connection.close()
                     self._connection = None

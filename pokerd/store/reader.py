@@ -183,7 +183,12 @@ def tables_to_resume(connection: ReadConnection) -> list[LoadedTable]:
         loaded = load_table(connection, table_id)
         if loaded is None:
             continue
-        state = loaded.state
-        if state.hand_in_progress or any(seat is not None for seat in state.seats):
+        if must_run(loaded.state):
             resumed.append(loaded)
     return resumed
+
+
+def must_run(state: TableState) -> bool:
+    """Whether a table must run without being asked: a hand unfinished or
+    players seated (its clock and dealer have work)."""
+    return state.hand_in_progress or any(seat is not None for seat in state.seats)

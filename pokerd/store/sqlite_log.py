@@ -200,6 +200,15 @@ class LocalLeases:
         with self._lock:
             return self._held.get(table_id)
 
+    def expired(self) -> list[str]:
+        return []
+
+    def owner(self, table_id: str) -> tuple[str, str | None] | None:
+        return (self.node, None) if table_id in self.held() else None
+
+    def announce(self, address: str) -> None:
+        pass
+
     def free_tables(self) -> list[str]:
         connection = self._backend.reader()
         try:

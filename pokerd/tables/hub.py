@@ -98,6 +98,8 @@ class Subscription:
         self.dropped = False
         self.ended: str | None = None
         """Why the table ended this subscription, if it did."""
+        self.moved = False
+        """The table ended here because another node runs it now."""
         self._on_drop = on_drop
         """Called once when the hub drops this subscriber (it must not raise):
         a connection closes at once instead of when its reader drains."""
@@ -202,6 +204,7 @@ class TableHub:
         self._dropped = 0
         self.ended: str | None = None
         """Why the table ended, once it did (`end`)."""
+        self.moved = False
 
     def subscribe(
         self,
@@ -224,6 +227,7 @@ class TableHub:
         )
         if self.ended is not None:
             subscription.ended = self.ended
+            subscription.moved = self.moved
             subscription.finish()
         else:
             self._subscribers.add(subscription)
@@ -251,13 +255,16 @@ class TableHub:
             self._subscribers.discard(subscription)
         subscription.drop()
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: str, *, moved: bool = False) -> None:
         """The table is gone: each subscriber reads what was queued, then the
         end (not a drop: there is nothing to resume), with `reason` in
-        `Subscription.ended`."""
+        `Subscription.ended`. `moved`: gone from this node only (another node
+        runs it now), so the subscriber should resume there."""
         self.ended = reason
+        self.moved = moved
         for subscription in list(self._subscribers):
             subscription.ended = reason
+            subscription.moved = moved
             subscription.finish()
         self._subscribers.clear()
 

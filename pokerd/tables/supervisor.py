@@ -10,6 +10,15 @@ previous failure (no progress) would only fail forever, so it is stopped and
 reported instead. So is a table whose append finds another writer's events in
 its log: two writers for one table must not fight over it.
 
+On a fenced store (PostgreSQL, several nodes) a node runs only the tables
+whose lease it holds (docs/design.md, Nodes): it takes the lease before it
+loads a table, a keeper renews what it holds every ttl/3, and a scan takes
+the free or expired leases of tables that must run. A table whose lease is
+lost, or ran out by the node's own clock before a renewal came back, or
+whose append the fence refused, steps down: it is unloaded at once (not
+stopped for good) and its streams are told it moved, so their clients
+reconnect to whichever node owns it now.
+
 Exceptions that `Table.execute` raises to its caller (RuleError, and
 ConflictError, which also stops the table) are the caller's to handle.
 """
@@ -26,8 +35,15 @@ import trio
 from pokerd.engine.commands import CreateTable
 from pokerd.engine.config import TableConfig
 from pokerd.ops.settings import DEFAULTS
-from pokerd.store.log import ConflictError, EventStore
-from pokerd.store.reader import LoadedTable, load_table, tables_to_resume
+from pokerd.store.errors import DATABASE_ERRORS, UnavailableError
+from pokerd.store.log import ConflictError, EventStore, FencedError
+from pokerd.store.reader import (
+    LoadedTable,
+    load_table,
+    must_run,
+    table_epoch,
+    tables_to_resume,
+)
 from pokerd.tables.table import Publisher, Table, wall_clock_ms
 
 log = logging.getLogger(__name__)
@@ -63,6 +79,31 @@ class TableStoppedError(Exception):
         self.stopped = stopped
 
 
+class TableElsewhereError(Exception):
+    """Another node holds the table's lease: it runs the table, not this one."""
+
+    def __init__(self, table_id: str, node: str | None, address: str | None) -> None:
+        super().__init__(
+            f"table {table_id} is run by node {node or '(unknown)'}"
+            + (f" at {address}" if address else "")
+        )
+        self.table_id = table_id
+        self.node = node
+        self.address = address
+        """The owner's advertised base URL, http://HOST:PORT (None: unknown)."""
+
+
+LEASE_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, UnavailableError)
+"""What a lease statement raises when the database cannot be reached."""
+
+OPEN_ATTEMPTS = 3
+"""Loads of a table that stepped down as soon as it was taken, before a
+request for it is told to try again."""
+
+WATCH_SHARE = 0.05
+"""How often, as a share of the lease ttl, the node looks for leases that ran
+out by its own clock."""
+
 MAX_RESTARTS_IN_WINDOW = 5
 RESTART_WINDOW_S = 60.0
 """A table restarted this many times within the window is stopped instead."""
@@ -93,11 +134,18 @@ class Supervisor:
         clock: Callable[[], int] = wall_clock_ms,
         next_hand_delay_ms: int = DEFAULTS.next_hand_delay_ms,
         on_stopped: Callable[[StoppedTable], None] | None = None,
+        on_moved: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self._publish = publish
         self._on_stopped = on_stopped
         """Told of each table it stops (must not raise), e.g. to end streams."""
+        self._on_moved = on_moved
+        """Told of each table that stepped down (id, why; must not raise):
+        another node owns it now, its streams must reconnect there."""
+        self.moves = 0
+        self._releasing: set[str] = set()
+        """Tables that stepped down since the start (fenced stores)."""
         self._clock = clock
         self._next_hand_delay_ms = next_hand_delay_ms
         self._nursery: trio.Nursery | None = None
@@ -117,6 +165,12 @@ class Supervisor:
         self._ran = True
         try:
             async with trio.open_nursery() as nursery:
+                if self.store.fenced:
+                    self._nursery = nursery
+                    await self._take_free_tables()
+                    nursery.start_soon(self._keep_leases)
+                    task_status.started()
+                    await trio.sleep_forever()
                 for loaded in await self.store.read(tables_to_resume):
                     log.info(
                         "table %s: resumed at seq %d%s",
@@ -141,6 +195,12 @@ class Supervisor:
         """
         nursery = self._running()
         table_id = secrets.token_urlsafe(9)
+        if self.store.fenced:
+            # Taken before the first event: the append needs it, and nobody
+            # else can have a lease on an id nobody has seen.
+            epoch = await trio.to_thread.run_sync(self.store.leases.take, table_id)
+            if epoch is None:
+                raise RuntimeError(f"the lease of the new table {table_id} is taken")
         table = Table(
             table_id,
             self.store,
@@ -148,7 +208,12 @@ class Supervisor:
             clock=self._clock,
             next_hand_delay_ms=self._next_hand_delay_ms,
         )
-        await table.execute(CreateTable(config=config))
+        try:
+            await table.execute(CreateTable(config=config))
+        except BaseException:
+            if self.store.fenced:
+                await self._release(table_id)
+            raise
         slot = self._slots[table_id] = _Slot()
         await nursery.start(self._supervise, slot, table)
         return table_id
@@ -174,6 +239,8 @@ class Supervisor:
                 return slot.table
             await slot.ready.wait()
         self._raise_if_stopped(table_id)
+        if self.store.fenced:
+            return await self._open_fenced(table_id)
         nursery = self._running()
         slot = self._slots[table_id] = _Slot()
         try:
@@ -186,6 +253,136 @@ class Supervisor:
                 del self._slots[table_id]
             slot.ready.set()
         return self.get(table_id)
+
+    # Leases (fenced stores)
+
+    async def _open_fenced(self, table_id: str) -> Table | None:
+        """`open_table` on a fenced store: run here once its lease is taken.
+
+        TableElsewhereError while another node runs it (or it keeps moving).
+        """
+        # No lease row for an id the log does not have.
+        if await self.store.read(table_epoch, table_id) is None:
+            return None
+        for _ in range(OPEN_ATTEMPTS):
+            # After each await: the scan may have started loading it meanwhile.
+            while (slot := self._slots.get(table_id)) is not None:
+                if slot.table is not None:
+                    return slot.table
+                await slot.ready.wait()
+            self._raise_if_stopped(table_id)
+            await self._take_and_run(table_id, only_if_must_run=False)
+            table = self.get(table_id)
+            if table is not None:
+                return table
+        raise TableElsewhereError(table_id, None, None)  # it keeps moving
+
+    async def _take_and_run(self, table_id: str, *, only_if_must_run: bool) -> None:
+        """Take the table's lease, then load it from the log and run it.
+
+        TableElsewhereError if another node holds the lease. Taking first
+        matters: the take waits for the old owner's appends in flight and
+        fences the rest, so the log read after it is the whole log.
+        """
+        nursery = self._running()
+        leases = self.store.leases
+        if table_id in self._slots:
+            # Taking a lease this node holds again would fence its own table.
+            log.error("table %s: already running or loading here", table_id)
+            return
+        slot = self._slots[table_id] = _Slot()
+        try:
+            epoch = await trio.to_thread.run_sync(leases.take, table_id)
+            if epoch is None:
+                owner = await trio.to_thread.run_sync(leases.owner, table_id)
+                node, address = owner if owner is not None else (None, None)
+                raise TableElsewhereError(table_id, node, address)
+            loaded = await self.store.read(load_table, table_id)
+            if loaded is None or (only_if_must_run and not must_run(loaded.state)):
+                await trio.to_thread.run_sync(leases.release, [table_id])
+                return
+            log.info(
+                "table %s: taken at lease epoch %d, resumed at seq %d%s",
+                table_id,
+                epoch,
+                loaded.seq,
+                " in the middle of a hand" if loaded.state.hand_in_progress else "",
+            )
+            await nursery.start(self._supervise, slot, self._table(loaded))
+        finally:
+            if slot.table is None and self._slots.get(table_id) is slot:
+                del self._slots[table_id]
+            slot.ready.set()
+
+    async def _take_free_tables(self) -> None:
+        """Take and run every table that must run and whose lease is free."""
+        try:
+            free = await trio.to_thread.run_sync(self.store.leases.free_tables)
+        except LEASE_ERRORS as error:
+            log.warning("the free tables could not be read: %s", error)
+            return
+        for table_id in free:
+            if table_id in self._slots or table_id in self._stopped:
+                continue
+            try:
+                await self._take_and_run(table_id, only_if_must_run=True)
+            except TableElsewhereError:
+                continue  # another node took it first
+            except LEASE_ERRORS as error:
+                log.warning("table %s could not be taken: %s", table_id, error)
+                return
+
+    async def _keep_leases(self) -> None:
+        """Renew, watch and scan, for as long as the supervisor runs."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._renew_leases)
+            nursery.start_soon(self._watch_expiry)
+            while True:
+                await trio.sleep(self.store.leases.ttl_s / 3)
+                await self._take_free_tables()
+
+    async def _renew_leases(self) -> None:
+        leases = self.store.leases
+        while True:
+            await trio.sleep(leases.ttl_s / 3)
+            try:
+                lost = await trio.to_thread.run_sync(leases.renew)
+            except LEASE_ERRORS as error:
+                # The watch steps the tables down if this lasts too long.
+                log.warning("the leases could not be renewed: %s", error)
+                continue
+            for table_id in sorted(lost):
+                self.step_down(table_id, "its lease was taken by another node")
+
+    async def _watch_expiry(self) -> None:
+        """Step down each table whose lease ran out by this node's clock,
+        before the database lets another node take it."""
+        leases = self.store.leases
+        while True:
+            for table_id in leases.expired():
+                self.step_down(table_id, "its lease ran out before it was renewed")
+            await trio.sleep(leases.ttl_s * WATCH_SHARE)
+
+    def step_down(self, table_id: str, reason: str) -> None:
+        """Stop running the table now (it is unloaded, not stopped for good)."""
+        slot = self._slots.get(table_id)
+        if slot is not None and slot.table is not None:
+            slot.table.lose(FencedError(f"table {table_id}: {reason}"))
+        elif slot is None and self._nursery is not None:
+            # Nothing runs it (a table created but refused): the lease goes.
+            self._nursery.start_soon(self._release, table_id)
+
+    async def _release(self, table_id: str) -> None:
+        if table_id in self._releasing:
+            return
+        self._releasing.add(table_id)
+        try:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self.store.leases.release, [table_id])
+        except LEASE_ERRORS as error:
+            log.warning("table %s: lease not released: %s", table_id, error)
+        finally:
+            self._releasing.discard(table_id)
 
     def table_ids(self) -> list[str]:
         """The ids of the tables running now."""
@@ -284,6 +481,9 @@ class Supervisor:
         conflicts = [e for e in _leaves(failure) if isinstance(e, ConflictError)]
         if table.conflict is not None or conflicts:
             conflict = table.conflict or conflicts[0]
+            if self.store.fenced:
+                await self._move(table, conflict)
+                return None
             self._stop(
                 table,
                 f"another writer appended to its log ({conflict})",
@@ -336,6 +536,21 @@ class Supervisor:
             self._restarts,
         )
         return loaded
+
+    async def _move(self, table: Table, conflict: ConflictError) -> None:
+        """Step down: give the lease up (if it is still this node's), tell
+        the streams the table moved."""
+        self.moves += 1
+        reason = str(conflict)
+        log.warning(
+            "table %s: stepped down at seq %d, another node may own it now: %s",
+            table.table_id,
+            table.seq,
+            reason,
+        )
+        await self._release(table.table_id)
+        if self._on_moved is not None:
+            self._on_moved(table.table_id, reason)
 
     def _stop(self, table: Table, reason: str, error: BaseException) -> None:
         stopped = StoppedTable(table.table_id, table.seq, reason)

@@ -142,6 +142,13 @@ class Table:
         assert self.conflict is not None
         return self.conflict
 
+    def lose(self, error: ConflictError) -> None:
+        """The table may no longer write (its node lost the lease): as if an
+        append had been refused, so whoever runs it stops it now."""
+        if self.conflict is None:
+            self.conflict = error
+            self._conflicted.set()
+
     @property
     def closed(self) -> bool:
         return self._closed

@@ -11,6 +11,7 @@ reordering, the same content.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import sys
@@ -29,6 +30,7 @@ from pokerd.client import (
     Client,
     ClientClosedError,
     Http,
+    HttpConnectionError,
     HttpError,
     Received,
     Seated,
@@ -180,6 +182,9 @@ def bot_rng(seed: int, *path: object) -> random.Random:
 class BotsOptions:
     url: str
     """The HTTP API's base URL (http://HOST:PORT)."""
+    servers: tuple[str, ...] = ()
+    """More nodes of the same cluster (base URLs): tables are created on each
+    in turn, and a bot whose node cannot be reached moves to the next."""
     tables: int = 1
     seats: int = 6
     think: float = 0.0
@@ -422,21 +427,25 @@ async def _run_bots(
     limiter = trio.CapacityLimiter(SETUP_CONCURRENCY)
     bots: list[Bot] = []
 
+    nodes = [options.url, *options.servers]
+    lives = [live, *(_live_url_at(url) for url in options.servers)]
+
     async def set_table(index: int) -> None:
-        async with limiter:
-            table, _ = await http.create_table(
+        node = index % len(nodes)
+        async with limiter, Http(nodes[node]) as api:
+            table, _ = await api.create_table(
                 **{"max_seats": options.seats, "action_clock_ms": clock_ms}
                 | options.config
             )
-            config = (await http.json("GET", f"/tables/{table}"))["config"]
+            config = (await api.json("GET", f"/tables/{table}"))["config"]
             chaos_rng = bot_rng(seed, index, "chaos")
             for seat in range(options.seats):
                 buy_in = int(config["max_buy_in"])
-                seated = await http.sit(table, seat, f"bot{seat}", buy_in)
+                seated = await api.sit(table, seat, f"bot{seat}", buy_in)
                 rng = bot_rng(seed, index, seat)
                 client = Client(
-                    options.url,
-                    live,
+                    nodes[node],
+                    lives[node],
                     table,
                     seated.token,
                     epoch=seated.epoch,
@@ -444,6 +453,7 @@ async def _run_bots(
                     backoff=Backoff(rng=bot_rng(seed, index, seat, "backoff")),
                     heartbeat_s=options.heartbeat_s,
                     strict=False,
+                    servers=nodes[node + 1 :] + nodes[:node],
                 )
                 bots.append(
                     Bot(
@@ -481,15 +491,36 @@ async def _run_bots(
     async def check(position: int, bot: Bot) -> None:
         async with limiter:
             client = bot.client
-            expected = await http.log(
-                client.table, bot.seated.token, until=client.offset
+            expected = await _log_from_any(
+                [http, *others], client.table, bot.seated.token, until=client.offset
             )
             checked[position] = compare(client.events, expected)
 
-    async with trio.open_nursery() as checking:
-        for position, bot in enumerate(bots):
-            checking.start_soon(check, position, bot)
+    others = [Http(url) for url in options.servers]
+    async with contextlib.AsyncExitStack() as stack:
+        for other in others:
+            await stack.enter_async_context(other)
+        async with trio.open_nursery() as checking:
+            for position, bot in enumerate(bots):
+                checking.start_soon(check, position, bot)
     return _report(options, seed, bots, checked, time.monotonic() - started)
+
+
+def _live_url_at(http_url: str) -> str:
+    return "ws://" + http_url.removeprefix("http://").rstrip("/")
+
+
+async def _log_from_any(
+    nodes: Sequence[Http], table: str, token: str, *, until: int
+) -> list[Received]:
+    """The table's log as the token's seat sees it, from the first node that
+    can be reached (a node that does not run the table redirects)."""
+    for http in nodes[:-1]:
+        try:
+            return await http.log(table, token, until=until)
+        except HttpConnectionError:
+            continue
+    return await nodes[-1].log(table, token, until=until)
 
 
 async def _cancel_on(stop: trio.Event, scope: trio.CancelScope) -> None:

@@ -58,6 +58,10 @@ class CloseCode(enum.IntEnum):
     """The table does not exist or was stopped."""
     NO_PONG = 4005
     """A ping went unanswered for `heartbeat_s`: the peer is presumed dead."""
+    TABLE_MOVED = 4006
+    """The table is run by another node (it moved, or never ran here): the
+    reason is that node's base URL (http://HOST:PORT) when known, else empty.
+    Reconnect (there, or to any node) and resume from the last seq seen."""
 
     ABNORMAL_CLOSURE = 1006
     """Not sent by the server: what a client sees when the TCP connection
@@ -96,6 +100,9 @@ class ErrorCode(enum.StrEnum):
     """The supervisor stopped the table; it runs again after a restart."""
     TABLE_RESTARTING = "table_restarting"
     """The table is being restarted: send the request again."""
+    TABLE_MOVED = "table_moved"
+    """Another node runs the table: the message is its base URL
+    (http://HOST:PORT) when known. HTTP answers it with 307 and a Location."""
     UNAVAILABLE = "unavailable"
     """The log could not be read."""
     NO_SUCH_ENDPOINT = "no_such_endpoint"
