@@ -1,8 +1,8 @@
 """Input meant to break the server, end to end: each is refused with a code.
 
 A number beyond what SQLite holds, JSON nested deeper than the decoder
-follows, an amount on an action that takes none or a negative one, a
-request id used again for another request: over
+follows, a `type` that is a list or an object, an amount on an action that
+takes none or a negative one, a request id used again for another request: over
 HTTP and the live stream of a real server (`served`), each gets its error
 code, the table is as it was, and the connection goes on working.
 """
@@ -77,6 +77,36 @@ async def test_json_nested_too_deep_is_a_bad_message_on_the_socket(
 
     assert refused["code"] == "bad_message"
     assert "nests too deeply" in refused["message"]
+    assert after == before
+
+
+TYPES_NO_DICT_HOLDS = [
+    pytest.param('{"type": [], "id": "t1"}', id="a_list"),
+    pytest.param('{"type": {"act": 1}, "id": "t1"}', id="an_object"),
+]
+"""A `type` that cannot even be looked up among the known ones (found by
+tests/test_fuzz.py: it was a TypeError, HTTP 500, a closed socket)."""
+
+
+@pytest.mark.parametrize("text", TYPES_NO_DICT_HOLDS)
+async def test_a_type_that_is_a_list_or_object_is_refused_on_both_transports(
+    tmp_path: Path, text: str
+) -> None:
+    async with served(tmp_path / "type.db") as server:
+        table, tokens = await dealt_heads_up(server.api)
+        before = await table_view(server.api, table)
+        token = tokens[seat_to_act(before)]
+        async with live_client(server.live, table, token=token) as client:
+            over_socket = await answer_to(client, text)
+            await still_answers_pings(client)
+        over_http = await server.api.call(
+            "POST", f"/tables/{table}/requests", raw=text.encode(), token=token
+        )
+        after = await table_view(server.api, table)
+
+    assert (over_socket["code"], over_socket["id"]) == ("bad_message", "t1")
+    assert (over_http[0], over_http[1]["code"]) == (400, "bad_request")
+    assert "unknown type" in over_http[1]["message"]
     assert after == before
 
 
