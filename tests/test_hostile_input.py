@@ -110,6 +110,26 @@ async def test_a_type_that_is_a_list_or_object_is_refused_on_both_transports(
     assert after == before
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/tables//events"),
+        ("POST", "/tables//seats"),
+        ("GET", "/tables//hands"),
+    ],
+)
+async def test_a_path_with_an_empty_segment_is_not_found_not_redirected(
+    tmp_path: Path, method: str, path: str
+) -> None:
+    """Merging the slashes would name another resource (`/tables//hands` is
+    the view of a table "hands"): found by tests/test_fuzz.py, a 308 with an
+    HTML body."""
+    async with served(tmp_path / "slashes.db") as server:
+        status, refused = await server.api.call(method, path, body={})
+
+    assert (status, refused["code"]) == (404, "not_found")
+
+
 @pytest.mark.parametrize("number", [2**63, 2**64 + 1, 2**70])
 async def test_a_hand_number_beyond_sqlite_is_no_such_hand(
     tmp_path: Path, number: int

@@ -71,6 +71,9 @@ def create_app(
     for `/healthz` (None: it shares this API's port)."""
     app = QuartTrio(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    # A path is taken as it is: werkzeug would redirect `/tables//hands` to
+    # `/tables/hands`, another resource (the view of a table "hands").
+    app.url_map.merge_slashes = False
 
     def answer(data: Any, status: int = 200) -> Response:
         return app.response_class(
