@@ -4,16 +4,20 @@ A number beyond what SQLite holds, JSON nested deeper than the decoder
 follows, a `type` that is a list or an object, an amount on an action that
 takes none or a negative one, a request id used again for another request: over
 HTTP and the live stream of a real server (`served`), each gets its error
-code, the table is as it was, and the connection goes on working.
+code, the table is as it was, and the connection goes on working. Clients
+that end their side of the connection mid-body leave a `pokerd serve`
+process serving, its log clean.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from served import HttpApi, live_client, served
+import trio
+from served import STEP_S, HttpApi, live_client, pokerd_serve, served, stop
 from test_live_input import (
     answer_to,
     dealt_heads_up,
@@ -128,6 +132,45 @@ async def test_a_path_with_an_empty_segment_is_not_found_not_redirected(
         status, refused = await server.api.call(method, path, body={})
 
     assert (status, refused["code"]) == (404, "not_found")
+
+
+ENDED_MID_BODY = [
+    pytest.param(b"", id="plain"),
+    pytest.param(b"Expect: 100-continue\r\n", id="expecting_100_continue"),
+]
+"""A request whose client ends its side of the connection two bytes into a
+100-byte body (found by tests/test_fuzz.py): Hypercorn's 400 for it, or
+its 100 Continue, raced the connection's close (trio.BusyResourceError),
+which took the listener down within a few requests, else logged a traceback."""
+
+
+@pytest.mark.parametrize("header", ENDED_MID_BODY)
+async def test_clients_that_end_their_side_mid_body_leave_the_server_serving(
+    tmp_path: Path, header: bytes
+) -> None:
+    log = tmp_path / "server.log"
+    request = (
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + header
+        + b"Content-Length: 100\r\n\r\nxx"
+    )
+    async with pokerd_serve(tmp_path / "mid-body.db", log) as server:
+        for _ in range(50):
+            stream = await trio.open_tcp_stream("127.0.0.1", server.api.port)
+            async with stream:
+                await stream.send_all(request)
+                await stream.send_eof()
+                with (
+                    trio.fail_after(STEP_S),
+                    contextlib.suppress(trio.BrokenResourceError),
+                ):
+                    while await stream.receive_some():  # to the end (or a reset)
+                        pass
+        status, health = await server.api.call("GET", "/healthz")
+        await stop(server.process, log)
+
+    assert (status, health["ok"]) == (200, True)
+    assert "Traceback" not in log.read_text()
 
 
 @pytest.mark.parametrize("number", [2**63, 2**64 + 1, 2**70])
