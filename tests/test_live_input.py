@@ -480,8 +480,19 @@ async def test_a_peer_that_never_answers_a_ping_is_closed_with_4005(
 # Unknown endpoints and tables
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        # The HTTP API's own routes (found by tests/test_fuzz.py: HTTP 400,
+        # code http_400, as Quart found no WebSocket route there).
+        "/healthz",
+        "/tables",
+        "/tables/Xk2lq0PZr9Aa/events",
+    ],
+)
 async def test_a_path_that_is_not_a_tables_stream_is_rejected_in_the_handshake_with_404(
-    tmp_path: Path,
+    tmp_path: Path, path: str
 ) -> None:
     async with served(tmp_path / "live.db") as server:
         host, port = live_address(server.live)
@@ -491,7 +502,7 @@ async def test_a_path_that_is_not_a_tables_stream_is_rejected_in_the_handshake_w
         async with stream:
             with pytest.RaisesGroup(ConnectionRejected) as rejected:
                 async with trio.open_nursery() as nursery:
-                    await wrap_client_stream(nursery, stream, host, "/nope")
+                    await wrap_client_stream(nursery, stream, host, path)
 
     refusal = rejected.value.exceptions[0]
     assert isinstance(refusal, ConnectionRejected)

@@ -111,7 +111,10 @@ def create_app(
     @app.errorhandler(HTTPException)
     async def http_error(failure: HTTPException) -> Response:
         status = failure.code or 500
-        if status == 404 and has_websocket_context():
+        if has_websocket_context():
+            # The API has no WebSocket route: whatever werkzeug says of the
+            # path (not found; for an HTTP route's, a mismatch or a method
+            # not allowed), there is no stream here.
             reason = _no_stream_here(websocket.path, live_url)
             return error(Error(code=ErrorCode.NO_SUCH_ENDPOINT, message=reason), 404)
         message = failure.description or failure.name
