@@ -328,6 +328,22 @@ async def test_a_hello_with_another_tables_token_is_bad_token_then_a_spectator_w
     assert after == before
 
 
+async def test_a_hello_whose_token_is_not_unicode_text_is_bad_token(
+    tmp_path: Path,
+) -> None:
+    """A lone surrogate (JSON lets one be escaped) has no UTF-8 form to hash
+    (found by tests/test_fuzz.py: the socket closed with 1011)."""
+    async with served(tmp_path / "live.db") as server:
+        table = await new_table(server.api)
+        async with live_client(server.live, table, hello=False) as client:
+            refused = await answer_to(client, '{"type": "hello", "token": "a\\ud8ae"}')
+            await client.send(SPECTATOR_HELLO)
+            welcome = await client.receive()
+
+    assert refused["code"] == "bad_token"
+    assert welcome["type"] == "welcome"
+
+
 async def test_a_spectator_sending_an_act_is_refused_with_bad_token(
     tmp_path: Path,
 ) -> None:
