@@ -9,6 +9,7 @@ must go on working.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, cast
@@ -525,6 +526,51 @@ async def test_a_path_that_is_not_a_tables_stream_is_rejected_in_the_handshake_w
     assert refusal.status_code == 404
     assert refusal.body is not None
     assert json.loads(refusal.body)["code"] == "no_such_endpoint"
+
+
+def masked_ping(payload: bytes) -> bytes:
+    """A client's ping frame, final, masked with the key 0 (RFC 6455, 5.3:
+    any key will do, and this one leaves the payload as it is)."""
+    return bytes((0x89, 0x80 | len(payload))) + bytes(4) + payload
+
+
+async def test_a_ping_after_the_servers_close_frame_leaves_the_server_serving(
+    tmp_path: Path,
+) -> None:
+    """trio-websocket answers a ping with a pong even after sending its close
+    frame, which wsproto refuses (LocalProtocolError): found by
+    tests/test_fuzz.py, it stopped the whole server."""
+    async with served(tmp_path / "live.db") as server:
+        table = await new_table(server.api)
+        host, port = live_address(server.live)
+        peer = WSConnection(ConnectionType.CLIENT)
+        received: list[Event] = []
+        stream = await trio.open_tcp_stream(host, port)
+        async with stream:
+            target = "/tables/XXXX/live"  # no such table: closed with 4004
+            await stream.send_all(
+                peer.send(Request(host=f"{host}:{port}", target=target))
+            )
+            with trio.fail_after(STEP_S):
+                while not any(isinstance(e, AcceptConnection) for e in received):
+                    peer.receive_data(await stream.receive_some())
+                    received += peer.events()
+            await stream.send_all(peer.send(TextMessage(json.dumps(SPECTATOR_HELLO))))
+            with trio.fail_after(STEP_S):
+                while not any(isinstance(e, CloseConnection) for e in received):
+                    peer.receive_data(await stream.receive_some())
+                    received += peer.events()
+            # Our close frame is not sent: the server waits for it while the
+            # ping comes (wsproto would not send a ping now: built by hand).
+            await stream.send_all(masked_ping(b"still there?"))
+            with trio.fail_after(STEP_S), contextlib.suppress(trio.BrokenResourceError):
+                while await stream.receive_some():
+                    pass
+        async with live_client(server.live, table) as watcher:
+            snapshot = await watcher.receive()
+
+    assert [e.code for e in received if isinstance(e, CloseConnection)] == [4004]
+    assert snapshot["type"] == "snapshot"
 
 
 async def test_a_hello_at_an_unknown_table_is_no_such_table_then_closed_with_4004(

@@ -41,6 +41,7 @@ from trio_websocket import (
     WebSocketConnection,
     WebSocketRequest,
 )
+from wsproto.utilities import LocalProtocolError
 
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
@@ -181,6 +182,15 @@ class LiveServer:
                         await self._handle(request, wire)
                 finally:
                     reader.cancel_scope.cancel()
+        except* LocalProtocolError:
+            # trio-websocket answers a ping with a pong even once its close
+            # frame is out, which wsproto refuses: the socket was closing.
+            pass
+        except* Exception:
+            # A failure in serving one socket (trio-websocket's reader task,
+            # which runs here) must not take the listener, and every other
+            # socket with it, down.
+            log.exception("a live connection failed")
         finally:
             await trio.aclose_forcefully(stream)
 
