@@ -528,6 +528,45 @@ async def test_a_path_that_is_not_a_tables_stream_is_rejected_in_the_handshake_w
     assert json.loads(refusal.body)["code"] == "no_such_endpoint"
 
 
+async def test_a_client_closing_right_after_a_message_gets_a_close_frame(
+    tmp_path: Path,
+) -> None:
+    """Found by tests/test_fuzz.py: about one time in two the server ended
+    the TCP connection without answering the close frame, having stopped
+    trio-websocket's reader while it sent the answer."""
+    closes = []
+    async with served(tmp_path / "live.db") as server:
+        table = await new_table(server.api)
+        host, port = live_address(server.live)
+        for _ in range(30):
+            peer = WSConnection(ConnectionType.CLIENT)
+            received: list[Event] = []
+            stream = await trio.open_tcp_stream(host, port)
+            async with stream:
+                target = f"/tables/{table}/live"
+                await stream.send_all(
+                    peer.send(Request(host=f"{host}:{port}", target=target))
+                )
+                with trio.fail_after(STEP_S):
+                    while not any(isinstance(e, AcceptConnection) for e in received):
+                        peer.receive_data(await stream.receive_some())
+                        received += peer.events()
+                bad_hello = TextMessage('{"type": "hello", "x": 1}')
+                await stream.send_all(
+                    peer.send(bad_hello) + peer.send(CloseConnection(code=1000))
+                )
+                with (
+                    trio.fail_after(STEP_S),
+                    contextlib.suppress(trio.BrokenResourceError),
+                ):
+                    while data := await stream.receive_some():
+                        peer.receive_data(data)
+                received += peer.events()
+            closes.append([e.code for e in received if isinstance(e, CloseConnection)])
+
+    assert closes == [[1000]] * 30
+
+
 def masked_ping(payload: bytes) -> bytes:
     """A client's ping frame, final, masked with the key 0 (RFC 6455, 5.3:
     any key will do, and this one leaves the payload as it is)."""

@@ -181,7 +181,10 @@ class LiveServer:
                     if request is not None:
                         await self._handle(request, wire)
                 finally:
-                    reader.cancel_scope.cancel()
+                    # The reader answers a client's close frame by itself, and
+                    # ends once the socket is closed: cancelled at once, it
+                    # could be cut off before that answer went out.
+                    reader.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT_S
         except* LocalProtocolError:
             # trio-websocket answers a ping with a pong even once its close
             # frame is out, which wsproto refuses: the socket was closing.
