@@ -347,8 +347,13 @@ class LiveConnection:
         code, reason = self._close or (1000, "")
         # The close frame goes after the rest of a frame a send was cut short
         # in, if the client takes that in time; else the TCP connection is
-        # closed with nothing more written (FrameStream).
-        with trio.move_on_after(CLOSE_TIMEOUT_S):
+        # closed with nothing more written (FrameStream). Shielded, within
+        # its deadline: a ping read meanwhile made trio-websocket's reader
+        # fail (its pong after our close frame), which cancelled this task
+        # mid-write of the close frame.
+        with trio.CancelScope(
+            deadline=trio.current_time() + CLOSE_TIMEOUT_S, shield=True
+        ):
             await self._ws.aclose(code, reason)
 
     # Before the feed: nothing else writes, so answers go straight out.
