@@ -49,6 +49,8 @@ from fuzz_judge import (
     judge_log,
 )
 
+from pokerd.wire.protocol import TABLE_GONE_CODES
+
 STEP_S = 10.0
 """The longest wait for any one answer: generous, never expected."""
 SENTINEL = "fuzz-sentinel-5f0c1e"
@@ -392,6 +394,8 @@ class Tally:
     """Routes and message types sent well-formed, by target."""
     tracebacks: int = 0
     """Server log lines that start a traceback."""
+    refusals: set[tuple[str, int | None]] = attrs.Factory(set)
+    """(why a frame was to be refused, the close code it got)."""
 
     def cover(self, target: str, names: set[str]) -> None:
         self.covered.setdefault(target, set()).update(names)
@@ -553,6 +557,7 @@ class LiveFuzz:
             else False
         )
         answered = closed = False
+        seen: list[str] = []
         try:
             while True:
                 frame = read_frame(reader)
@@ -561,6 +566,7 @@ class LiveFuzz:
                 opcode, payload = frame
                 if opcode == TEXT:
                     text = payload.decode("utf-8", "replace")
+                    seen.append(text)
                     problems += judge_live_message(text)
                     self._count_message(text)
                     if _answers_sentinel(text) and not answered:
@@ -576,6 +582,8 @@ class LiveFuzz:
                     )
                     echoed = echo_of is not False and code == echo_of
                     self.tally.seen("close echo" if echoed else f"close {code}")
+                    if refused:
+                        self.tally.refusals.add((refused, code))
                     problems += judge_close(code, echo_of=echo_of)
                     closed = True
                     with contextlib.suppress(OSError):
@@ -598,10 +606,21 @@ class LiveFuzz:
                 Problem("no answer in time", "neither the sentinel's nor a close"),
             ]
         if not closed:
+            if echo_of is not False and self._closing_anyway(seen):
+                # The client's close frame crossed the server's (docs/protocol.md,
+                # Close codes): trio-websocket may close before writing its own.
+                self.tally.seen("close crossed")
+                return problems
             self.tally.seen("close missing")
             why = f" after a frame to refuse ({refused})" if refused else ""
             problems.append(Problem("ended without a close frame" + why, "EOF"))
         return problems
+
+    @staticmethod
+    def _closing_anyway(seen: list[str]) -> bool:
+        """Whether the server said it was closing for a reason of its own
+        (an error after which the socket is closed)."""
+        return any(_error_code(_json(text)) in TABLE_GONE_CODES for text in seen)
 
     def _count_message(self, text: str) -> None:
         try:
@@ -641,11 +660,15 @@ def _close_code(frame: Frame) -> int | None:
     return None
 
 
-def _answers_sentinel(text: str) -> bool:
+def _json(text: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except ValueError:
-        return False
+        return None
+
+
+def _answers_sentinel(text: str) -> bool:
+    data = _json(text)
     return isinstance(data, dict) and data.get("id") == SENTINEL
 
 
