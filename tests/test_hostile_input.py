@@ -25,6 +25,7 @@ from test_live_input import (
     still_answers_pings,
     table_view,
 )
+from test_one_port import answer
 
 NESTED_ARRAYS = "[" * 30_000 + "]" * 30_000
 """60 kB: under the frame and body limit, far deeper than JSON decoding follows."""
@@ -171,6 +172,26 @@ async def test_clients_that_end_their_side_mid_body_leave_the_server_serving(
 
     assert (status, health["ok"]) == (200, True)
     assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.parametrize("host", [".", "a..b", "x" * 64 + ".com"])
+async def test_a_host_header_that_names_no_host_is_a_bad_request(
+    tmp_path: Path, host: str
+) -> None:
+    """werkzeug cannot put these in IDNA form (an empty label, one over 63
+    characters): found by tests/test_fuzz.py, it was HTTP 500 with no body
+    and a traceback, before any route ran."""
+    async with served(tmp_path / "host.db") as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.api.port)
+        async with stream:
+            request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n"
+            await stream.send_all(request.encode())
+            status, refused = await answer(stream)
+        still = await server.api.call("GET", "/healthz")
+
+    assert status.startswith(b"HTTP/1.1 400 ")
+    assert refused["code"] == "bad_request"
+    assert still[0] == 200
 
 
 @pytest.mark.parametrize("number", [2**63, 2**64 + 1, 2**70])

@@ -26,8 +26,10 @@ from quart import (
     websocket,
 )
 from quart.typing import ResponseTypes
+from quart.wrappers import BaseRequestWebsocket
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, BadRequest, HTTPException
+from werkzeug.routing import MapAdapter
 
 from pokerd.engine.config import MAX_SAFE_INTEGER, TableConfig
 from pokerd.ops.settings import DEFAULTS
@@ -44,11 +46,45 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ORIGIN = re.compile(r"wss?://[A-Za-z0-9.:\[\]-]+")
 """A live stream's origin fit to name in a Content-Security-Policy."""
 HTTP_CODES = {
+    400: ErrorCode.BAD_REQUEST,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     413: ErrorCode.TOO_LARGE,
     500: ErrorCode.INTERNAL,
 }
+
+
+class _NoHost(MapAdapter):
+    """The routes of a request whose Host header werkzeug cannot read: none,
+    and the answer says why (400, `bad_request`)."""
+
+    def match(self, *args: Any, **kwargs: Any) -> Any:
+        raise BadRequest("the Host header names no host")
+
+
+class _App(QuartTrio):
+    """Quart-Trio, answering a Host header that names no host as it answers
+    any bad request: werkzeug cannot put "." or "a..b" in IDNA form, and
+    Quart binds the routes to the host before any error handler can answer
+    (it was HTTP 500 and a traceback)."""
+
+    def create_url_adapter(
+        self, request: BaseRequestWebsocket | None
+    ) -> MapAdapter | None:
+        try:
+            return super().create_url_adapter(request)
+        except BadHost:
+            if request is None:
+                raise
+            return _NoHost(
+                self.url_map,
+                "localhost",
+                request.root_path,
+                None,
+                request.scheme,
+                request.path,
+                request.method,
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -69,7 +105,7 @@ def create_app(
     """The API over `service`, which its owner runs (see pokerd.server.serve);
     `live_url` is where the live stream listens if it has a port of its own,
     for `/healthz` (None: it shares this API's port)."""
-    app = QuartTrio(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
+    app = _App(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     # A path is taken as it is: werkzeug would redirect `/tables//hands` to
     # `/tables/hands`, another resource (the view of a table "hands").
