@@ -523,7 +523,19 @@ def headers() -> st.SearchStrategy[tuple[tuple[str, tuple[str | Ref, ...]], ...]
                 | header_values()
             ),
         ),
-        st.tuples(st.just("Host"), st.tuples(header_values())),
+        st.tuples(
+            st.just("Host"),
+            st.tuples(
+                st.sampled_from(
+                    [".", "a..b", "x" * 64 + ".com", "[", "[::1", "", "h:99999"]
+                )
+                | header_values()
+            ),
+        ),
+        st.tuples(
+            st.just("Transfer-Encoding"),
+            st.tuples(st.sampled_from(["gzip", "chunked, gzip", "identity"])),
+        ),
         st.tuples(st.just("Expect"), st.tuples(st.just("100-continue"))),
         st.tuples(
             st.text(

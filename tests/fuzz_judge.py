@@ -41,6 +41,9 @@ LIVE_ROUTE = "GET /tables/{id}/live"
 """The live stream's one route (docs/protocol.md, WebSocket live stream)."""
 LIVE_PATH = re.compile(r"/tables/[A-Za-z0-9_-]{1,64}/live")
 """Its path: `{id}` is 1 to 64 of `A-Z a-z 0-9 _ -`, as docs/protocol.md says."""
+UNREADABLE = frozenset({400, 501})
+"""Statuses of HTTP's own answer, with no body, to what cannot be read as an
+HTTP request (501: a transfer coding other than chunked)."""
 PARTIAL_STATUSES = frozenset({206, 304})
 """A static file or page answering a conditional or range request."""
 
@@ -234,8 +237,9 @@ def judge_http(
 ) -> list[Problem]:
     """Whether `answer` to a `method` request is documented: a success of a
     route, or an `error` whose code goes with its status. `parsed_as_http`
-    False: the request was not meant to be well-formed HTTP (then a bare 400,
-    or the connection closed without an answer, is fine too)."""
+    False: the request was not meant to be well-formed HTTP (then the
+    connection closed without an answer, or an answer cut short, is fine
+    too)."""
     doc = documented()
     if answer is None:
         if parsed_as_http:
@@ -252,6 +256,10 @@ def judge_http(
             return []
         return [Problem(f"status {status}", "(cut short)")]
     data = answer.json
+    if status in UNREADABLE and not answer.body:
+        # Hypercorn's (or trio-websocket's) answer to a request it cannot
+        # read, or that is not the upgrade a stream's path serves.
+        return []
     if status >= 500 and status not in doc.error_statuses(_code(data) or ""):
         return [Problem(f"status {status}", answer.body[:300].decode("latin-1"))]
     if method == "HEAD":
@@ -263,10 +271,6 @@ def judge_http(
     if isinstance(data, dict) and data.get("type") == "error":
         return _judge_error(status, data)
     if status >= 400:
-        if status == 400 and not answer.body:
-            # Hypercorn's (or trio-websocket's) answer to a request it cannot
-            # parse, or that is not the upgrade a stream's path serves.
-            return []
         return [Problem(f"status {status} without an error", _shown(answer))]
     if status == 201 and method != "POST":
         return [Problem("201 to a method other than POST", method)]
