@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +36,7 @@ from fuzz_inputs import (
     HttpRequest,
     RawBytes,
     Ref,
+    Resolve,
     WsSession,
     frame_bytes,
 )
@@ -310,14 +312,23 @@ class Scene:
             self.epochs.append(created["epoch"])
         self.keep()
 
-    def resolve(self, ref: Ref) -> str:
+    def resolver(self, parts: Iterable[object]) -> Resolve:
+        """How to resolve the Refs of an input whose target is `parts`: a
+        token is one of a player at the scene table the target names, if
+        it names one (else of anyone seated), so that it holds a seat there."""
+        tables = [p.slot for p in parts if isinstance(p, Ref) and p.kind == "table"]
+        here = tables[0] % len(self.tables) if tables else None
+        return partial(self.resolve, here=here)
+
+    def resolve(self, ref: Ref, here: int | None = None) -> str:
         if ref.kind == "table":
             return self.tables[ref.slot % len(self.tables)]
         if ref.kind == "epoch":
             return self.epochs[ref.slot % len(self.epochs)]
-        if not self.seated:
+        players = [s for s in self.seated if s.table == here] or self.seated
+        if not players:
             return "no-token-seated"
-        return self.seated[ref.slot % len(self.seated)].token
+        return players[ref.slot % len(players)].token
 
     def keep(self) -> None:
         """Forget players who left; seat new ones in the kept seats that are
@@ -441,7 +452,7 @@ class LiveFuzz:
         self._before("http")
         if request.route is not None:
             self.tally.cover("http", {request.route.name})
-        data = request.encode(self.scene.resolve, self.host)
+        data = request.encode(self.scene.resolver(request.target), self.host)
         problems: list[Problem] = []
         with connect(self.port) as sock:
             sock.sendall(data)
@@ -469,7 +480,8 @@ class LiveFuzz:
     def raw(self, raw: RawBytes) -> None:
         """Send bytes and end the sending side; every answer must be
         documented, or none come."""
-        data = raw.encode(self.scene.resolve, self.host)
+        target = raw.request.target if raw.request is not None else ()
+        data = raw.encode(self.scene.resolver(target), self.host)
         if _routes_to_the_stream(data):
             # A WebSocket handshake, whole or not: the WebSocket fuzz's.
             return
@@ -497,17 +509,23 @@ class LiveFuzz:
         sentinel; every answer, and how it ends, must be documented."""
         self._before("websocket")
         self.tally.cover("websocket", session.kinds())
+        resolve = self.scene.resolver(session.path)
         path = "".join(
-            quote(self.scene.resolve(part), safe="") if isinstance(part, Ref) else part
+            quote(resolve(part), safe="") if isinstance(part, Ref) else part
             for part in session.path
         )
         live = LIVE_PATH.fullmatch(path.partition("?")[0]) is not None
         with connect(self.port) as sock:
-            problems = self._session(sock, path, live, session)
+            problems = self._session(sock, path, live, session, resolve)
         self._after(problems)
 
     def _session(
-        self, sock: socket.socket, path: str, live: bool, session: WsSession
+        self,
+        sock: socket.socket,
+        path: str,
+        live: bool,
+        session: WsSession,
+        resolve: Resolve,
     ) -> list[Problem]:
         sock.sendall(
             (
@@ -533,7 +551,7 @@ class LiveFuzz:
             return judge_http("GET", handshake)
         if handshake.status != 101:
             return [Problem("a stream's handshake refused", handshake.label())]
-        data = b"".join(item.encode(self.scene.resolve) for item in session.sent())
+        data = b"".join(item.encode(resolve) for item in session.sent())
         if session.ending() is None:
             sentinel = json.dumps({"type": "ping", "id": SENTINEL}).encode()
             data += frame_bytes(TEXT, sentinel)
@@ -606,9 +624,10 @@ class LiveFuzz:
                 Problem("no answer in time", "neither the sentinel's nor a close"),
             ]
         if not closed:
-            if echo_of is not False and self._closing_anyway(seen):
-                # The client's close frame crossed the server's (docs/protocol.md,
-                # Close codes): trio-websocket may close before writing its own.
+            if ending is not None and self._closing_anyway(seen):
+                # The client's close frame, or a frame to refuse, crossed the
+                # server's close (docs/protocol.md, Close codes): trio-websocket
+                # may close the socket before writing its own close frame.
                 self.tally.seen("close crossed")
                 return problems
             self.tally.seen("close missing")
