@@ -26,8 +26,9 @@ from quart import (
     websocket,
 )
 from quart.typing import ResponseTypes
-from quart.wrappers import BaseRequestWebsocket
+from quart.wrappers import BaseRequestWebsocket, Request
 from quart_trio import QuartTrio
+from quart_trio.wrappers import TrioResponse
 from werkzeug.exceptions import BadHost, BadRequest, HTTPException
 from werkzeug.routing import MapAdapter
 
@@ -62,11 +63,33 @@ class _NoHost(MapAdapter):
         raise BadRequest("the Host header names no host")
 
 
+class _Response(TrioResponse):
+    """Quart-Trio's response, serving a range from the end (`bytes=-N`) whole:
+    Quart passes the suffix's negative start on to werkzeug, whose
+    ContentRange then fails an assertion (it was HTTP 500 and a traceback).
+    RFC 9110 lets a server ignore a Range header."""
+
+    async def _process_range_request(
+        self,
+        request: Request,
+        complete_length: int | None = None,
+        accept_ranges: str | None = None,
+    ) -> bool:
+        asked = request.range
+        if asked is not None and any(start < 0 for start, _ in asked.ranges):
+            return False
+        return await super()._process_range_request(
+            request, complete_length, accept_ranges
+        )
+
+
 class _App(QuartTrio):
     """Quart-Trio, answering a Host header that names no host as it answers
     any bad request: werkzeug cannot put "." or "a..b" in IDNA form, and
     Quart binds the routes to the host before any error handler can answer
     (it was HTTP 500 and a traceback)."""
+
+    response_class = _Response
 
     def create_url_adapter(
         self, request: BaseRequestWebsocket | None
