@@ -492,10 +492,14 @@ class LiveFuzz:
                 sock.sendall(data)
                 sock.shutdown(socket.SHUT_WR)
             reader = Reader(sock)
+            # The first answer's body depends on its request's method (none
+            # to a HEAD); after it, the bytes are garbage or requests anyway.
+            method = data.split(b" ", 1)[0].decode("latin-1")
             try:
-                while (answer := read_answer(reader, "GET")) is not None:
+                while (answer := read_answer(reader, method)) is not None:
                     self.tally.seen(f"http {answer.status}")
-                    problems += judge_http("GET", answer, parsed_as_http=False)
+                    problems += judge_http(method, answer, parsed_as_http=False)
+                    method = "GET"
             except NotHttpError as error:
                 problems.append(Problem("not an HTTP answer", str(error)))
             except TimeoutError:
