@@ -90,6 +90,8 @@ def test_a_malformed_command_is_refused_naming_what_is_wrong(
         ({"type": "steal_pot", "seat": 1}, "unknown type 'steal_pot'"),
         ({"seat": 1}, "unknown type None"),
         (["act"], "expected a JSON object, not list"),
+        ({"type": [], "seat": 1}, "unknown type []"),
+        ({"type": {"a": 1}}, "unknown type {'a': 1}"),
     ],
 )
 def test_a_message_that_is_no_known_command_is_refused(

@@ -9,6 +9,7 @@ must go on working.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, cast
@@ -328,6 +329,22 @@ async def test_a_hello_with_another_tables_token_is_bad_token_then_a_spectator_w
     assert after == before
 
 
+async def test_a_hello_whose_token_is_not_unicode_text_is_bad_token(
+    tmp_path: Path,
+) -> None:
+    """A lone surrogate (JSON lets one be escaped) has no UTF-8 form to hash
+    (found by tests/test_fuzz.py: the socket closed with 1011)."""
+    async with served(tmp_path / "live.db") as server:
+        table = await new_table(server.api)
+        async with live_client(server.live, table, hello=False) as client:
+            refused = await answer_to(client, '{"type": "hello", "token": "a\\ud8ae"}')
+            await client.send(SPECTATOR_HELLO)
+            welcome = await client.receive()
+
+    assert refused["code"] == "bad_token"
+    assert welcome["type"] == "welcome"
+
+
 async def test_a_spectator_sending_an_act_is_refused_with_bad_token(
     tmp_path: Path,
 ) -> None:
@@ -480,8 +497,19 @@ async def test_a_peer_that_never_answers_a_ping_is_closed_with_4005(
 # Unknown endpoints and tables
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        # The HTTP API's own routes (found by tests/test_fuzz.py: HTTP 400,
+        # code http_400, as Quart found no WebSocket route there).
+        "/healthz",
+        "/tables",
+        "/tables/Xk2lq0PZr9Aa/events",
+    ],
+)
 async def test_a_path_that_is_not_a_tables_stream_is_rejected_in_the_handshake_with_404(
-    tmp_path: Path,
+    tmp_path: Path, path: str
 ) -> None:
     async with served(tmp_path / "live.db") as server:
         host, port = live_address(server.live)
@@ -491,13 +519,134 @@ async def test_a_path_that_is_not_a_tables_stream_is_rejected_in_the_handshake_w
         async with stream:
             with pytest.RaisesGroup(ConnectionRejected) as rejected:
                 async with trio.open_nursery() as nursery:
-                    await wrap_client_stream(nursery, stream, host, "/nope")
+                    await wrap_client_stream(nursery, stream, host, path)
 
     refusal = rejected.value.exceptions[0]
     assert isinstance(refusal, ConnectionRejected)
     assert refusal.status_code == 404
     assert refusal.body is not None
     assert json.loads(refusal.body)["code"] == "no_such_endpoint"
+
+
+async def test_a_client_closing_right_after_a_message_gets_a_close_frame(
+    tmp_path: Path,
+) -> None:
+    """Found by tests/test_fuzz.py: about one time in two the server ended
+    the TCP connection without answering the close frame, having stopped
+    trio-websocket's reader while it sent the answer."""
+    closes = []
+    async with served(tmp_path / "live.db") as server:
+        table = await new_table(server.api)
+        host, port = live_address(server.live)
+        for _ in range(30):
+            peer = WSConnection(ConnectionType.CLIENT)
+            received: list[Event] = []
+            stream = await trio.open_tcp_stream(host, port)
+            async with stream:
+                target = f"/tables/{table}/live"
+                await stream.send_all(
+                    peer.send(Request(host=f"{host}:{port}", target=target))
+                )
+                with trio.fail_after(STEP_S):
+                    while not any(isinstance(e, AcceptConnection) for e in received):
+                        peer.receive_data(await stream.receive_some())
+                        received += peer.events()
+                bad_hello = TextMessage('{"type": "hello", "x": 1}')
+                await stream.send_all(
+                    peer.send(bad_hello) + peer.send(CloseConnection(code=1000))
+                )
+                with (
+                    trio.fail_after(STEP_S),
+                    contextlib.suppress(trio.BrokenResourceError),
+                ):
+                    while data := await stream.receive_some():
+                        peer.receive_data(data)
+                received += peer.events()
+            closes.append([e.code for e in received if isinstance(e, CloseConnection)])
+
+    assert closes == [[1000]] * 30
+
+
+async def test_pings_while_the_server_closes_leave_its_close_frame_whole(
+    tmp_path: Path,
+) -> None:
+    """Found by tests/test_fuzz.py: a ping read while the server was sending
+    its close frame made trio-websocket's reader fail (a pong after a close
+    frame), which cut the close frame off, about one time in seven."""
+    closes = []
+    async with served(tmp_path / "live.db") as server:
+        host, port = live_address(server.live)
+        for _ in range(40):
+            peer = WSConnection(ConnectionType.CLIENT)
+            received: list[Event] = []
+            stream = await trio.open_tcp_stream(host, port)
+            async with stream:
+                target = "/tables/XXXX/live"  # no such table: closed with 4004
+                await stream.send_all(
+                    peer.send(Request(host=f"{host}:{port}", target=target))
+                )
+                with trio.fail_after(STEP_S):
+                    while not any(isinstance(e, AcceptConnection) for e in received):
+                        peer.receive_data(await stream.receive_some())
+                        received += peer.events()
+                hello = peer.send(TextMessage(json.dumps(SPECTATOR_HELLO)))
+                pings = b"".join(peer.send(Ping(bytes([i]))) for i in range(8))
+                await stream.send_all(hello + pings)
+                with (
+                    trio.fail_after(STEP_S),
+                    contextlib.suppress(trio.BrokenResourceError),
+                ):
+                    while data := await stream.receive_some():
+                        peer.receive_data(data)
+                received += peer.events()
+            closes.append([e.code for e in received if isinstance(e, CloseConnection)])
+
+    assert closes == [[4004]] * 40
+
+
+def masked_ping(payload: bytes) -> bytes:
+    """A client's ping frame, final, masked with the key 0 (RFC 6455, 5.3:
+    any key will do, and this one leaves the payload as it is)."""
+    return bytes((0x89, 0x80 | len(payload))) + bytes(4) + payload
+
+
+async def test_a_ping_after_the_servers_close_frame_leaves_the_server_serving(
+    tmp_path: Path,
+) -> None:
+    """trio-websocket answers a ping with a pong even after sending its close
+    frame, which wsproto refuses (LocalProtocolError): found by
+    tests/test_fuzz.py, it stopped the whole server."""
+    async with served(tmp_path / "live.db") as server:
+        table = await new_table(server.api)
+        host, port = live_address(server.live)
+        peer = WSConnection(ConnectionType.CLIENT)
+        received: list[Event] = []
+        stream = await trio.open_tcp_stream(host, port)
+        async with stream:
+            target = "/tables/XXXX/live"  # no such table: closed with 4004
+            await stream.send_all(
+                peer.send(Request(host=f"{host}:{port}", target=target))
+            )
+            with trio.fail_after(STEP_S):
+                while not any(isinstance(e, AcceptConnection) for e in received):
+                    peer.receive_data(await stream.receive_some())
+                    received += peer.events()
+            await stream.send_all(peer.send(TextMessage(json.dumps(SPECTATOR_HELLO))))
+            with trio.fail_after(STEP_S):
+                while not any(isinstance(e, CloseConnection) for e in received):
+                    peer.receive_data(await stream.receive_some())
+                    received += peer.events()
+            # Our close frame is not sent: the server waits for it while the
+            # ping comes (wsproto would not send a ping now: built by hand).
+            await stream.send_all(masked_ping(b"still there?"))
+            with trio.fail_after(STEP_S), contextlib.suppress(trio.BrokenResourceError):
+                while await stream.receive_some():
+                    pass
+        async with live_client(server.live, table) as watcher:
+            snapshot = await watcher.receive()
+
+    assert [e.code for e in received if isinstance(e, CloseConnection)] == [4004]
+    assert snapshot["type"] == "snapshot"
 
 
 async def test_a_hello_at_an_unknown_table_is_no_such_table_then_closed_with_4004(

@@ -26,8 +26,11 @@ from quart import (
     websocket,
 )
 from quart.typing import ResponseTypes
+from quart.wrappers import BaseRequestWebsocket, Request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from quart_trio.wrappers import TrioResponse
+from werkzeug.exceptions import BadHost, BadRequest, HTTPException
+from werkzeug.routing import MapAdapter
 
 from pokerd.engine.config import MAX_SAFE_INTEGER, TableConfig
 from pokerd.ops.settings import DEFAULTS
@@ -44,11 +47,67 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ORIGIN = re.compile(r"wss?://[A-Za-z0-9.:\[\]-]+")
 """A live stream's origin fit to name in a Content-Security-Policy."""
 HTTP_CODES = {
+    400: ErrorCode.BAD_REQUEST,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     413: ErrorCode.TOO_LARGE,
     500: ErrorCode.INTERNAL,
 }
+
+
+class _NoHost(MapAdapter):
+    """The routes of a request whose Host header werkzeug cannot read: none,
+    and the answer says why (400, `bad_request`)."""
+
+    def match(self, *args: Any, **kwargs: Any) -> Any:
+        raise BadRequest("the Host header names no host")
+
+
+class _Response(TrioResponse):
+    """Quart-Trio's response, serving a range from the end (`bytes=-N`) whole:
+    Quart passes the suffix's negative start on to werkzeug, whose
+    ContentRange then fails an assertion (it was HTTP 500 and a traceback).
+    RFC 9110 lets a server ignore a Range header."""
+
+    async def _process_range_request(
+        self,
+        request: Request,
+        complete_length: int | None = None,
+        accept_ranges: str | None = None,
+    ) -> bool:
+        asked = request.range
+        if asked is not None and any(start < 0 for start, _ in asked.ranges):
+            return False
+        return await super()._process_range_request(
+            request, complete_length, accept_ranges
+        )
+
+
+class _App(QuartTrio):
+    """Quart-Trio, answering a Host header that names no host as it answers
+    any bad request: werkzeug cannot put "." or "a..b" in IDNA form, and
+    Quart binds the routes to the host before any error handler can answer
+    (it was HTTP 500 and a traceback)."""
+
+    response_class = _Response
+
+    def create_url_adapter(
+        self, request: BaseRequestWebsocket | None
+    ) -> MapAdapter | None:
+        try:
+            return super().create_url_adapter(request)
+        except BadHost:
+            if request is None:
+                raise
+            return _NoHost(
+                self.url_map,
+                "localhost",
+                request.root_path,
+                None,
+                request.scheme,
+                request.path,
+                request.method,
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -69,8 +128,11 @@ def create_app(
     """The API over `service`, which its owner runs (see pokerd.server.serve);
     `live_url` is where the live stream listens if it has a port of its own,
     for `/healthz` (None: it shares this API's port)."""
-    app = QuartTrio(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
+    app = _App(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    # A path is taken as it is: werkzeug would redirect `/tables//hands` to
+    # `/tables/hands`, another resource (the view of a table "hands").
+    app.url_map.merge_slashes = False
 
     def answer(data: Any, status: int = 200) -> Response:
         return app.response_class(
@@ -112,7 +174,10 @@ def create_app(
     @app.errorhandler(HTTPException)
     async def http_error(failure: HTTPException) -> Response:
         status = failure.code or 500
-        if status == 404 and has_websocket_context():
+        if has_websocket_context():
+            # The API has no WebSocket route: whatever werkzeug says of the
+            # path (not found; for an HTTP route's, a mismatch or a method
+            # not allowed), there is no stream here.
             reason = _no_stream_here(websocket.path, live_url)
             return error(Error(code=ErrorCode.NO_SUCH_ENDPOINT, message=reason), 404)
         message = failure.description or failure.name

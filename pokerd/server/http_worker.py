@@ -16,16 +16,41 @@ every HTTP test goes through this.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import trio
 from hypercorn.config import Config
+from hypercorn.events import Closed, Event
 from hypercorn.trio.lifespan import Lifespan
 from hypercorn.trio.statsd import StatsdLogger
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState, Framework, LifespanState
 from hypercorn.utils import wrap_app
+
+log = logging.getLogger(__name__)
+
+
+class _Connection(TCPServer):
+    """Hypercorn's TCPServer, whose writes take a connection closing under
+    them for the end of the connection.
+
+    Hypercorn 0.18 half-closes a connection (`send_eof`, in `_close`) without
+    the lock its writes take: a write in flight then (the app's answer, or
+    Hypercorn's own 100 Continue or 400 to a client that ended its side
+    mid-body) raised trio.BusyResourceError. From the app's write that was
+    a traceback in the log; from Hypercorn's reading task it escaped the
+    connection and stopped the listener (found by tests/test_fuzz.py). The
+    connection is ending: the write is dropped, as Hypercorn drops one to a
+    connection already closed.
+    """
+
+    async def protocol_send(self, event: Event) -> None:
+        try:
+            await super().protocol_send(event)
+        except trio.BusyResourceError:
+            await self.protocol.handle(Closed())
 
 
 class HttpServer:
@@ -77,7 +102,7 @@ class HttpServer:
         if not self._running:
             await trio.aclose_forcefully(stream)
             return
-        server = TCPServer(
+        server = _Connection(
             self._app,
             self._config,
             self._context,
@@ -91,6 +116,10 @@ class HttpServer:
         try:
             with scope:
                 await server.run()
+        except Exception:
+            # A bug in serving one connection must not take the listener,
+            # and every other connection with it, down.
+            log.exception("an HTTP connection failed")
         finally:
             self._open.discard(scope)
             if not self._open:

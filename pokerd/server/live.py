@@ -171,23 +171,29 @@ class LiveServer:
             except OSError:  # the peer has gone already
                 return
             wire = FrameStream(stream)
-            try:
-                async with trio.open_nursery() as reader:  # trio-websocket's task
-                    request = None
-                    with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
-                        request = await wrap_live_stream(
-                            reader, wire, max_message_size=self.limits.max_frame_bytes
-                        )
-                    try:
-                        if request is not None:
-                            await self._handle(request, wire)
-                    finally:
-                        reader.cancel_scope.cancel()
-            except* LocalProtocolError:
-                # trio-websocket's reader answers a ping with a pong even
-                # after this side sent its close frame (the ping crossed it),
-                # which wsproto refuses: the connection was ending anyway.
-                pass
+            async with trio.open_nursery() as reader:  # trio-websocket's task
+                request = None
+                with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+                    request = await wrap_live_stream(
+                        reader, wire, max_message_size=self.limits.max_frame_bytes
+                    )
+                try:
+                    if request is not None:
+                        await self._handle(request, wire)
+                finally:
+                    # The reader answers a client's close frame by itself, and
+                    # ends once the socket is closed: cancelled at once, it
+                    # could be cut off before that answer went out.
+                    reader.cancel_scope.deadline = trio.current_time() + CLOSE_TIMEOUT_S
+        except* LocalProtocolError:
+            # trio-websocket answers a ping with a pong even once its close
+            # frame is out, which wsproto refuses: the socket was closing.
+            pass
+        except* Exception:
+            # A failure in serving one socket (trio-websocket's reader task,
+            # which runs here) must not take the listener, and every other
+            # socket with it, down.
+            log.exception("a live connection failed")
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -341,8 +347,13 @@ class LiveConnection:
         code, reason = self._close or (1000, "")
         # The close frame goes after the rest of a frame a send was cut short
         # in, if the client takes that in time; else the TCP connection is
-        # closed with nothing more written (FrameStream).
-        with trio.move_on_after(CLOSE_TIMEOUT_S):
+        # closed with nothing more written (FrameStream). Shielded, within
+        # its deadline: a ping read meanwhile made trio-websocket's reader
+        # fail (its pong after our close frame), which cancelled this task
+        # mid-write of the close frame.
+        with trio.CancelScope(
+            deadline=trio.current_time() + CLOSE_TIMEOUT_S, shield=True
+        ):
             await self._ws.aclose(code, reason)
 
     # Before the feed: nothing else writes, so answers go straight out.

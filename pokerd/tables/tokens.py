@@ -16,5 +16,9 @@ def new_token() -> tuple[str, str]:
 
 
 def token_hash(token: str) -> str:
-    """What the log stores: SHA-256 of the token, hex. Never the token itself."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """What the log stores: SHA-256 of the token, hex. Never the token itself.
+
+    Any text a client sends has a hash (a lone surrogate, which JSON lets a
+    hello escape, included): one that is no token holds no seat.
+    """
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -130,7 +130,8 @@ def _structure_union(data: Any, union: Any, names: frozenset[str]) -> Any:
     if not isinstance(data, dict):
         raise DecodeError(f"expected a JSON object, not {type(data).__name__}")
     tag = data.get(TAG)
-    if tag not in names:
+    # A list or an object cannot be looked up in `names` (unhashable).
+    if not isinstance(tag, str) or tag not in names:
         known = ", ".join(sorted(names))
         raise DecodeError(f"unknown {TAG} {tag!r}; expected one of: {known}")
     return structure(data, union)
