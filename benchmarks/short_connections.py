@@ -1,10 +1,11 @@
 """Short HTTP connections beside bots playing: the server's memory and pauses.
 
-Clients that open a new connection for each request (health checkers,
-simple pollers) once left a cycle of Hypercorn's objects per connection,
-which the garbage collector froze while the connection was open
-(pokerd/ops/collector.py): about 3 KB a connection that only a sweep freed,
-and a sweep of seconds. This runs a fresh `pokerd serve` per way, with
+Hypercorn's objects of an HTTP connection form a cycle, which
+`HttpServer.serve` breaks when the connection ends. Left in place, the
+garbage collector freezes it while the connection is open
+(pokerd/ops/collector.py) and only a sweep frees it: about 3 KB a connection
+for clients that open one for each request (health checkers, simple
+pollers), and sweeps of seconds. This runs a fresh `pokerd serve` per way, with
 `pokerd bots` playing TABLES tables of 6 at human pace, plus RATE requests a
 second (`GET /healthz` and `GET /tables/{id}`, alternately), and samples
 the server's RSS (/proc) and its garbage collector's figures (`/metrics`)
@@ -12,15 +13,16 @@ every second. Ways (`--ways`, the first two by default):
 
 - `fixed`: `pokerd serve` as it is; a new connection for each request
   (`Connection: close`, read by Content-Length, closed).
-- `unfixed`: the same, on a server with the cycle put back (Hypercorn's
-  connection server and its protocol holding each other when the
-  connection ends, as before `HttpServer.serve` broke it).
+- `unfixed`: the same, on a server with the cycle left in place (Hypercorn's
+  connection server and its protocol still holding each other when the
+  connection ends).
 - `keepalive`: `pokerd serve` as it is; the same requests over kept-alive
   connections: what the requests themselves cost.
+- `bots`: `pokerd serve` as it is, the bots only: what the tables cost.
 
 Figures per way: connections made (and failed or shed: no worker free),
 request latency, RSS at the start and the end of the measured window, its
-growth per connection until the first full collection, the longest
+growth (a second, and a request) until the first full collection, the longest
 collector pause and the pauses over 50 ms (`pokerd_gc_pause_*`), the sweeps
 the server logged, the longest time no table recorded an event (from the
 log's `recorded_at`), the bots' hands and errors, and the RSS every
@@ -28,7 +30,8 @@ log's `recorded_at`), the bots' hands and errors, and the RSS every
 benchmarks/results/ with the machine and the git commit.
 
     python benchmarks/short_connections.py [--seconds 60] [--rate 500]
-        [--tables 20] [--think 1.0] [--ways fixed,unfixed,keepalive]
+        [--tables 20] [--think 1.0] [--ways fixed,unfixed,keepalive,bots]
+        [--every 10]
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ from load import (
 )
 from procstats import cpu_seconds, percentile, raise_nofile
 
-WAYS = ("fixed", "unfixed", "keepalive")
+WAYS = ("fixed", "unfixed", "keepalive", "bots")
 SEATS = 6
 WORKERS = 64
 """Client tasks making requests: a request due while all are busy is shed."""
@@ -70,6 +73,12 @@ REQUEST_TIMEOUT_S = 10.0
 WARMUP_S = 5.0
 START_TIMEOUT_S = 120.0
 SAMPLE_EVERY_S = 1.0
+CONNECTIONS = {
+    "fixed": "one a request",
+    "unfixed": "one a request",
+    "keepalive": "kept alive",
+    "bots": "none",
+}
 SWEPT = re.compile(r"swept every object, freed (\d+), in (\d+) ms")
 Json = dict[str, Any]
 
@@ -243,7 +252,7 @@ async def sample(pid: int, port: int, seconds: float) -> list[Sample]:
 
 
 async def measure(
-    pid: int, port: int, paths: list[str], args: argparse.Namespace, keepalive: bool
+    pid: int, port: int, paths: list[str], args: argparse.Namespace, way: str
 ) -> tuple[Tally, list[Sample]]:
     async with trio.open_nursery() as nursery:
         samples: list[Sample] = []
@@ -252,7 +261,12 @@ async def measure(
             samples.extend(await sample(pid, port, args.seconds))
 
         nursery.start_soon(sampler)
-        tally = await client_load(port, paths, args.rate, args.seconds, keepalive)
+        if way == "bots":
+            tally = Tally()
+            await trio.sleep(args.seconds)
+        else:
+            keepalive = way == "keepalive"
+            tally = await client_load(port, paths, args.rate, args.seconds, keepalive)
     return tally, samples
 
 
@@ -283,15 +297,19 @@ def longest_quiet_ms(db: Path, since_ms: int, until_ms: int) -> int:
     return max(b - a for a, b in itertools.pairwise(edges))
 
 
-def growth_per_connection(samples: list[Sample], made: int, seconds: float) -> float:
-    """Bytes of RSS gained per request until the first full collection (or
-    the end): a sweep gives back part of what was kept."""
+def growth_until_full_gc(
+    samples: list[Sample], made: int, seconds: float
+) -> tuple[float, float]:
+    """RSS gained, in KB a second and in bytes a request, until the first
+    full collection (or the end): a sweep gives back part of what was kept."""
     before = [s for s in samples if s.full_collections == samples[0].full_collections]
     first, last = before[0], before[-1]
-    if last.at_s <= first.at_s or made == 0:
-        return 0.0
-    requests = made * (last.at_s - first.at_s) / seconds
-    return (last.rss_mb - first.rss_mb) * 1024 * 1024 / requests
+    span = last.at_s - first.at_s
+    if span <= 0:
+        return 0.0, 0.0
+    gained = (last.rss_mb - first.rss_mb) * 1024 * 1024
+    requests = made * span / seconds
+    return gained / 1024 / span, gained / requests if requests else 0.0
 
 
 def one_way(way: str, args: argparse.Namespace) -> Json:
@@ -335,9 +353,7 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
             ]
             since_ms = time.time_ns() // 1_000_000
             cpu0 = cpu_seconds(server.pid)
-            tally, samples = trio.run(
-                measure, server.pid, port, paths, args, way == "keepalive"
-            )
+            tally, samples = trio.run(measure, server.pid, port, paths, args, way)
             cpu = cpu_seconds(server.pid) - cpu0
             until_ms = time.time_ns() // 1_000_000
             final = metrics_of(get(port, "/metrics").decode())
@@ -350,13 +366,14 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
             stop_process(server, 30)
             server_log.close()
         log = (folder / "serve.log").read_text()
+        kb_per_s, per_request = growth_until_full_gc(samples, tally.made, args.seconds)
         pauses = final["pokerd_gc_pause_seconds_count"]
         quick = final['pokerd_gc_pause_seconds_bucket{le="0.05"}']
         bot_lines = dict(
             line.split(": ", 1) for line in summary.splitlines() if ": " in line
         )
         return {
-            "connections": "kept alive" if way == "keepalive" else "one a request",
+            "connections": CONNECTIONS[way],
             "requests": tally.made,
             "failed": tally.failed,
             "shed": tally.shed,
@@ -372,9 +389,10 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
                 "end": round(samples[-1].rss_mb, 1),
                 "peak": round(max(s.rss_mb for s in samples), 1),
             },
-            "bytes_per_request_until_full_gc": round(
-                growth_per_connection(samples, tally.made, args.seconds)
-            ),
+            "growth_until_full_gc": {
+                "kb_per_s": round(kb_per_s, 1),
+                "bytes_per_request": round(per_request),
+            },
             "gc_longest_pause_ms": round(
                 1000 * final["pokerd_gc_pause_longest_seconds"], 1
             ),
