@@ -327,7 +327,8 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
         server = subprocess.Popen(
             command, stdout=server_log, stderr=subprocess.STDOUT, cwd=ROOT
         )
-        bots: subprocess.Popen[str] | None = None
+        bots: subprocess.Popen[bytes] | None = None
+        bots_log = (folder / "bots.log").open("w")
         try:
             wait_for(lambda: _answers(port), "the server")
             bots = subprocess.Popen(
@@ -337,9 +338,8 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
                     *("--tables", str(args.tables), "--seats", str(SEATS)),
                     *("--think", str(args.think), "--seed", "1"),
                 ],
-                stdout=subprocess.PIPE,
+                stdout=bots_log,
                 stderr=subprocess.STDOUT,
-                text=True,
                 cwd=ROOT,
             )
             wait_for(
@@ -358,14 +358,16 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
             until_ms = time.time_ns() // 1_000_000
             final = metrics_of(get(port, "/metrics").decode())
             bots.send_signal(signal.SIGINT)
-            summary, _ = bots.communicate(timeout=120)
+            bots.wait(timeout=120)
         finally:
             if bots is not None and bots.poll() is None:
                 bots.kill()
                 bots.wait()
             stop_process(server, 30)
             server_log.close()
+            bots_log.close()
         log = (folder / "serve.log").read_text()
+        summary = (folder / "bots.log").read_text()
         kb_per_s, per_request = growth_until_full_gc(samples, tally.made, args.seconds)
         pauses = final["pokerd_gc_pause_seconds_count"]
         quick = final['pokerd_gc_pause_seconds_bucket{le="0.05"}']
@@ -405,8 +407,12 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
             ],
             "longest_no_event_ms": longest_quiet_ms(db, since_ms, until_ms),
             "bots": {
-                key: bot_lines.get(key, "?")
-                for key in ("hands", "actions", "errors", "gaps", "mismatches")
+                "exit": bots.returncode,
+                **{
+                    key: bot_lines.get(key, "?")
+                    for key in ("hands", "actions", "errors", "gaps", "mismatches")
+                },
+                "last_lines": summary.splitlines()[-3:],
             },
             "rss_mb_every": {
                 "seconds": args.every,
