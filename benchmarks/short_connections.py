@@ -27,7 +27,7 @@ collector pause and the pauses over 50 ms (`pokerd_gc_pause_*`), the sweeps
 the server logged, the longest time no table recorded an event (from the
 log's `recorded_at`), the bots' hands and errors, and the RSS every
 `--every` seconds. Printed as `name: value` lines and written as JSON under
-benchmarks/results/ with the machine and the git commit.
+benchmarks/results/ with the machine, the git commit and every sample.
 
     python benchmarks/short_connections.py [--seconds 60] [--rate 500]
         [--tables 20] [--think 1.0] [--ways fixed,unfixed,keepalive,bots]
@@ -416,13 +416,25 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
             },
             "rss_mb_every": {
                 "seconds": args.every,
-                "values": [
-                    round(s.rss_mb, 1)
-                    for s in samples
-                    if round(s.at_s) % args.every == 0 or s is samples[-1]
-                ],
+                "values": [round(s.rss_mb, 1) for s in every(samples, args.every)],
             },
+            "samples": [
+                [s.at_s, round(s.rss_mb, 1), int(s.full_collections)] for s in samples
+            ],
         }
+
+
+def every(samples: list[Sample], seconds: int) -> list[Sample]:
+    """The first sample at or after each multiple of `seconds`, and the last."""
+    chosen: list[Sample] = []
+    due = 0.0
+    for sample in samples:
+        if sample.at_s >= due:
+            chosen.append(sample)
+            due = (sample.at_s // seconds + 1) * seconds
+    if chosen[-1] is not samples[-1]:
+        chosen.append(samples[-1])
+    return chosen
 
 
 def _answers(port: int) -> bool:
@@ -435,6 +447,8 @@ def _answers(port: int) -> bool:
 
 def print_figures(prefix: str, figures: Json) -> None:
     for key, value in figures.items():
+        if key == "samples":
+            continue  # in the JSON file only
         if isinstance(value, dict) and key != "rss_mb_every":
             print_figures(f"{prefix}.{key}", value)
         else:
