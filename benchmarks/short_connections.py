@@ -84,23 +84,23 @@ Json = dict[str, Any]
 
 
 def serve_unfixed(argv: list[str]) -> int:
-    """`pokerd serve` with each HTTP connection's cycle put back: when the
+    """`pokerd serve` with each HTTP connection's cycle left in place: when the
     connection ends its Hypercorn `TCPServer` keeps its protocol, which holds
     the server's `protocol_send`, so only a sweep frees what the collector
     froze while the connection was open."""
-    from hypercorn.trio.tcp_server import TCPServer
+    from hypercorn.trio import tcp_server
 
-    from pokerd.cli import main as pokerd_main
-    from pokerd.server import http_worker
-
-    class CyclicTCPServer(TCPServer):
+    class CyclicTCPServer(tcp_server.TCPServer):
         async def run(self) -> None:
             try:
                 await super().run()
             finally:
                 self.kept_protocol = vars(self).get("protocol")
 
-    http_worker.TCPServer = CyclicTCPServer  # type: ignore[attr-defined]
+    # Before pokerd's HTTP server imports the class by name.
+    tcp_server.TCPServer = CyclicTCPServer  # type: ignore[misc]
+    from pokerd.cli import main as pokerd_main
+
     return pokerd_main(["serve", *argv])
 
 
