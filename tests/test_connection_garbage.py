@@ -3,9 +3,10 @@
 The collector freezes whatever is alive every 50 ms (pokerd/ops/collector.py),
 so a connection open at that moment is frozen; if its objects form a cycle,
 only the next sweep frees them after it closes. Under clients that open a
-connection a request (health checkers, simple pollers) that was megabytes a
-second, and a sweep of seconds. So nothing of a connection may be in a cycle
-when it ends: reference counting alone frees it, frozen or not.
+connection a request (health checkers, simple pollers) that is about 1 MB a
+second at 400 connections a second, and sweeps of seconds
+(docs/performance.md). So nothing of a connection may be in a cycle when it
+ends: reference counting alone frees it, frozen or not.
 
 Each test serves short connections on real sockets while the collector keeps
 what it finds (`gc.DEBUG_SAVEALL`), then unfreezes and collects everything,
