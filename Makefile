@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/connect.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/fuzz.py
+	$(BIN)/python benchmarks/short_connections.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

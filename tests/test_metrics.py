@@ -216,6 +216,7 @@ def test_collector_pauses_render_as_the_library_renders_a_histogram() -> None:
         'pokerd_gc_collections_total{generation="2"} 1.0',
     ]
     assert (pauses.count, pauses.sum, pauses.collections(0)) == (4, 3.6875, 2)
+    assert "pokerd_gc_pause_longest_seconds 3.0" in tallied
 
 
 # The registry
@@ -245,6 +246,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
         "pokerd_errors_total",
         "pokerd_connections_opened_total",
         "pokerd_gc_pause_seconds",
+        "pokerd_gc_pause_longest_seconds",
         "pokerd_gc_collections_total",
     ]
     assert len([line for line in body if line.startswith("# HELP ")]) == len(names)
@@ -260,6 +262,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     )
     assert 'pokerd_slow_consumers_dropped_total{reason="stalled"} 1.0' in samples
     assert 'pokerd_gc_pause_seconds_bucket{le="0.001"} 1.0' in samples
+    assert "pokerd_gc_pause_longest_seconds 0.001" in samples
     assert 'pokerd_gc_collections_total{generation="2"} 1.0' in samples
 
 

@@ -13,7 +13,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 LATENCY_BUCKETS_S = (
     0.0005,
@@ -147,12 +152,16 @@ class CollectorPauses:
         self.bounds = tuple(buckets)
         self._buckets = [0] * (len(self.bounds) + 1)
         self.sum = 0.0
+        self.longest = 0.0
+        """The longest pause so far: the buckets only bound it (2.5 s or more
+        is all the last one says)."""
         self._by_generation: dict[int, int] = {}
 
     def observe(self, seconds: float, generation: int) -> None:
         # A bucket is `le`: a pause equal to its bound is in it.
         self._buckets[bisect.bisect_left(self.bounds, seconds)] += 1
         self.sum += seconds
+        self.longest = max(self.longest, seconds)
         self._by_generation[generation] = self._by_generation.get(generation, 0) + 1
 
     @property
@@ -173,6 +182,11 @@ class CollectorPauses:
             "Pauses of Python's garbage collector (every table waits them out).",
             buckets=buckets,
             sum_value=self.sum,
+        )
+        yield GaugeMetricFamily(
+            "pokerd_gc_pause_longest_seconds",
+            "The longest pause of Python's garbage collector since the server started.",
+            value=self.longest,
         )
         collections = CounterMetricFamily(
             "pokerd_gc_collections_total",

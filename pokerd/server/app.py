@@ -173,6 +173,11 @@ def create_app(
 
     @app.errorhandler(HTTPException)
     async def http_error(failure: HTTPException) -> Response:
+        # A route not found is kept on the request, with a traceback whose
+        # frames hold the request: a cycle, frozen by the collector while the
+        # request runs and then left for a sweep (docs/design.md, "The
+        # garbage collector"). Dropped, the request is freed when it ends.
+        (websocket if has_websocket_context() else request).routing_exception = None
         status = failure.code or 500
         if has_websocket_context():
             # The API has no WebSocket route: whatever werkzeug says of the

@@ -121,6 +121,12 @@ class HttpServer:
             # and every other connection with it, down.
             log.exception("an HTTP connection failed")
         finally:
+            # Hypercorn's connection is a cycle (the server holds its protocol,
+            # which holds the server's `protocol_send`): broken here, reference
+            # counting frees it at once, also if the collector froze it while
+            # the connection was open; else it waits for a sweep
+            # (docs/design.md, "The garbage collector").
+            vars(server).pop("protocol", None)
             self._open.discard(scope)
             if not self._open:
                 self._idle.set()
