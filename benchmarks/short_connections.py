@@ -23,7 +23,8 @@ every second. Ways (`--ways`, the first two by default):
 Figures per way: connections made (and failed or shed: no worker free),
 request latency, RSS at the start and the end of the measured window, its
 growth (a second, and a request) until the first full collection, the longest
-collector pause and the pauses over 50 ms (`pokerd_gc_pause_*`), the sweeps
+collector pause, the most CPU time a collection took (the rest of a pause
+waited for a core) and the pauses over 50 ms (`pokerd_gc_pause_*`), the sweeps
 the server logged, the longest time no table recorded an event (from the
 log's `recorded_at`), the bots' hands and errors, and the RSS every
 `--every` seconds. Printed as `name: value` lines and written as JSON under
@@ -397,6 +398,9 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
             },
             "gc_longest_pause_ms": round(
                 1000 * final["pokerd_gc_pause_longest_seconds"], 1
+            ),
+            "gc_longest_collection_cpu_ms": round(
+                1000 * final["pokerd_gc_pause_longest_cpu_seconds"], 1
             ),
             "gc_pauses_over_50ms": int(pauses - quick),
             "gc_full_collections": int(

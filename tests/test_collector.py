@@ -225,5 +225,6 @@ def test_collections_are_timed_into_the_metrics_while_watched() -> None:
 
     assert metrics.gc.count == 2
     assert metrics.gc.sum > 0
+    assert metrics.gc.longest_cpu > 0
     assert metrics.gc.collections(2) == 1
     assert metrics.gc.collections(0) == 1

@@ -229,7 +229,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     metrics.append_latency.observe(0.002)
     metrics.errors.inc("not_your_turn", "websocket")
     metrics.slow_consumers_dropped.inc("stalled")
-    metrics.gc.observe(0.001, 2)
+    metrics.gc.observe(0.001, 2, cpu_seconds=0.0005)
 
     text = metrics.render()
 
@@ -247,6 +247,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
         "pokerd_connections_opened_total",
         "pokerd_gc_pause_seconds",
         "pokerd_gc_pause_longest_seconds",
+        "pokerd_gc_pause_longest_cpu_seconds",
         "pokerd_gc_collections_total",
     ]
     assert len([line for line in body if line.startswith("# HELP ")]) == len(names)
@@ -263,6 +264,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     assert 'pokerd_slow_consumers_dropped_total{reason="stalled"} 1.0' in samples
     assert 'pokerd_gc_pause_seconds_bucket{le="0.001"} 1.0' in samples
     assert "pokerd_gc_pause_longest_seconds 0.001" in samples
+    assert "pokerd_gc_pause_longest_cpu_seconds 0.0005" in samples
     assert 'pokerd_gc_collections_total{generation="2"} 1.0' in samples
 
 

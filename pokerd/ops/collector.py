@@ -43,14 +43,21 @@ second at 6,000 sockets, and most growth is more sockets, not a leak."""
 
 @contextlib.contextmanager
 def timing_collections(metrics: Metrics) -> Iterator[None]:
-    """Time every collection into `metrics.gc` while inside."""
-    started = [0.0]
+    """Time every collection into `metrics.gc` while inside: the pause, and
+    the CPU time the collector worked in it (a pause longer than that waited
+    for a core, as any other work would have)."""
+    started = [0.0, 0.0]
 
     def callback(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
+            started[1] = time.thread_time()
         else:
-            metrics.gc.observe(time.perf_counter() - started[0], info["generation"])
+            metrics.gc.observe(
+                time.perf_counter() - started[0],
+                info["generation"],
+                cpu_seconds=time.thread_time() - started[1],
+            )
 
     gc.callbacks.append(callback)
     try:

@@ -155,13 +155,19 @@ class CollectorPauses:
         self.longest = 0.0
         """The longest pause so far: the buckets only bound it (2.5 s or more
         is all the last one says)."""
+        self.longest_cpu = 0.0
+        """The most CPU time one collection took: on a busy machine a pause
+        also waits for a core, which is not the collector's work."""
         self._by_generation: dict[int, int] = {}
 
-    def observe(self, seconds: float, generation: int) -> None:
+    def observe(
+        self, seconds: float, generation: int, *, cpu_seconds: float = 0.0
+    ) -> None:
         # A bucket is `le`: a pause equal to its bound is in it.
         self._buckets[bisect.bisect_left(self.bounds, seconds)] += 1
         self.sum += seconds
         self.longest = max(self.longest, seconds)
+        self.longest_cpu = max(self.longest_cpu, cpu_seconds)
         self._by_generation[generation] = self._by_generation.get(generation, 0) + 1
 
     @property
@@ -187,6 +193,12 @@ class CollectorPauses:
             "pokerd_gc_pause_longest_seconds",
             "The longest pause of Python's garbage collector since the server started.",
             value=self.longest,
+        )
+        yield GaugeMetricFamily(
+            "pokerd_gc_pause_longest_cpu_seconds",
+            "The most CPU time one collection took since the server started"
+            " (a longer pause waited for a core).",
+            value=self.longest_cpu,
         )
         collections = CounterMetricFamily(
             "pokerd_gc_collections_total",
