@@ -134,15 +134,7 @@ async def pokerd_serve(
         )
     try:
         client = HttpApi(port)
-        with trio.fail_after(STEP_S):
-            while True:
-                try:
-                    status, _ = await client.call("GET", "/healthz")
-                except OSError:
-                    await trio.sleep(0.05)
-                    continue
-                assert status == 200
-                break
+        await wait_healthy(client)
         yield Process(client, f"ws://127.0.0.1:{port}", process)
     finally:
         if process.returncode is None:
@@ -310,3 +302,16 @@ def log_as_seen_by(db: Path, table: str, seat: int | None) -> list[dict[str, Any
         {"seq": stored.seq, "event": codec.unstructure_event(redact_for(stored.event))}
         for stored in events
     ]
+
+
+async def wait_healthy(api: HttpApi) -> None:
+    """Until a server just started answers `GET /healthz` 200 (STEP_S at most)."""
+    with trio.fail_after(STEP_S):
+        while True:
+            try:
+                status, _ = await api.call("GET", "/healthz")
+            except OSError:
+                await trio.sleep(0.05)
+                continue
+            assert status == 200
+            return

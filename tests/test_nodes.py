@@ -30,6 +30,7 @@ from served import (
     log_file,
     new_table,
     sit,
+    wait_healthy,
 )
 from trio_websocket import ConnectionClosed
 
@@ -84,16 +85,7 @@ async def start(node: Node, db: str) -> None:
         node.process = await trio.lowlevel.open_process(
             command, stdout=output, stderr=output
         )
-    api = HttpApi(node.port)
-    with trio.fail_after(STEP_S):
-        while True:
-            try:
-                status, _ = await api.call("GET", "/healthz")
-            except OSError:
-                await trio.sleep(0.05)
-                continue
-            assert status == 200
-            return
+    await wait_healthy(HttpApi(node.port))
 
 
 async def terminate(node: Node) -> None:
