@@ -381,11 +381,13 @@ def one_way(way: str, args: argparse.Namespace) -> Json:
             "failed": tally.failed,
             "shed": tally.shed,
             "requests_per_s": round(tally.made / args.seconds, 1),
-            "latency_ms": {
+            "latency_ms": {  # none without requests (JSON has no NaN)
                 "p50": round(percentile(tally.latencies_ms, 50), 2),
                 "p99": round(percentile(tally.latencies_ms, 99), 2),
-                "max": round(max(tally.latencies_ms, default=0.0), 1),
-            },
+                "max": round(max(tally.latencies_ms), 1),
+            }
+            if tally.latencies_ms
+            else None,
             "server_cpu_share": round(cpu / args.seconds, 2),
             "rss_mb": {
                 "start": round(samples[0].rss_mb, 1),
