@@ -30,7 +30,7 @@ export class TurnAlert {
 
   showMuted() {
     this.button.setAttribute("aria-pressed", String(this.muted));
-    this.button.textContent = this.muted ? "🔇 Muted" : "🔔 Sound";
+    this.button.textContent = this.muted ? "Sound off" : "Sound on";
     this.button.setAttribute("aria-label", this.muted ? "Sound off (turn alert muted)" : "Sound on (turn alert)");
   }
 

@@ -214,7 +214,9 @@ function drawSeats(view) {
     const [kind, status] = seatStatus(view, seat);
     box.classList.toggle("mine", index === view.viewer);
     box.classList.toggle("folded", seat.folded);
-    box.classList.toggle("out", kind === "sitting-out" || kind === "waiting");
+    // Cards shown at showdown stay bright, whatever the seat does next.
+    box.classList.toggle("out", (kind === "sitting-out" || kind === "waiting") && !seat.shown_hand);
+    box.dataset.half = Math.sin(angle) < -0.2 ? "top" : "bottom";
     box.classList.toggle("to-act", view.to_act === index);
     box.dataset.inHand = String(seat.in_hand);
     box.dataset.status = kind;
@@ -256,7 +258,7 @@ function drawSeats(view) {
       dealer.className = "dealer";
       dealer.textContent = "D";
       dealer.setAttribute("aria-hidden", "true");
-      box.append(dealer);
+      plate.append(dealer); // on the plate's corner, clear of the hand's name
     }
     if (seat.bet > 0) {
       // Next to its own seat, toward the middle of the table.
