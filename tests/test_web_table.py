@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gwt import SECRET, stacked_deck
@@ -92,7 +93,12 @@ def act(
 def box(page: Page, selector: str) -> dict[str, float]:
     found = page.locator(selector).bounding_box()
     assert found is not None, f"{selector} is not laid out"
-    return dict(found)
+    return {
+        "x": found["x"],
+        "y": found["y"],
+        "width": found["width"],
+        "height": found["height"],
+    }
 
 
 def marked(page: Page, selector: str) -> list[str]:
@@ -176,6 +182,13 @@ async def test_a_showdown_names_each_hand_marks_its_cards_and_says_who_won_each_
                     # The board marks the main pot's winning five first.
                     assert marked(page, "#board") == ["2s", "4s", "7s"]
                     assert "Main pot: bot1 wins 120" in page.inner_text("#log-lines")
+                # Seats and cards are named for screen readers.
+                said = ann.get_attribute('.seat[data-seat="0"]', "aria-label") or ""
+                assert said.startswith("Seat 1: ann (you), 120 chips")
+                assert said.endswith("Two pair, aces and tens")
+                first_card = '.seat[data-seat="0"] .card >> nth=0'
+                assert ann.get_attribute(first_card, "aria-label") == "Ace of clubs"
+                assert ann.get_attribute("#fold", "aria-keyshortcuts") == "F"
                 # The side pot's line, pointed at, marks Ann's five instead.
                 ann.screenshot(path=SCREENSHOTS / "table-showdown-desktop.png")
                 bob.screenshot(path=SCREENSHOTS / "table-showdown-phone.png")
@@ -310,31 +323,30 @@ async def test_the_labels_of_seats_sitting_out_all_in_and_waiting(
 ) -> None:
     dealer = stacked(monkeypatch, ["2c3d", "4h5s", "AsKs"], "9h8d2h3cJc")
     async with served(tmp_path / "web.db") as server:
-        table = await new_table(server.api, max_seats=4, action_clock_ms=CLOCK_MS)
+        table = await new_table(server.api, max_seats=5, action_clock_ms=CLOCK_MS)
         ann, _, bob = await seat_three(server, table, dealer, [100, 100, 40])
-        status, _ = await server.api.call(
-            "POST",
-            f"/tables/{table}/requests",
-            body={"type": "act", "action": "raise", "amount": 40, "id": "bob-all-in"},
-            token=bob,
-        )
-        assert status == 200
-        status, _ = await server.api.call(
-            "POST",
-            f"/tables/{table}/requests",
-            body={"type": "sit_out", "id": "ann-out"},
-            token=ann,
-        )
-        assert status == 200
-        await sit(server.api, table, 3, "cid", buy_in=100)
+
+        async def request(token: str, body: dict[str, Any]) -> None:
+            status, answer = await server.api.call(
+                "POST",
+                f"/tables/{table}/requests",
+                body={**body, "id": f"t-{next(request_ids)}"},
+                token=token,
+            )
+            assert status == 200 and answer["type"] == "ack", answer
+
+        await request(bob, {"type": "act", "action": "raise", "amount": 40})
+        await request(ann, {"type": "sit_out"})
+        # Cid buys in for the maximum: there is no room to top up.
+        cid = await sit(server.api, table, 3, "cid", buy_in=200)
 
         def scenario() -> None:
             with chromium() as browser:
-                page = new_page(browser, PHONE, is_mobile=True, has_touch=True)
-                page.goto(f"{base_url(server)}/tables/{table}")
-                page.wait_for_selector('#hand-number[data-hand="1"]')
+                mine = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+                seat_in_page(mine, server, table, cid, 3)
+                mine.wait_for_selector('#hand-number[data-hand="1"]')
                 labels = {
-                    seat: page.text_content(f'.seat[data-seat="{seat}"] .status')
+                    seat: mine.text_content(f'.seat[data-seat="{seat}"] .status')
                     for seat in range(4)
                 }
                 assert labels == {
@@ -343,5 +355,30 @@ async def test_the_labels_of_seats_sitting_out_all_in_and_waiting(
                     2: "all in",
                     3: "waiting for big blind",
                 }
+                # No "0" to top up by: the field is empty, and says why.
+                assert mine.input_value("#top-up-amount") == ""
+                assert mine.get_attribute("#top-up-amount", "placeholder") == "at max"
+                assert mine.is_disabled("#top-up")
+                gap = box(mine, "#top-up")["x"] - (
+                    box(mine, "#top-up-amount")["x"]
+                    + box(mine, "#top-up-amount")["width"]
+                )
+                assert gap >= 4
+                mine.screenshot(path=SCREENSHOTS / "table-labels-phone.png")
+
+                # The sit-down dialog's buy-in label stays on one line.
+                page = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+                page.goto(f"{base_url(server)}/tables/{table}")
+                page.click('.seat[data-seat="4"] button.sit')
+                label = box(page, "#sit-form .label-text")
+                font = float(
+                    page.eval_on_selector(
+                        "#sit-form .label-text",
+                        "text => getComputedStyle(text).fontSize",
+                    ).removesuffix("px")
+                )
+                assert label["height"] < 2 * font  # one line, not three
+                assert page.inner_text("#sit-form .label-text") == "Buy-in (40 to 200)"
+                page.screenshot(path=SCREENSHOTS / "table-sit-dialog-phone.png")
 
         await in_browser(scenario)
