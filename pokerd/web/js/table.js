@@ -442,7 +442,10 @@ function playPreAction(view) {
   clearPreActions();
   if (action === null) return false;
   state.autoActed = turn;
-  send({ type: "act", action, amount: null });
+  send({ type: "act", action, amount: null }).then((answer) => {
+    // Refused (the table moved on): the buttons come back for this turn.
+    if (answer?.type === "error" && state.view) draw(state.view);
+  });
   return true;
 }
 
