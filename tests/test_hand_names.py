@@ -8,8 +8,8 @@ from pokerd.engine.hand_names import hand_name
 from pokerd.engine.poker import best_hand
 
 
-def cards(text: str) -> list[str]:
-    return [text[i : i + 2] for i in range(0, len(text), 2)]
+def cards(text: str) -> tuple[str, ...]:
+    return tuple(text[i : i + 2] for i in range(0, len(text), 2))
 
 
 @pytest.mark.parametrize(

@@ -213,10 +213,11 @@ def card_name(card: Card) -> str:
     return f"{card.rank}{card.suit}"
 
 
-def best_hand(hole: Sequence[str], board: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+def best_hand(
+    hole: tuple[str, ...], board: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
     """PokerKit's evaluation of a Hold'em hand: its label ("Flush") and the
-    five cards that make it (in PokerKit's order). Remembered like the
-    showdown's own evaluations: the same cards were just evaluated there."""
+    five cards that make it (in PokerKit's order)."""
     hand = StandardHighHand.from_game(
         tuple(_card(text) for text in hole), tuple(_card(text) for text in board)
     )

@@ -9,6 +9,7 @@ when it was dealt (`sat_before_hand`, the one place that says so).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 
 import attrs
@@ -26,7 +27,7 @@ from pokerd.engine.events import (
     PublicEvent,
 )
 from pokerd.engine.hand_names import hand_name
-from pokerd.engine.poker import best_hand, hole_position
+from pokerd.engine.poker import EVALUATIONS_KEPT, best_hand, hole_position
 from pokerd.engine.state import HandState, Seat, TableState
 
 Viewer = int | None
@@ -362,7 +363,14 @@ def _shown_hand(hand: HandState, shown: HoleCardsShown) -> ShownHand | None:
     )
     if len(board) < 3:
         return None  # shown before an all-in run-out: nothing to name yet
-    label, best = best_hand(shown.cards, board)
+    return _named_hand(shown.cards, board)
+
+
+@functools.lru_cache(maxsize=EVALUATIONS_KEPT)
+def _named_hand(hole: tuple[str, ...], board: tuple[str, ...]) -> ShownHand:
+    """Remembered (a value, shared safely): every view sent after a showdown
+    names its hands again, about 15 us a hand."""
+    label, best = best_hand(hole, board)
     return ShownHand(name=hand_name(label, best), cards=best)
 
 
