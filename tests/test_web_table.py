@@ -182,6 +182,13 @@ async def test_a_showdown_names_each_hand_marks_its_cards_and_says_who_won_each_
                     # The board marks the main pot's winning five first.
                     assert marked(page, "#board") == ["2s", "4s", "7s"]
                     assert "Main pot: bot1 wins 120" in page.inner_text("#log-lines")
+                    # The log, scrolled to its end, shows whole lines only.
+                    top, shown, lines = page.eval_on_selector(
+                        "#log-lines",
+                        "log => [log.scrollTop, log.clientHeight, log.children.length]",
+                    )
+                    assert lines > 8 and top > 0
+                    assert shown == 160 and top % 20 == 0
                 # Seats and cards are named for screen readers.
                 said = ann.get_attribute('.seat[data-seat="0"]', "aria-label") or ""
                 assert said.startswith("Seat 1: ann (you), 120 chips")
@@ -280,6 +287,7 @@ async def test_keys_pre_actions_a_fixed_action_area_and_the_folded_label(
                 act(server, table, bb, "check")
                 bob.wait_for_selector("#actions:visible")
                 assert bob.is_hidden("#fold")
+                bob.screenshot(path=SCREENSHOTS / "table-to-act-turn-desktop.png")
                 bob.keyboard.press("f")
                 bob.keyboard.press("c")
                 bob.wait_for_selector(f'{bob_acted}:has-text("checks")')
