@@ -375,6 +375,65 @@ def test_the_losers_muck_and_the_winner_shows_cards_with_proofs_that_verify() ->
         assert "Kh" not in repr(table_view)
 
 
+def test_a_shown_hand_is_named_with_its_five_cards_from_pokerkit() -> None:
+    # Seat 0's aces make three of a kind with the board; the others muck.
+    state = three_handed("AsAh", "KsKh", "2c7d", board="AdKd3c8h9s")
+    rest = everyone_checks_or_calls(state)
+
+    for viewer in (None, 0, 1):
+        seats = view(rest.state, viewer).seats
+        winner = seats[0]
+        assert winner is not None and winner.shown_hand is not None
+        assert winner.shown_hand.name == "Three of a kind, aces"
+        assert sorted(winner.shown_hand.cards) == sorted(["As", "Ah", "Ad", "Kd", "9s"])
+        for loser in (seats[1], seats[2]):
+            assert loser is not None and loser.shown_hand is None
+
+
+def test_a_hand_shown_before_the_board_is_named_once_the_flop_is_out() -> None:
+    # Everyone all in pre-flop: the cards are shown, then the board runs out.
+    state = three_handed("AsAh", "KsKh", "2c7d", board="AdKd3c8h9s")
+    all_in = when(state, act(2, "all_in"), act(0, "call"), act(1, "call"))
+
+    shown_early = [
+        index
+        for index, step in enumerate(all_in.events)
+        if isinstance(step, HoleCardsShown)
+    ]
+    first_board = next(
+        index
+        for index, step in enumerate(all_in.events)
+        if isinstance(step, BoardDealt)
+    )
+    assert shown_early and shown_early[0] < first_board
+    seats = view(all_in.state, None).seats
+    named = {
+        seat.seat: seat.shown_hand.name
+        for seat in seats
+        if seat is not None and seat.shown_hand is not None
+    }
+    assert named == {
+        0: "Three of a kind, aces",
+        1: "Three of a kind, kings",
+        2: "High card, ace",
+    }
+
+
+def test_a_folded_seat_is_marked_folded_until_the_hand_ends() -> None:
+    state = three_handed()
+    folded = when(state, act(2, "fold")).state
+
+    for viewer in (None, 2):
+        seats = view(folded, viewer).seats
+        assert [seat.folded for seat in seats if seat is not None] == [
+            False,
+            False,
+            True,
+        ]
+    ended = everyone_folds(folded).state
+    assert not any(seat.folded for seat in view(ended, None).seats if seat)
+
+
 def test_the_first_to_show_shows_even_a_losing_hand() -> None:
     # Seat 0 is first to show on the river and loses to seat 1's aces.
     state = given(*table(100, 100, 100), deal(["7c2d", "AcAd", "8h3s"], "AsKs9d5c4h"))

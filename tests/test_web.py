@@ -297,6 +297,25 @@ def from_trio(function: Callable[..., Any], *args: Any, **options: Any) -> Any:
     return trio.from_thread.run(partial(function, *args, **options))
 
 
+def result_lines(view: Any) -> list[str]:
+    """What the page says of who won which pot, from the server's view: the
+    pot when there are several, the amount, and the hand's name if shown."""
+    seats = view["seats"]
+    pots = view["results"]
+    lines = []
+    for index, pot in enumerate(pots):
+        where = ""
+        if len(pots) > 1:
+            side = f"Side pot {index}" if len(pots) > 2 else "Side pot"
+            where = ("Main pot" if index == 0 else side) + ": "
+        for share in pot["shares"]:
+            seat = seats[share["seat"]]
+            shown = seat["shown_hand"]
+            how = f" with {shown['name']}" if shown else ""
+            lines.append(f"{where}{seat['name']} wins {share['amount']}{how}")
+    return lines
+
+
 async def test_two_browsers_and_bots_play_to_showdown(tmp_path: Path) -> None:
     async with served(tmp_path / "web.db") as server, trio.open_nursery() as nursery:
         table = await new_table(server.api, max_seats=4, action_clock_ms=CLOCK_MS)
@@ -363,12 +382,7 @@ async def test_two_browsers_and_bots_play_to_showdown(tmp_path: Path) -> None:
                     if seat["cards"]:
                         assert face_cards(ann, seat["seat"]) == seat["cards"]
                         assert face_cards(bob, seat["seat"]) == seat["cards"]
-                names = [seat and seat["name"] for seat in spectator["seats"]]
-                winners = [
-                    f"{names[share['seat']]} wins {share['amount']}"
-                    for pot in spectator["results"]
-                    for share in pot["shares"]
-                ]
+                winners = result_lines(spectator)
                 assert ann.locator("#results .winner").all_inner_texts() == winners
                 ann.screenshot(path=SCREENSHOTS / "table-showdown-desktop.png")
                 bob.screenshot(path=SCREENSHOTS / "table-showdown-phone.png")

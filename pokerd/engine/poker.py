@@ -211,3 +211,14 @@ def apply_step(game: HandGame, started: HandStarted, step: HandStep) -> None:
 
 def card_name(card: Card) -> str:
     return f"{card.rank}{card.suit}"
+
+
+def best_hand(
+    hole: tuple[str, ...], board: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """PokerKit's evaluation of a Hold'em hand: its label ("Flush") and the
+    five cards that make it (in PokerKit's order)."""
+    hand = StandardHighHand.from_game(
+        tuple(_card(text) for text in hole), tuple(_card(text) for text in board)
+    )
+    return str(hand.entry.label), tuple(card_name(card) for card in hand.cards)

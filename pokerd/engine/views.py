@@ -9,6 +9,7 @@ when it was dealt (`sat_before_hand`, the one place that says so).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 
 import attrs
@@ -25,11 +26,22 @@ from pokerd.engine.events import (
     PotResult,
     PublicEvent,
 )
-from pokerd.engine.poker import hole_position
+from pokerd.engine.hand_names import hand_name
+from pokerd.engine.poker import EVALUATIONS_KEPT, best_hand, hole_position
 from pokerd.engine.state import HandState, Seat, TableState
 
 Viewer = int | None
 """A seat, or None for a spectator."""
+
+
+@attrs.frozen(kw_only=True)
+class ShownHand:
+    """What a seat's shown cards make with the board, as PokerKit evaluates it."""
+
+    name: str
+    """In words: "Flush, king high", "Two pair, aces and tens"."""
+    cards: tuple[str, ...]
+    """The five cards that make it (hole and board)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +63,11 @@ class SeatView:
     """Face-down cards the seat holds that this viewer cannot see."""
     proofs: tuple[CardProof, ...]
     """Commitment proofs for `cards`."""
+    folded: bool = False
+    """Dealt into the current hand, and folded."""
+    shown_hand: ShownHand | None = None
+    """What the cards shown at showdown make with the board (three board
+    cards at least); None for cards not shown."""
 
 
 @attrs.frozen(kw_only=True)
@@ -290,7 +307,8 @@ def _seat_view(
     assert seat is not None
     hand = state.hand
     position = dealt_position(state, index)
-    stack, bet, in_hand, all_in = seat.stack, 0, False, False
+    stack, bet, in_hand, all_in, folded = seat.stack, 0, False, False, False
+    shown_hand: ShownHand | None = None
     cards: tuple[str, ...] = ()
     proofs: tuple[CardProof, ...] = ()
     hidden = 0
@@ -300,9 +318,11 @@ def _seat_view(
             stack, bet = poker.stacks[position], poker.bets[position]
             in_hand = poker.statuses[position]
             all_in = in_hand and stack == 0
+            folded = not in_hand
         shown = _shown(hand, index)
         if shown is not None:
             cards, proofs = shown.cards, shown.proofs
+            shown_hand = _shown_hand(hand, shown)
         elif viewer == index:
             cards = hole_cards(hand.started, index)
             if with_proofs:
@@ -322,6 +342,8 @@ def _seat_view(
         cards=cards,
         hidden_cards=hidden,
         proofs=proofs if with_proofs else (),
+        folded=folded,
+        shown_hand=shown_hand,
     )
 
 
@@ -330,6 +352,26 @@ def _shown(hand: HandState, seat: int) -> HoleCardsShown | None:
         if isinstance(step, HoleCardsShown) and step.seat == seat:
             return step
     return None
+
+
+def _shown_hand(hand: HandState, shown: HoleCardsShown) -> ShownHand | None:
+    board = tuple(
+        card
+        for step in hand.steps
+        if isinstance(step, BoardDealt)
+        for card in step.cards
+    )
+    if len(board) < 3:
+        return None  # shown before an all-in run-out: nothing to name yet
+    return _named_hand(shown.cards, board)
+
+
+@functools.lru_cache(maxsize=EVALUATIONS_KEPT)
+def _named_hand(hole: tuple[str, ...], board: tuple[str, ...]) -> ShownHand:
+    """Remembered (a value, shared safely): every view sent after a showdown
+    names its hands again, about 15 us a hand."""
+    label, best = best_hand(hole, board)
+    return ShownHand(name=hand_name(label, best), cards=best)
 
 
 def _pots(hand: HandState) -> tuple[PotView, ...]:

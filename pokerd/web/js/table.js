@@ -3,12 +3,24 @@
 import { call, forgetSeat, liveUrl, saveSeat, savedSeat } from "./api.js";
 import { card, cardBack, cardText } from "./cards.js";
 import { TableConnection } from "./connection.js";
+import { TurnAlert } from "./alert.js";
 
-const LOG_LINES = 40;
+const LOG_LINES = 80;
+// How far back a page that joins mid-hand looks for the hand's first event.
+const BACKFILL_EVENTS = 400;
 const $ = (selector) => document.querySelector(selector);
 
 const table = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
-const state = { connection: null, view: null, names: new Map(), live: null };
+const state = {
+  connection: null,
+  view: null,
+  names: new Map(),
+  live: null,
+  pre: { choice: null, amount: 0, situation: null },
+  autoActed: null, // the turn a pre-action was sent for
+  highlight: null, // the seat whose best five cards the board shows
+  alert: null,
+};
 window.pokerdTable = state; // for tests and the curious: the connection's state
 
 function setText(selector, text) {
@@ -26,13 +38,17 @@ function showNotice(text, kind = "error") {
   }, 8000);
 }
 
+function announce(text) {
+  setText("#announcer", text);
+}
+
 function nameOf(seat) {
   return state.names.get(seat) ?? `seat ${seat + 1}`;
 }
 
 // The hand log
 
-function describe(event) {
+function describe(event, view) {
   switch (event.type) {
     case "player_seated":
       state.names.set(event.seat, event.name);
@@ -73,26 +89,63 @@ function describe(event) {
       return `${nameOf(event.seat)} shows ${event.cards.map(cardText).join(" ")}`;
     case "hole_cards_mucked":
       return `${nameOf(event.seat)} mucks`;
-    case "hand_ended":
-      return event.pots
-        .flatMap((pot) => pot.shares.map((share) => `${nameOf(share.seat)} wins ${share.amount}`))
-        .join(", ");
+    case "hand_ended": {
+      const shown = view && view.hand === event.hand ? view : null;
+      return resultLines(event.pots, shown)
+        .map((line) => line.text)
+        .join("; ");
+    }
     default:
       return null;
   }
 }
 
-function logEvent({ seq, event }) {
-  const text = describe(event);
+// The result's line names the hands once a view of the ended hand is drawn
+// (the view comes with the last event of a batch, maybe after hand_ended).
+function nameHandsInLog(view) {
+  if (view.hand_in_progress || view.hand === 0) return;
+  const line = $(`#log-lines li[data-type="hand_ended"][data-hand="${view.hand}"]`);
+  if (line) line.textContent = resultLines(view.results, view).map((each) => each.text).join("; ");
+}
+
+function logEvent({ seq, event, view = null }) {
+  const lines = $("#log-lines");
+  if (lines.querySelector(`li[data-seq="${seq}"]`)) return; // already there
+  const text = describe(event, view);
   if (!text) return;
   const line = document.createElement("li");
   line.textContent = text;
   line.dataset.seq = seq;
   line.dataset.type = event.type;
-  const lines = $("#log-lines");
-  lines.append(line);
+  if (event.hand !== undefined) line.dataset.hand = event.hand;
+  // In seq order: lines fetched for a page that joined mid-hand come late.
+  const later = [...lines.children].find((other) => Number(other.dataset.seq) > seq);
+  lines.insertBefore(line, later ?? null);
   while (lines.children.length > LOG_LINES) lines.firstElementChild.remove();
-  lines.scrollTop = lines.scrollHeight;
+  if (!later) lines.scrollTop = lines.scrollHeight;
+}
+
+// A page that starts from a snapshot has seen none of the hand's events:
+// fetch them (as this viewer may see them) and log the hand so far.
+async function backfill(connection, seq) {
+  const view = connection.view;
+  if (!view || view.hand === 0 || connection.epoch === null) return;
+  const query = `after=${Math.max(0, seq - BACKFILL_EVENTS)}&wait=0&epoch=${encodeURIComponent(connection.epoch)}`;
+  let page;
+  try {
+    const response = await fetch(`/tables/${table}/events?${query}`, { headers: connection.headers() });
+    if (!response.ok) return;
+    page = await response.json();
+  } catch (failure) {
+    return; // the log just starts later
+  }
+  if (!page.recovered || state.connection !== connection) return;
+  const events = page.events.filter((message) => message.seq <= seq);
+  const dealt = events.findLastIndex(
+    (message) => message.event.type === "hand_dealt" && message.event.hand === view.hand,
+  );
+  if (dealt < 0) return;
+  for (const message of events.slice(dealt)) logEvent({ ...message, view: null });
 }
 
 // Drawing the view
@@ -104,10 +157,27 @@ function seatPosition(index, size, bottom) {
   return { x: 50 + (narrow ? 36 : 46) * Math.cos(angle), y: 50 + 44 * Math.sin(angle), angle };
 }
 
+function betsOnStreet(view) {
+  return view.seats.reduce((sum, seat) => sum + (seat ? seat.bet : 0), 0);
+}
+
 function potTotal(view) {
-  const pots = view.pots.reduce((sum, pot) => sum + pot.amount, 0);
-  const bets = view.seats.reduce((sum, seat) => sum + (seat ? seat.bet : 0), 0);
-  return pots + bets;
+  return view.pots.reduce((sum, pot) => sum + pot.amount, 0) + betsOnStreet(view);
+}
+
+function highestBet(view) {
+  return Math.max(0, ...view.seats.map((seat) => (seat ? seat.bet : 0)));
+}
+
+// A seat's label, in words (not only dimming): what it is doing now.
+function seatStatus(view, seat) {
+  if (seat.leaving) return ["leaving", "leaving"];
+  if (seat.sitting_out) return ["sitting-out", "sitting out"];
+  if (seat.folded) return ["folded", "folded"];
+  if (seat.all_in) return ["all-in", "all in"];
+  const dealtIn = seat.in_hand || seat.cards.length > 0 || seat.hidden_cards > 0;
+  if (view.hand > 0 && seat.waiting_for_big_blind && !dealtIn) return ["waiting", "waiting for big blind"];
+  return ["", ""];
 }
 
 function drawSeats(view) {
@@ -115,19 +185,23 @@ function drawSeats(view) {
   seats.replaceChildren();
   const size = view.seats.length;
   const bottom = view.viewer ?? 0;
+  const over = !view.hand_in_progress && view.hand > 0;
   view.seats.forEach((seat, index) => {
     const { x, y, angle } = seatPosition(index, size, bottom);
     const box = document.createElement("div");
     box.className = "seat";
     box.dataset.seat = index;
+    box.setAttribute("role", "listitem");
     box.style.left = `${x}%`;
     box.style.top = `${y}%`;
     if (seat === null) {
       box.classList.add("empty");
+      box.setAttribute("aria-label", `Seat ${index + 1}: empty`);
       if (view.viewer === null) {
         const button = document.createElement("button");
         button.className = "sit";
         button.textContent = "Sit here";
+        button.setAttribute("aria-label", `Sit at seat ${index + 1}`);
         button.addEventListener("click", () => openSitDialog(index));
         box.append(button);
       } else {
@@ -137,28 +211,41 @@ function drawSeats(view) {
       return;
     }
     state.names.set(index, seat.name);
+    const [kind, status] = seatStatus(view, seat);
     box.classList.toggle("mine", index === view.viewer);
-    box.classList.toggle("folded", view.hand_in_progress && !seat.in_hand && seat.cards.length === 0 && seat.hidden_cards === 0);
+    box.classList.toggle("folded", seat.folded);
+    // Cards shown at showdown stay bright, whatever the seat does next.
+    box.classList.toggle("out", (kind === "sitting-out" || kind === "waiting") && !seat.shown_hand);
+    box.dataset.half = Math.sin(angle) < -0.2 ? "top" : "bottom";
     box.classList.toggle("to-act", view.to_act === index);
     box.dataset.inHand = String(seat.in_hand);
+    box.dataset.status = kind;
     const cards = document.createElement("div");
     cards.className = "hole";
-    for (const code of seat.cards) cards.append(card(code));
+    const best = seat.shown_hand ? new Set(seat.shown_hand.cards) : null;
+    for (const code of seat.cards) {
+      const face = card(code);
+      if (best) face.classList.add(best.has(code) ? "best" : "unused");
+      cards.append(face);
+    }
     for (let n = 0; n < seat.hidden_cards; n += 1) cards.append(cardBack());
     const plate = document.createElement("div");
     plate.className = "plate";
-    const status = seat.leaving
-      ? "leaving"
-      : seat.sitting_out
-        ? "sitting out"
-        : seat.all_in
-          ? "all in"
-          : "";
     plate.innerHTML = `<span class="name"></span><span class="stack"></span><span class="status"></span>`;
     plate.querySelector(".name").textContent = seat.name;
     plate.querySelector(".stack").textContent = String(seat.stack);
-    plate.querySelector(".status").textContent = status;
+    const badge = plate.querySelector(".status");
+    badge.textContent = status;
+    badge.dataset.kind = kind;
     box.append(cards, plate);
+    if (seat.shown_hand) {
+      const named = document.createElement("div");
+      named.className = "hand-name";
+      named.textContent = seat.shown_hand.name;
+      const won = over && view.results.some((pot) => pot.shares.some((share) => share.seat === index));
+      named.classList.toggle("won", won);
+      box.append(named);
+    }
     if (view.to_act === index && view.deadline_ms) {
       const clock = document.createElement("div");
       clock.className = "clock";
@@ -170,48 +257,107 @@ function drawSeats(view) {
       const dealer = document.createElement("div");
       dealer.className = "dealer";
       dealer.textContent = "D";
-      box.append(dealer);
+      dealer.setAttribute("aria-hidden", "true");
+      plate.append(dealer); // on the plate's corner, clear of the hand's name
     }
     if (seat.bet > 0) {
+      // Next to its own seat, toward the middle of the table.
       const bet = document.createElement("div");
       bet.className = "bet";
       bet.textContent = String(seat.bet);
-      bet.style.left = `${50 + 30 * Math.cos(angle)}%`;
-      bet.style.top = `${50 + 26 * Math.sin(angle)}%`;
       bet.dataset.seat = index;
-      seats.append(bet);
+      bet.style.left = `calc(50% - ${Math.cos(angle).toFixed(3)} * var(--bet-reach-x))`;
+      bet.style.top = `calc(50% - ${Math.sin(angle).toFixed(3)} * var(--bet-reach-y))`;
+      box.append(bet);
     }
+    const words = [`Seat ${index + 1}: ${seat.name}${index === view.viewer ? " (you)" : ""}`, `${seat.stack} chips`];
+    if (seat.bet > 0) words.push(`bet ${seat.bet}`);
+    if (status) words.push(status);
+    if (view.button === index) words.push("dealer");
+    if (view.to_act === index) words.push("to act");
+    if (seat.shown_hand) words.push(seat.shown_hand.name);
+    box.setAttribute("aria-label", words.join(", "));
     seats.append(box);
   });
 }
 
+// Who won which pot, in words: [{pot, seat, text}].
+function resultLines(pots, view) {
+  const lines = [];
+  pots.forEach((pot, index) => {
+    const where = pots.length === 1 ? "" : index === 0 ? "Main pot: " : `Side pot ${pots.length > 2 ? `${index} ` : ""}`.trimEnd() + ": ";
+    for (const share of pot.shares) {
+      const shown = view?.seats[share.seat]?.shown_hand;
+      const how = shown ? ` with ${shown.name}` : "";
+      lines.push({ pot: index, seat: share.seat, text: `${where}${nameOf(share.seat)} wins ${share.amount}${how}` });
+    }
+  });
+  return lines;
+}
+
+// The board marks the five cards of one winner's hand (the main pot's, or
+// the one whose result line is pointed at).
+function markBoard(view) {
+  const seat = state.highlight === null ? null : view.seats[state.highlight];
+  const best = seat?.shown_hand ? new Set(seat.shown_hand.cards) : null;
+  for (const face of document.querySelectorAll("#board .card")) {
+    face.classList.toggle("best", best !== null && best.has(face.dataset.card));
+    face.classList.toggle("unused", best !== null && !best.has(face.dataset.card));
+  }
+  for (const line of document.querySelectorAll("#results .winner")) {
+    line.classList.toggle("marked", Number(line.dataset.seat) === state.highlight);
+  }
+}
+
 function drawCenter(view) {
-  const board = $("#board");
-  board.replaceChildren(...view.board.map(card));
+  $("#board").replaceChildren(...view.board.map(card));
+  const total = $("#pot-total");
+  total.hidden = !view.hand_in_progress;
+  total.textContent = `Pot ${potTotal(view)}`;
   const pots = $("#pots");
   pots.replaceChildren();
-  view.pots.forEach((pot, index) => {
-    const line = document.createElement("div");
-    line.className = "pot";
-    line.textContent = `${index === 0 ? "Pot" : `Side pot ${index}`}: ${pot.amount}`;
-    pots.append(line);
-  });
+  if (view.pots.length > 1) {
+    view.pots.forEach((pot, index) => {
+      const line = document.createElement("span");
+      line.className = "pot";
+      line.textContent = `${index === 0 ? "Main" : `Side ${view.pots.length > 2 ? index : ""}`.trimEnd()} ${pot.amount}`;
+      pots.append(line);
+    });
+  }
   const results = $("#results");
   results.replaceChildren();
-  if (!view.hand_in_progress) {
-    for (const pot of view.results) {
-      for (const share of pot.shares) {
-        const line = document.createElement("div");
-        line.className = "winner";
-        line.textContent = `${nameOf(share.seat)} wins ${share.amount}`;
-        results.append(line);
-      }
+  const over = !view.hand_in_progress && view.hand > 0;
+  state.highlight = null;
+  if (over) {
+    const lines = resultLines(view.results, view);
+    for (const { pot, seat, text } of lines) {
+      const line = document.createElement("button");
+      line.type = "button";
+      line.className = "winner";
+      line.dataset.pot = pot;
+      line.dataset.seat = seat;
+      line.textContent = text;
+      const mark = () => {
+        state.highlight = seat;
+        markBoard(view);
+      };
+      line.addEventListener("mouseenter", mark);
+      line.addEventListener("focus", mark);
+      line.addEventListener("click", mark);
+      results.append(line);
     }
+    const first = lines.find((line) => view.seats[line.seat]?.shown_hand);
+    state.highlight = first ? first.seat : null;
   }
+  markBoard(view);
   const hand = $("#hand-number");
   hand.dataset.hand = view.hand;
   hand.dataset.inProgress = String(view.hand_in_progress);
   hand.textContent = view.hand ? `Hand #${view.hand}${view.hand_in_progress ? "" : " · over"}` : "Waiting for players";
+}
+
+function mySeat(view) {
+  return view.viewer === null ? null : view.seats[view.viewer];
 }
 
 function drawActions(view) {
@@ -222,12 +368,12 @@ function drawActions(view) {
   $("#fold").hidden = !legal.fold;
   $("#check").hidden = !legal.check;
   $("#call").hidden = legal.call === 0;
-  $("#call").textContent = `Call ${legal.call}`;
+  $("#call .label").textContent = `Call ${legal.call}`;
   const canRaise = legal.min_raise_to !== null && legal.max_raise_to !== null;
   $("#raise-box").hidden = !canRaise;
   if (!canRaise) return;
-  const facing = Math.max(...view.seats.map((seat) => (seat ? seat.bet : 0)));
-  $("#raise").textContent = facing > 0 ? "Raise to" : "Bet";
+  const facing = highestBet(view);
+  $("#raise .label").textContent = facing > 0 ? "Raise to" : "Bet";
   const amount = $("#amount");
   const range = $("#amount-range");
   for (const input of [amount, range]) {
@@ -247,17 +393,111 @@ function drawActions(view) {
   $("#all-in-size").dataset.amount = legal.max_raise_to;
 }
 
+// Pre-actions: chosen while it is not my turn, played when it comes, and
+// cleared when the situation they were chosen in changes (a new street or
+// hand; "Call N" also when the price to call is no longer N).
+
+function toCall(view, mine) {
+  return Math.min(mine.stack, Math.max(0, highestBet(view) - mine.bet));
+}
+
+function clearPreActions() {
+  state.pre = { ...state.pre, choice: null, amount: 0 };
+  for (const box of document.querySelectorAll("#pre-actions input")) box.checked = false;
+}
+
+function drawPreActions(view) {
+  const mine = mySeat(view);
+  const offered =
+    mine !== null &&
+    view.hand_in_progress &&
+    mine.in_hand &&
+    !mine.all_in &&
+    view.legal === null &&
+    view.to_act !== view.viewer;
+  const situation = `${view.hand}/${view.board.length}`;
+  if (state.pre.situation !== situation) {
+    clearPreActions();
+    state.pre.situation = situation;
+  }
+  $("#pre-actions").hidden = !offered;
+  if (!offered) return;
+  const price = toCall(view, mine);
+  if (state.pre.choice === "call" && state.pre.amount !== price) clearPreActions();
+  $("#pre-call").dataset.amount = price;
+  setText("#pre-call-label", price === 0 ? "Check" : `Call ${price}`);
+}
+
+// My turn with a pre-action chosen: play it (once).
+function playPreAction(view) {
+  const legal = view.legal;
+  const choice = state.pre.choice;
+  if (legal === null || choice === null) return false;
+  const turn = `${view.hand}/${view.board.length}/${view.deadline_ms}`;
+  if (state.autoActed === turn) return false;
+  let action = null;
+  if (choice === "check_fold") action = legal.check ? "check" : "fold";
+  else if (choice === "call_any") action = legal.check ? "check" : "call";
+  else if (choice === "call" && legal.call === state.pre.amount) action = legal.check ? "check" : "call";
+  clearPreActions();
+  if (action === null) return false;
+  state.autoActed = turn;
+  send({ type: "act", action, amount: null }).then((answer) => {
+    // Refused (the table moved on): the buttons come back for this turn.
+    if (answer?.type === "error" && state.view) draw(state.view);
+  });
+  return true;
+}
+
 function drawControls(view) {
-  const mine = view.viewer === null ? null : view.seats[view.viewer];
+  const mine = mySeat(view);
   $("#controls").hidden = !mine;
   if (!mine) return;
   $("#sit-out").hidden = mine.sitting_out;
   $("#come-back").hidden = !mine.sitting_out;
   const topUp = $("#top-up-amount");
   if (view.config) {
-    topUp.max = Math.max(0, view.config.max_buy_in - mine.stack);
-    if (!topUp.value) topUp.value = topUp.max;
+    const room = Math.max(0, view.config.max_buy_in - mine.stack);
+    topUp.max = room;
+    topUp.disabled = $("#top-up").disabled = room === 0;
+    topUp.placeholder = room === 0 ? "at max" : `up to ${room}`;
+    // Offer the room left, never "0"; a value the player typed is kept.
+    if (room === 0) topUp.value = "";
+    else if (!topUp.value || topUp.dataset.offered === topUp.value) topUp.value = room;
+    topUp.dataset.offered = room === 0 ? "" : String(room);
   }
+}
+
+function drawWaitingNote(view) {
+  const mine = mySeat(view);
+  const note = $("#waiting-note");
+  const shown = $("#actions").hidden && $("#pre-actions").hidden;
+  note.hidden = !shown;
+  if (!shown) return;
+  let text = "";
+  if (mine === null) text = view.viewer === null ? "Watching. Pick an empty seat to play." : "";
+  else if (mine.sitting_out) text = "You are sitting out.";
+  else if (mine.all_in && view.hand_in_progress) text = "You are all in.";
+  else if (mine.folded) text = "You folded. Next hand soon.";
+  else if (view.hand_in_progress && !mine.in_hand) text = "You are dealt in from the next hand.";
+  else text = "Waiting for the next hand.";
+  note.textContent = text;
+}
+
+// My turn came: a sound, a flashing title, and words for screen readers.
+function noticeTurn(view) {
+  const mine = view.legal !== null;
+  const turn = mine ? `${view.hand}/${view.board.length}/${view.deadline_ms}` : null;
+  if (turn === state.turn) return;
+  state.turn = turn;
+  if (!mine) {
+    state.alert.stop();
+    return;
+  }
+  state.alert.start();
+  const legal = view.legal;
+  const price = legal.check ? "check or bet" : `${legal.call} to call`;
+  announce(`Your turn: ${price}. Pot ${potTotal(view)}.`);
 }
 
 function draw(view) {
@@ -268,7 +508,17 @@ function draw(view) {
   drawSeats(view);
   drawCenter(view);
   drawActions(view);
+  drawPreActions(view);
   drawControls(view);
+  if (playPreAction(view)) {
+    // Sent already: no sound, and the buttons stay down until it is applied.
+    state.turn = `${view.hand}/${view.board.length}/${view.deadline_ms}`;
+    $("#actions").hidden = true;
+  } else {
+    noticeTurn(view);
+  }
+  drawWaitingNote(view);
+  nameHandsInLog(view);
   tick();
 }
 
@@ -298,6 +548,10 @@ async function send(message) {
   }
 }
 
+function raiseAction() {
+  return highestBet(state.view) > 0 ? "raise" : "bet";
+}
+
 function wireActions() {
   $("#fold").addEventListener("click", () => send({ type: "act", action: "fold", amount: null }));
   $("#check").addEventListener("click", () => send({ type: "act", action: "check", amount: null }));
@@ -323,15 +577,83 @@ function wireActions() {
       return;
     }
     // Sent as typed: the server is the judge, and its message is shown.
-    const facing = Math.max(...state.view.seats.map((seat) => (seat ? seat.bet : 0)));
-    send({ type: "act", action: facing > 0 ? "raise" : "bet", amount: value });
+    send({ type: "act", action: raiseAction(), amount: value });
   });
+  for (const box of document.querySelectorAll("#pre-actions input")) {
+    box.addEventListener("change", () => {
+      const choice = box.checked ? box.dataset.choice : null;
+      for (const other of document.querySelectorAll("#pre-actions input")) {
+        if (other !== box) other.checked = false;
+      }
+      state.pre.choice = choice;
+      state.pre.amount = choice === "call" ? Number($("#pre-call").dataset.amount) : 0;
+    });
+  }
   $("#sit-out").addEventListener("click", () => send({ type: "sit_out" }));
   $("#come-back").addEventListener("click", () => send({ type: "come_back" }));
   $("#leave").addEventListener("click", () => send({ type: "leave" }));
   $("#top-up").addEventListener("click", () => {
     const value = Number.parseInt($("#top-up-amount").value, 10);
     send({ type: "top_up", amount: Number.isFinite(value) ? value : 0 });
+  });
+}
+
+// Keyboard: F fold, C check or call, R to the amount (Enter confirms it,
+// the arrow keys step it by a big blind, Shift by ten), Escape leaves it.
+
+function usable(selector) {
+  const element = $(selector);
+  return !$("#actions").hidden && !element.hidden && !element.disabled && element.offsetParent !== null;
+}
+
+function stepAmount(direction, big) {
+  const view = state.view;
+  const amount = $("#amount");
+  const step = (view?.config?.big_blind ?? 1) * (big ? 10 : 1);
+  const low = Number(amount.min);
+  const high = Number(amount.max);
+  const now = Number.parseInt(amount.value, 10);
+  const start = Number.isFinite(now) ? now : low;
+  const next = Math.max(low, Math.min(high, start + direction * step));
+  amount.value = $("#amount-range").value = next;
+}
+
+function wireKeyboard() {
+  document.addEventListener("keydown", (pressed) => {
+    if (pressed.ctrlKey || pressed.metaKey || pressed.altKey) return;
+    if ($("#sit-dialog").open) return;
+    const target = pressed.target;
+    const onAmount = target === $("#amount") || target === $("#amount-range");
+    if (onAmount && ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(pressed.key)) {
+      pressed.preventDefault();
+      stepAmount(pressed.key === "ArrowUp" || pressed.key === "ArrowRight" ? 1 : -1, pressed.shiftKey);
+      return;
+    }
+    if (onAmount && pressed.key === "Escape") {
+      target.blur();
+      return;
+    }
+    const typing = target instanceof HTMLInputElement && ["text", "number"].includes(target.type);
+    if (typing || target instanceof HTMLTextAreaElement) return;
+    switch (pressed.key.toLowerCase()) {
+      case "f":
+        if (usable("#fold")) $("#fold").click();
+        else return;
+        break;
+      case "c":
+        if (usable("#check")) $("#check").click();
+        else if (usable("#call")) $("#call").click();
+        else return;
+        break;
+      case "r":
+        if (!usable("#raise-box")) return;
+        $("#amount").focus();
+        $("#amount").select();
+        break;
+      default:
+        return;
+    }
+    pressed.preventDefault();
   });
 }
 
@@ -388,6 +710,10 @@ function follow(token) {
     badge.textContent = detail;
   });
   connection.addEventListener("event", ({ detail }) => logEvent(detail));
+  connection.addEventListener("snapshot", ({ detail }) => {
+    // After the view is drawn: the backfill asks which hand it shows.
+    queueMicrotask(() => backfill(connection, detail.seq));
+  });
   connection.addEventListener("view", ({ detail }) => draw(detail));
   connection.addEventListener("notice", ({ detail }) => showNotice(detail.message));
   connection.addEventListener("ended", ({ detail }) => {
@@ -407,7 +733,9 @@ function follow(token) {
 async function main() {
   setText("#title", `Table ${table}`);
   document.title = `pokerd · ${table}`;
+  state.alert = new TurnAlert({ button: $("#mute"), title: document.title });
   wireActions();
+  wireKeyboard();
   wireSitDialog();
   setInterval(tick, 250);
   state.live = await liveUrl();
