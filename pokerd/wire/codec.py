@@ -48,7 +48,7 @@ def type_tag(cls: type) -> str:
 _PROTOCOL = "pokerd.wire.protocol"
 
 
-class _Expected(TypeError):
+class _WrongTypeError(TypeError):
     """A value of the wrong type; the message says, in JSON's words, what
     was expected and what came (`describe_error` shows it as it is)."""
 
@@ -69,19 +69,19 @@ def _strict_int(value: object, _: type) -> int:
     # cattrs would turn "8" into 8, 8.7 into 8 and true into 1: a client
     # sending those has a bug it should hear about.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Expected("a whole number", value)
+        raise _WrongTypeError("a whole number", value)
     return value
 
 
 def _strict_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
-        raise _Expected("true or false", value)
+        raise _WrongTypeError("true or false", value)
     return value
 
 
 def _strict_str(value: object, _: type) -> str:
     if not isinstance(value, str):
-        raise _Expected("a string", value)
+        raise _WrongTypeError("a string", value)
     return value
 
 
@@ -293,7 +293,7 @@ def describe_error(error: Exception) -> str:
 
 
 def _format_exception(error: BaseException, cls: type | None) -> str:
-    if isinstance(error, _Expected):
+    if isinstance(error, _WrongTypeError):
         return str(error)
     return format_exception(error, cls)
 
