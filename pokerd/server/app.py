@@ -250,6 +250,7 @@ def create_app(
     async def table_view(table_id: str) -> Response:
         # One URL for the table: a browser asking for HTML gets the page,
         # which asks for the JSON view with Accept: application/json.
+        response: Response
         if _prefers_html():
             if not await service.table_exists(table_id):
                 # A person followed a dead link: a page that says so, and
