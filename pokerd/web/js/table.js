@@ -16,6 +16,7 @@ function setText(selector, text) {
 }
 
 function showNotice(text, kind = "error") {
+  if (state.gone) return; // the table's end stays said
   const notice = $("#notice");
   notice.textContent = text;
   notice.dataset.kind = kind;
@@ -24,6 +25,27 @@ function showNotice(text, kind = "error") {
   showNotice.timer = setTimeout(() => {
     notice.hidden = true;
   }, 8000);
+}
+
+// The table is gone (stopped, or no longer in the log): said for good, with
+// the way back to the lobby; nothing here can be played any more.
+function showGone() {
+  showNotice("This table is gone.");
+  state.gone = true;
+  clearTimeout(showNotice.timer);
+  const notice = $("#notice");
+  notice.dataset.kind = "gone";
+  const back = document.createElement("a");
+  back.href = "/";
+  back.className = "button";
+  back.textContent = "Back to the lobby";
+  notice.append(" ", back);
+  $("#actions").hidden = true;
+  $("#controls").hidden = true;
+  document.body.classList.add("gone");
+  const badge = $("#conn");
+  badge.dataset.mode = "closed";
+  badge.textContent = "table gone";
 }
 
 function nameOf(seat) {
@@ -383,30 +405,35 @@ function follow(token) {
   const connection = new TableConnection({ table, token, liveUrl: state.live });
   state.connection = connection;
   connection.addEventListener("mode", ({ detail }) => {
+    if (state.gone) return;
     const badge = $("#conn");
     badge.dataset.mode = detail;
     badge.textContent = detail;
   });
   connection.addEventListener("event", ({ detail }) => logEvent(detail));
-  connection.addEventListener("view", ({ detail }) => draw(detail));
+  connection.addEventListener("view", ({ detail }) => {
+    if (detail.config && detail.config.name) showName(detail.config.name);
+    draw(detail);
+  });
   connection.addEventListener("notice", ({ detail }) => showNotice(detail.message));
   connection.addEventListener("ended", ({ detail }) => {
     if (detail === "seat_lost") {
       forgetSeat(table);
       showNotice("You are no longer seated: watching.", "info");
     } else {
-      showNotice("This table is gone.");
-      const badge = $("#conn");
-      badge.dataset.mode = "closed";
-      badge.textContent = "table gone";
+      showGone();
     }
   });
   connection.start();
 }
 
+function showName(name) {
+  setText("#title", name);
+  document.title = `pokerd · ${name}`;
+}
+
 async function main() {
-  setText("#title", `Table ${table}`);
-  document.title = `pokerd · ${table}`;
+  showName(`Table ${table}`); // until the view gives the table's own name
   wireActions();
   wireSitDialog();
   setInterval(tick, 250);
