@@ -60,6 +60,7 @@ async def stop_table(server: Served, db: Path, table: str) -> None:
     Supervision)."""
     with EventStore(db, claim=False) as intruder_store:
         loaded = await intruder_store.read(load_table, table)
+        assert loaded is not None
         intruder = Table(table, intruder_store, loaded)
         seat = loaded.state.seats.index(None)
         await intruder.execute(SitDown(seat=seat, name="intruder", buy_in=100))
