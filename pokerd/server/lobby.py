@@ -49,6 +49,9 @@ class LobbyLine:
     """The latest `RECENT_HANDS` finished hands, by hand number."""
     version: int = 0
     """The board's version at this line's last change."""
+    _json: tuple[int, dict[str, Any]] | None = None
+    """The line as JSON at a version: built once a change, however many
+    lobby clients are sent it."""
 
     def add_hands(self, results: Sequence[HandResult]) -> bool:
         """Keep these hands' results (a hand known already is kept once);
@@ -77,7 +80,11 @@ class LobbyLine:
         return round(3_600_000 * len(gaps) / sum(gaps))
 
     def as_json(self, spectators: int) -> dict[str, Any]:
-        return {
+        """The line for `GET /lobby` (the board touches a line whenever its
+        spectators change, so its version covers them too)."""
+        if self._json is not None and self._json[0] == self.version:
+            return self._json[1]
+        data = {
             "table": self.table,
             "config": codec.unstructure(self.config),
             "seats_taken": self.seats_taken,
@@ -87,6 +94,8 @@ class LobbyLine:
             "hands_per_hour": self.hands_per_hour(),
             "status": "open" if self.stopped is None else "stopped",
         }
+        self._json = (self.version, data)
+        return data
 
 
 class Lobby:
