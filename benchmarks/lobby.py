@@ -14,7 +14,8 @@ Two parts (docs/performance.md, "The lobby"):
   the next poll). The server's CPU over the window for each N (the same
   changes each time), and so what one more lobby client costs.
 
-    python benchmarks/lobby.py [--tables N] [--changes N] [--seconds S] [--clients 0,10,50]
+    python benchmarks/lobby.py [--tables N] [--served-tables N] [--changes N]
+        [--seconds S] [--rounds N] [--clients 0,10,50,100]
 """
 
 from __future__ import annotations
@@ -207,8 +208,9 @@ async def lobby_client(port: int, stop: trio.Event, counts: list[int]) -> None:
 
 
 async def served_run(
-    port: int, pid: int, tables: list[str], clients: int, changes: float, seconds: float
+    server: Server, tables: list[str], clients: int, changes: float, seconds: float
 ) -> dict[str, float]:
+    port, pid = server.port, server.pid
     counts = [0, 0]
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
