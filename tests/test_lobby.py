@@ -18,8 +18,9 @@ from test_server_http import (
     sit,
 )
 
-from pokerd.engine import SitDown
-from pokerd.server.lobby import IDLE_GAP_MS, LobbyLine
+from pokerd.engine import SitDown, TableConfig, TableCreated
+from pokerd.engine.evolve import fold
+from pokerd.server.lobby import IDLE_GAP_MS, Lobby, LobbyLine
 from pokerd.store import EventStore, load_table
 from pokerd.store.reader import HandResult
 from pokerd.tables.table import Table
@@ -239,3 +240,18 @@ async def test_the_icon_is_served_with_its_type_and_kept_a_day(tmp_path: Path) -
     assert icon.cache_control.public
     assert data[:4] == b"\x00\x00\x01\x00", "an ICO file"
     assert b"PNG" in data[:64]
+
+
+def test_a_table_removed_from_the_board_is_named_in_the_next_changes() -> None:
+    # For a table closed for good: its line goes, and clients are told.
+    state = fold([TableCreated(config=TableConfig(name="Table 1"))])
+    board = Lobby()
+    board.merge("t1", state, [], stopped=None)
+    board.merge("t2", state, [], stopped=None)
+    seen = board.version
+
+    board.remove("t1")
+
+    changes = board.since(seen)
+    assert (changes["tables"], changes["removed"]) == ([], ["t1"])
+    assert [line["table"] for line in board.whole()["tables"]] == ["t2"]
