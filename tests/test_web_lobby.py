@@ -155,6 +155,7 @@ async def test_an_empty_or_broken_number_is_said_next_to_its_field(
                 page.fill("#min-buy-in", "")
                 page.fill("#big-blind", "2.5")
                 page.click("#create button[type=submit]")
+                page.screenshot(path=SCREENSHOTS / "lobby-field-errors-desktop.png")
                 assert page.inner_text("#min-buy-in-error") == (
                     "Enter the minimum buy-in, in chips."
                 )
@@ -189,6 +190,7 @@ async def test_an_unknown_table_gets_a_404_page_that_leads_to_the_lobby(
                 answer = page.goto(base_url(server) + "/tables/nope")
                 assert answer is not None and answer.status == 404
                 assert page.inner_text("h2") == "No table here"
+                page.screenshot(path=SCREENSHOTS / "missing-phone.png")
                 page.click("#to-lobby")
                 page.wait_for_url(base_url(server) + "/")
                 page.wait_for_selector("#no-tables:visible")
@@ -230,6 +232,7 @@ async def test_a_stopped_table_is_marked_and_its_page_keeps_saying_it_is_gone(
                 assert watcher.is_visible("#notice")
                 assert watcher.inner_text("#notice").startswith("This table is gone.")
                 assert watcher.inner_text("#conn") == "TABLE GONE"
+                watcher.screenshot(path=SCREENSHOTS / "table-gone-desktop.png")
                 watcher.click("#notice a")
                 watcher.wait_for_url(base_url(server) + "/")
                 watcher.wait_for_selector(f"{row(table)}.stopped")

@@ -42,6 +42,7 @@ function showGone() {
   notice.append(" ", back);
   $("#actions").hidden = true;
   $("#controls").hidden = true;
+  for (const button of document.querySelectorAll("#seats button")) button.hidden = true;
   document.body.classList.add("gone");
   const badge = $("#conn");
   badge.dataset.mode = "closed";
