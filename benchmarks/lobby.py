@@ -244,15 +244,7 @@ def served_figures(
             ids = trio.run(set_up, server.port, tables)
             for count in clients:
                 runs = [
-                    trio.run(
-                        served_run,
-                        server.port,
-                        server.pid,
-                        ids,
-                        count,
-                        changes,
-                        seconds,
-                    )
+                    trio.run(served_run, server, ids, count, changes, seconds)
                     for _ in range(rounds)
                 ]
                 median = {
