@@ -2,7 +2,7 @@
 
 Two parts (docs/performance.md, "The lobby"):
 
-- `board`, in this process: the lobby's board (`pokerd.server.lobby.Lobby`)
+- `board`, in this process: the lobby's board (`pokerd.tables.lobby.Lobby`)
   with TABLES lines of RECENT_HANDS hands each. The time to record one
   published batch that changes no line (most of a table's batches: actions,
   deals) and one that ends a hand; the memory of a line; the time to answer
@@ -42,9 +42,9 @@ from pokerd.engine import (
     TableCreated,
 )
 from pokerd.engine.evolve import fold
-from pokerd.server.lobby import RECENT_HANDS, Lobby
 from pokerd.store.reader import HandResult
 from pokerd.store.records import StoredEvent
+from pokerd.tables.lobby import RECENT_HANDS, Lobby
 from pokerd.wire import codec
 
 PAUSE_S = 1.0

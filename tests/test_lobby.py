@@ -20,9 +20,9 @@ from test_server_http import (
 
 from pokerd.engine import SitDown, TableConfig, TableCreated
 from pokerd.engine.evolve import fold
-from pokerd.server.lobby import IDLE_GAP_MS, Lobby, LobbyLine
 from pokerd.store import EventStore, load_table
 from pokerd.store.reader import HandResult
+from pokerd.tables.lobby import IDLE_GAP_MS, Lobby, LobbyLine
 from pokerd.tables.table import Table
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}

@@ -32,7 +32,6 @@ from pokerd.engine.state import TableState
 from pokerd.engine.views import Viewer, sat_before_hand, view
 from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
-from pokerd.server.lobby import RECENT_HANDS, Lobby
 from pokerd.store.backend import ReadConnection
 from pokerd.store.errors import DATABASE_ERRORS
 from pokerd.store.log import ConflictError, EventStore, FencedError, StoredEvent
@@ -53,6 +52,7 @@ from pokerd.tables.hub import (
     Subscription,
     TableHub,
 )
+from pokerd.tables.lobby import RECENT_HANDS, Lobby
 from pokerd.tables.supervisor import (
     StoppedTable,
     Supervisor,
