@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/fuzz.py
 	$(BIN)/python benchmarks/short_connections.py
+	$(BIN)/python benchmarks/lobby.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

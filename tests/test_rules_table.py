@@ -32,6 +32,7 @@ from pokerd.engine import (
 from pokerd.engine.config import (
     MAX_ACTION_CLOCK_MS,
     MAX_CHIPS,
+    MAX_TABLE_NAME_LENGTH,
     MAX_TIMEOUTS_BEFORE_SIT_OUT,
     MIN_ACTION_CLOCK_MS,
 )
@@ -46,6 +47,7 @@ BIG = TableConfig(max_seats=3, min_buy_in=1, max_buy_in=MAX_CHIPS // 3)
 
 def test_creating_a_table_records_its_whole_config_and_empty_seats() -> None:
     config = TableConfig(
+        name="Table 7",
         max_seats=9,
         small_blind=5,
         big_blind=10,
@@ -90,6 +92,10 @@ def test_a_table_has_two_to_ten_seats(seats: int) -> None:
         TableConfig(action_clock_ms=MIN_ACTION_CLOCK_MS - 1),
         TableConfig(action_clock_ms=MAX_ACTION_CLOCK_MS + 1),
         TableConfig(timeouts_before_sit_out=MAX_TIMEOUTS_BEFORE_SIT_OUT + 1),
+        TableConfig(name="x" * (MAX_TABLE_NAME_LENGTH + 1)),
+        TableConfig(name="tab\tle"),
+        TableConfig(name=" Table 7"),
+        TableConfig(name="Table 7 "),
     ],
     ids=[
         "1 seat",
@@ -111,6 +117,10 @@ def test_a_table_has_two_to_ten_seats(seats: int) -> None:
         "an action clock under a tenth of a second",
         "an action clock over an hour",
         "too many timeouts before sit-out",
+        "a name too long",
+        "a name with a control character",
+        "a name starting with a space",
+        "a name ending with a space",
     ],
 )
 def test_an_unplayable_config_is_refused(config: TableConfig) -> None:
@@ -131,6 +141,9 @@ def test_an_unplayable_config_is_refused(config: TableConfig) -> None:
         TableConfig(action_clock_ms=MIN_ACTION_CLOCK_MS),
         TableConfig(action_clock_ms=MAX_ACTION_CLOCK_MS),
         TableConfig(timeouts_before_sit_out=MAX_TIMEOUTS_BEFORE_SIT_OUT),
+        TableConfig(name="x" * MAX_TABLE_NAME_LENGTH),
+        TableConfig(name="Les Jeux — Salle 3 ♠"),
+        TableConfig(name=""),
     ],
     ids=[
         "a full table at the maximum buy-in fills the chip limit",
@@ -138,6 +151,9 @@ def test_an_unplayable_config_is_refused(config: TableConfig) -> None:
         "the shortest action clock",
         "the longest action clock",
         "the most timeouts before sit-out",
+        "the longest name",
+        "a name in any script",
+        "no name",
     ],
 )
 def test_a_config_at_its_bounds_is_accepted(config: TableConfig) -> None:

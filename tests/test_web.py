@@ -330,10 +330,10 @@ async def test_two_browsers_and_bots_play_to_showdown(tmp_path: Path) -> None:
             with chromium() as browser:
                 ann = new_page(browser, DESKTOP)
                 bob = new_page(browser, PHONE, is_mobile=True, has_touch=True)
-                for page, size in ((ann, "desktop"), (bob, "phone")):
+                # (The lobby's screenshots: tests/test_web_lobby.py.)
+                for page in (ann, bob):
                     page.goto(base_url(server) + "/")
                     page.wait_for_selector(f'tr[data-table="{table}"] td.seats')
-                    page.screenshot(path=SCREENSHOTS / f"lobby-{size}.png")
                 row = f'tr[data-table="{table}"]'
                 assert ann.inner_text(f"{row} td.blinds") == "1/2"
                 assert ann.inner_text(f"{row} td.seats") == "0/4"
@@ -790,7 +790,7 @@ async def test_a_table_created_in_the_lobby_is_opened_from_its_list(
                 page.click(f"{row} a")
                 page.wait_for_url(f"{base_url(server)}/tables/{table}")
                 page.wait_for_selector("#conn[data-mode=live]")
-                assert page.inner_text("#title") == f"Table {table}"
+                assert page.inner_text("#title") == "Table 1"
                 assert page.locator(".seat.empty button.sit").count() == 4
                 page.click('.seat[data-seat="0"] button.sit')
                 assert page.inner_text("#sit-range") == "100 to 1000"

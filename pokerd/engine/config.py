@@ -17,12 +17,19 @@ MIN_ACTION_CLOCK_MS = 100
 MAX_ACTION_CLOCK_MS = 3_600_000
 """An action clock runs from a tenth of a second (bots) to an hour."""
 MAX_TIMEOUTS_BEFORE_SIT_OUT = 1_000
+MAX_TABLE_NAME_LENGTH = 40
+"""A table's name fits a lobby row and a page title."""
 
 
 @attrs.frozen(kw_only=True)
 class TableConfig:
     """What a table is created with; it never changes for the table's life."""
 
+    name: str = ""
+    """What the lobby and the table's page call it. "" is a table with no
+    name: one created before tables had names (its log has no `name`), or by
+    a caller that names none (the HTTP API names those, docs/design.md,
+    "The lobby")."""
     max_seats: int = 6
     small_blind: int = 1
     big_blind: int = 2
@@ -41,6 +48,11 @@ class TableConfig:
 
 def config_problem(config: TableConfig) -> str | None:
     """Say what makes `config` unplayable, or None when it is fine."""
+    name = config.name
+    if len(name) > MAX_TABLE_NAME_LENGTH or not name.isprintable():
+        return f"a table's name is at most {MAX_TABLE_NAME_LENGTH} printable characters"
+    if name != name.strip():
+        return "a table's name does not start or end with a space"
     if not MIN_SEATS <= config.max_seats <= MAX_SEATS:
         return f"a table has {MIN_SEATS} to {MAX_SEATS} seats, not {config.max_seats}"
     if config.small_blind < 0 or config.big_blind <= 0:

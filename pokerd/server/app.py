@@ -44,6 +44,8 @@ T = TypeVar("T")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 """The web pages' static files (HTML, CSS, JavaScript modules), served as is."""
 
+ICON_MAX_AGE_S = 86_400
+"""How long a browser may keep the icon without asking again (a day)."""
 ORIGIN = re.compile(r"wss?://[A-Za-z0-9.:\[\]-]+")
 """A live stream's origin fit to name in a Content-Security-Policy."""
 HTTP_CODES = {
@@ -130,6 +132,8 @@ def create_app(
     for `/healthz` (None: it shares this API's port)."""
     app = _App(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    missing_page = (WEB_DIR / "missing.html").read_bytes()
+    icon = (WEB_DIR / "favicon.ico").read_bytes()
     # A path is taken as it is: werkzeug would redirect `/tables//hands` to
     # `/tables/hands`, another resource (the view of a table "hands").
     app.url_map.merge_slashes = False
@@ -223,12 +227,44 @@ def create_app(
     async def lobby() -> Response:
         return await _page("lobby.html")
 
+    @app.get("/lobby")
+    async def lobby_changes() -> Response:
+        after = _query_int("after")
+        wait = _query_float("wait")
+        if not 0 <= wait <= MAX_POLL_WAIT_S:
+            raise ServiceError(
+                400, ErrorCode.BAD_REQUEST, f"wait is 0 to {MAX_POLL_WAIT_S:g} seconds"
+            )
+        board = request.args.get("lobby")
+        return answer(await service.lobby_changes(board, after, wait))
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        # From memory: 728 bytes, asked for by every page a browser opens;
+        # a file body left open by a browser that went away mid-answer was
+        # a ResourceWarning.
+        response = app.response_class(icon, content_type="image/vnd.microsoft.icon")
+        response.cache_control.public = True
+        response.cache_control.max_age = ICON_MAX_AGE_S
+        return response
+
     @app.get("/tables/<table_id>")
     async def table_view(table_id: str) -> Response:
         # One URL for the table: a browser asking for HTML gets the page,
         # which asks for the JSON view with Accept: application/json.
+        response: Response
         if _prefers_html():
-            response = await _page("table.html")
+            if not await service.table_exists(table_id):
+                # A person followed a dead link: a page that says so, and
+                # leads back to the lobby (the JSON answer stays 404's error).
+                response = app.response_class(
+                    missing_page,
+                    status=404,
+                    content_type="text/html; charset=utf-8",
+                )
+                response.cache_control.no_cache = True
+            else:
+                response = await _page("table.html")
         else:
             response = answer(await service.table_view(table_id, _token()))
         response.vary.add("Accept")

@@ -413,6 +413,11 @@ class LiveConnection:
 
     async def _serve(self, feed: Feed) -> None:
         self._feed = feed
+        # A spectator on the stream counts as watching, in the lobby, while
+        # its feed lasts (a seated player's socket counts as its seat).
+        spectator = feed.subscription.viewer is None
+        if spectator:
+            self._service.watching(self._table, +1)
         try:
             async with trio.open_nursery() as nursery:
 
@@ -429,6 +434,8 @@ class LiveConnection:
         finally:
             self._nursery = None  # closed: no ping is started in it
             feed.subscription.close()
+            if spectator:
+                self._service.watching(self._table, -1)
 
     async def _read(self, feed: Feed) -> None:
         while True:

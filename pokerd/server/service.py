@@ -36,11 +36,13 @@ from pokerd.store.backend import ReadConnection
 from pokerd.store.errors import DATABASE_ERRORS
 from pokerd.store.log import ConflictError, EventStore, FencedError, StoredEvent
 from pokerd.store.reader import (
-    LoadedTable,
+    HandResult,
     hand_rows,
     load_table,
+    recent_hand_results,
+    table_count,
     table_epoch,
-    table_ids,
+    tables_by_creation,
 )
 from pokerd.tables.feed import Feed, open_feed
 from pokerd.tables.hub import (
@@ -50,6 +52,7 @@ from pokerd.tables.hub import (
     Subscription,
     TableHub,
 )
+from pokerd.tables.lobby import RECENT_HANDS, Lobby
 from pokerd.tables.supervisor import (
     StoppedTable,
     Supervisor,
@@ -223,7 +226,12 @@ class PokerService:
         self.metrics.gauge(
             "pokerd_long_polls",
             "HTTP long polls waiting for events.",
-            lambda: [((), len(self._polls))],
+            lambda: [((), len(self._polls) - self._lobby_polls)],
+        )
+        self.metrics.gauge(
+            "pokerd_lobby_polls",
+            "HTTP long polls waiting for the lobby's next change.",
+            lambda: [((), self._lobby_polls)],
         )
         self.supervisor = Supervisor(
             store,
@@ -236,7 +244,12 @@ class PokerService:
         self._subscriber_queue = subscriber_queue
         self._tables: dict[str, ServedTable] = {}
         self._polls: set[trio.CancelScope] = set()
+        self._lobby_polls = 0
         self._closing = False
+        self.lobby = Lobby()
+        """The lobby's board: fed from every table this process runs."""
+        self._lobby_loading = trio.Lock()
+        self._creating = trio.Lock()
 
     # Running
 
@@ -264,6 +277,7 @@ class PokerService:
         served = self._tables.pop(stopped.table_id, None)
         if served is not None:
             served.hub.end(f"the table was stopped: {stopped.reason}")
+        self.lobby.stop(stopped.table_id, stopped.reason)
 
     def _moved(self, table_id: str, reason: str) -> None:
         """A table that stepped down: its feeds end, told to reconnect."""
@@ -278,44 +292,101 @@ class PokerService:
         served = self._tables.get(table_id)
         if served is not None:
             served.hub.publish(events, state)
+        self.lobby.record(table_id, events, state)
 
     # Tables
 
     async def create_table(self, config: TableConfig) -> dict[str, Any]:
+        """Create a table; one given no name (or only spaces) is named
+        `Table N`, N one more than the tables the log holds (docs/design.md,
+        "The lobby")."""
         try:
-            table_id = await self.supervisor.create_table(config)
+            async with self._creating:
+                # Held from counting to the table's first event: two tables
+                # created at once in this process get two numbers.
+                name = config.name.strip()
+                if not name:
+                    name = f"Table {await self.store.read(table_count) + 1}"
+                config = attrs.evolve(config, name=name)
+                table_id = await self.supervisor.create_table(config)
         except RuleError as error:
             raise ServiceError(409, error.code, error.message) from None
         _, served = await self._running(table_id)
         return {"table": table_id, "epoch": served.epoch}
 
     async def list_tables(self) -> list[dict[str, Any]]:
-        """Every table in the log: its config, seats taken and hands played."""
-        ids = await self.store.read(table_ids)
-        states: dict[str, TableState] = {}
-        idle = []
-        for table_id in ids:
+        """Every table in the log as the lobby shows it (`Lobby`)."""
+        await self._load_lobby()
+        return self.lobby.lines()
+
+    async def lobby_changes(
+        self, board: str | None, after: int, wait: float
+    ) -> dict[str, Any]:
+        """The lobby's lines changed after version `after` of `board`, waiting
+        up to `wait` seconds while there are none; the whole board if `board`
+        is not this one (a restart, another node) or `after` is ahead of it."""
+        lobby = self.lobby
+        if board != lobby.board or not 0 <= after <= lobby.version:
+            await self._load_lobby()
+            return lobby.whole()
+        if after == lobby.version and wait > 0 and not self._closing:
+            scope = trio.move_on_after(min(wait, MAX_POLL_WAIT_S))
+            self._polls.add(scope)
+            self._lobby_polls += 1
             try:
-                table = self.supervisor.get(table_id)
-            except TableStoppedError:
-                table = None
-            if table is None:
-                idle.append(table_id)
-            else:
-                states[table_id] = table.state
-        if idle:
-            for loaded in await self.store.read(_load_tables, idle):
-                states[loaded.table_id] = loaded.state
-        return [
-            {
-                "table": table_id,
-                "config": codec.unstructure(states[table_id].config),
-                "seats_taken": sum(seat is not None for seat in states[table_id].seats),
-                "hands_played": states[table_id].hands_played,
+                with scope:
+                    await lobby.changed.wait()
+            finally:
+                self._lobby_polls -= 1
+                self._polls.discard(scope)
+        return lobby.since(after)
+
+    def watching(self, table_id: str, change: int) -> None:
+        """A spectator's live stream opened (+1) or closed (-1)."""
+        self.lobby.watch(table_id, change)
+
+    async def _load_lobby(self) -> None:
+        """Give the lobby a line for every table of the log, once (on a
+        fenced store, where other nodes run tables this one hears nothing
+        of, their lines are read again at each call)."""
+        async with self._lobby_loading:
+            if self.lobby.loaded and not self.store.fenced:
+                return
+            ids = await self.store.read(tables_by_creation)
+            here = set(self.supervisor.table_ids())
+            if self.lobby.loaded:
+                ids = [table_id for table_id in ids if table_id not in here]
+            stopped = {
+                s.table_id: s.reason for s in self.supervisor.statistics().stopped
             }
-            for table_id in ids
-            if table_id in states
-        ]
+            idle = [table_id for table_id in ids if table_id not in here]
+            loaded = await self.store.read(_load_lobby_tables, ids, idle)
+            # No await from here on: a running table's state is read now, and
+            # what its events told the board during the read is merged in.
+            for table_id, (read_state, results) in loaded.items():
+                try:
+                    table = self.supervisor.get(table_id)
+                except TableStoppedError as error:
+                    table = None
+                    stopped.setdefault(table_id, error.stopped.reason)
+                state = read_state if table is None else table.state
+                if state is not None:
+                    self.lobby.merge(
+                        table_id, state, results, stopped=stopped.get(table_id)
+                    )
+            self.lobby.loaded = True
+
+    async def table_exists(self, table_id: str) -> bool:
+        """Whether the log has the table (it may be stopped or idle)."""
+        if table_id in self._tables:
+            return True
+        try:
+            await self._epoch(table_id)
+        except ServiceError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     async def table_view(self, table_id: str, token: str | None) -> dict[str, Any]:
         """The table as the token's seat (or a spectator) sees it, with its seq."""
@@ -672,6 +743,17 @@ def _public_row(row: dict[str, Any]) -> dict[str, Any]:
     return {column: row[column] for column in PUBLIC_HAND_COLUMNS}
 
 
-def _load_tables(connection: ReadConnection, ids: list[str]) -> list[LoadedTable]:
-    loaded = (load_table(connection, table_id) for table_id in ids)
-    return [table for table in loaded if table is not None]
+def _load_lobby_tables(
+    connection: ReadConnection, ids: list[str], idle: list[str]
+) -> dict[str, tuple[TableState | None, list[HandResult]]]:
+    """Each table's latest hands, and the state of those in `idle` (the
+    others run here: their state is the running table's)."""
+    states: dict[str, TableState | None] = dict.fromkeys(ids)
+    for table_id in idle:
+        loaded = load_table(connection, table_id)
+        if loaded is not None:
+            states[table_id] = loaded.state
+    return {
+        table_id: (state, recent_hand_results(connection, table_id, RECENT_HANDS))
+        for table_id, state in states.items()
+    }

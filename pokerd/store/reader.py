@@ -41,6 +41,48 @@ def table_ids(connection: ReadConnection) -> list[str]:
     return [row[0] for row in rows]
 
 
+def tables_by_creation(connection: ReadConnection) -> list[str]:
+    """Every table's id, oldest first (ties, within a millisecond, by id)."""
+    rows = connection.execute(
+        "SELECT table_id FROM tables ORDER BY created_at, table_id"
+    )
+    return [row[0] for row in rows]
+
+
+def table_count(connection: ReadConnection) -> int:
+    row = connection.execute("SELECT COUNT(*) FROM tables").fetchone()
+    return int(row[0])
+
+
+@attrs.frozen
+class HandResult:
+    """What the lobby keeps of a finished hand: when it ended, its pot."""
+
+    hand: int
+    ended_at: int
+    pot: int
+
+
+def recent_hand_results(
+    connection: ReadConnection, table_id: str, limit: int
+) -> list[HandResult]:
+    """The table's latest `limit` finished hands' results, oldest first."""
+    rows = connection.execute(
+        "SELECT hand, ended_at, summary FROM hands WHERE table_id = ?"
+        " ORDER BY hand DESC LIMIT ?",
+        (table_id, limit),
+    )
+    results = [
+        HandResult(
+            hand=int(hand),
+            ended_at=int(ended_at),
+            pot=sum(int(pot["amount"]) for pot in json.loads(summary)["pots"]),
+        )
+        for hand, ended_at, summary in rows
+    ]
+    return results[::-1]
+
+
 def table_epoch(connection: ReadConnection, table_id: str) -> str | None:
     row = connection.execute(
         "SELECT epoch FROM tables WHERE table_id = ?", (table_id,)

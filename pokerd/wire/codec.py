@@ -19,6 +19,7 @@ from typing import Any, TypeVar, get_args
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_tagged_union
+from cattrs.v import format_exception
 
 from pokerd.engine.commands import Command
 from pokerd.engine.config import MAX_SAFE_INTEGER
@@ -47,23 +48,40 @@ def type_tag(cls: type) -> str:
 _PROTOCOL = "pokerd.wire.protocol"
 
 
+class _WrongTypeError(TypeError):
+    """A value of the wrong type; the message says, in JSON's words, what
+    was expected and what came (`describe_error` shows it as it is)."""
+
+    def __init__(self, expected: str, value: object) -> None:
+        super().__init__(f"expected {expected}, got {_as_json(value)}")
+
+
+def _as_json(value: object) -> str:
+    """A value as the client wrote it (its JSON), shortened to fit a message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _strict_int(value: object, _: type) -> int:
     # cattrs would turn "8" into 8, 8.7 into 8 and true into 1: a client
     # sending those has a bug it should hear about.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {type(value).__name__} {value!r}")
+        raise _WrongTypeError("a whole number", value)
     return value
 
 
 def _strict_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"expected true or false, got {type(value).__name__} {value!r}")
+        raise _WrongTypeError("true or false", value)
     return value
 
 
 def _strict_str(value: object, _: type) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
+        raise _WrongTypeError("a string", value)
     return value
 
 
@@ -264,9 +282,26 @@ def decode_client_message(text: str | bytes) -> ClientMessage:
 
 
 def describe_error(error: Exception) -> str:
-    """A short message naming what was wrong in a structuring error."""
+    """A short message naming what was wrong in a structuring error, a field
+    first: `min_buy_in: expected a whole number, got null`."""
     if isinstance(error, cattrs.ClassValidationError | cattrs.IterableValidationError):
-        return "; ".join(cattrs.transform_error(error))
+        lines = cattrs.transform_error(error, format_exception=_format_exception)
+        return "; ".join(_field_first(line) for line in lines)
     if isinstance(error, KeyError):
         return f"missing {error.args[0]}"
     return str(error)
+
+
+def _format_exception(error: BaseException, cls: type | None) -> str:
+    if isinstance(error, _WrongTypeError):
+        return str(error)
+    return format_exception(error, cls)
+
+
+def _field_first(line: str) -> str:
+    """cattrs' `what @ $.path` as `path: what` (`what` alone at the top)."""
+    what, _, path = line.rpartition(" @ ")
+    if not what or not path.startswith("$"):
+        return line
+    field = path.removeprefix("$").removeprefix(".")
+    return f"{field}: {what}" if field else what

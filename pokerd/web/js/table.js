@@ -28,6 +28,7 @@ function setText(selector, text) {
 }
 
 function showNotice(text, kind = "error") {
+  if (state.gone) return; // the table's end stays said
   const notice = $("#notice");
   notice.textContent = text;
   notice.dataset.kind = kind;
@@ -40,6 +41,28 @@ function showNotice(text, kind = "error") {
 
 function announce(text) {
   setText("#announcer", text);
+}
+
+// The table is gone (stopped, or no longer in the log): said for good, with
+// the way back to the lobby; nothing here can be played any more.
+function showGone() {
+  showNotice("This table is gone.");
+  state.gone = true;
+  clearTimeout(showNotice.timer);
+  const notice = $("#notice");
+  notice.dataset.kind = "gone";
+  const back = document.createElement("a");
+  back.href = "/";
+  back.className = "button";
+  back.textContent = "Back to the lobby";
+  notice.append(" ", back);
+  $("#actions").hidden = true;
+  $("#controls").hidden = true;
+  for (const button of document.querySelectorAll("#seats button")) button.hidden = true;
+  document.body.classList.add("gone");
+  const badge = $("#conn");
+  badge.dataset.mode = "closed";
+  badge.textContent = "table gone";
 }
 
 function nameOf(seat) {
@@ -705,6 +728,7 @@ function follow(token) {
   const connection = new TableConnection({ table, token, liveUrl: state.live });
   state.connection = connection;
   connection.addEventListener("mode", ({ detail }) => {
+    if (state.gone) return;
     const badge = $("#conn");
     badge.dataset.mode = detail;
     badge.textContent = detail;
@@ -714,25 +738,31 @@ function follow(token) {
     // After the view is drawn: the backfill asks which hand it shows.
     queueMicrotask(() => backfill(connection, detail.seq));
   });
-  connection.addEventListener("view", ({ detail }) => draw(detail));
+  connection.addEventListener("view", ({ detail }) => {
+    if (detail.config && detail.config.name) showName(detail.config.name);
+    draw(detail);
+  });
   connection.addEventListener("notice", ({ detail }) => showNotice(detail.message));
   connection.addEventListener("ended", ({ detail }) => {
     if (detail === "seat_lost") {
       forgetSeat(table);
       showNotice("You are no longer seated: watching.", "info");
     } else {
-      showNotice("This table is gone.");
-      const badge = $("#conn");
-      badge.dataset.mode = "closed";
-      badge.textContent = "table gone";
+      showGone();
     }
   });
   connection.start();
 }
 
+function showName(name) {
+  setText("#title", name);
+  document.title = `pokerd · ${name}`;
+  // The turn alert flashes the title and puts this one back.
+  if (state.alert) state.alert.title = document.title;
+}
+
 async function main() {
-  setText("#title", `Table ${table}`);
-  document.title = `pokerd · ${table}`;
+  showName(`Table ${table}`); // until the view gives the table's own name
   state.alert = new TurnAlert({ button: $("#mute"), title: document.title });
   wireActions();
   wireKeyboard();
