@@ -243,6 +243,9 @@ async def test_bots_that_go_broke_top_up_and_play_on(tmp_path: Path) -> None:
 
 # Open seats, leaving at the end, closing, progress on a terminal.
 
+PERSON_SEAT = 2
+"""The seat left open at a table of three, where a person sits."""
+
 
 async def wait_for_table(api: HttpApi) -> dict[str, Any]:
     """The lobby's one table, once it has played a hand."""
@@ -299,7 +302,7 @@ async def test_a_person_joins_an_open_seat_and_sigterm_ends_the_bots_and_the_tab
         try:
             table = await wait_for_table(api)
             assert table["seats_taken"] == 2
-            person = await sit(api, table["table"], 2, "person")
+            person = await sit(api, table["table"], PERSON_SEAT, "person")
             status, _ = await api.call(
                 "POST",
                 f"/tables/{table['table']}/requests",
@@ -315,7 +318,7 @@ async def test_a_person_joins_an_open_seat_and_sigterm_ends_the_bots_and_the_tab
                 process.kill()
         printed = (tmp_path / "bots.out").read_text()
         assert code == 0, printed
-        seen = await api.json("GET", f"/tables/{table['table']}")
+        seen = await play_until_closed(api, table["table"], person)
         lobby = await api.json("GET", "/tables")
         page = await api.events(table["table"], None, after=0)
         await stop(server.process, log)
@@ -327,6 +330,26 @@ async def test_a_person_joins_an_open_seat_and_sigterm_ends_the_bots_and_the_tab
     left = [e["event"] for e in page["events"] if e["event"]["type"] == "player_left"]
     assert sorted(e["seat"] for e in left) == [0, 1, 2]  # the person cashed out too
     assert page["events"][-1]["event"]["type"] == "table_closed"
+
+
+async def play_until_closed(api: HttpApi, table: str, token: str) -> dict[str, Any]:
+    """The table's view once closed. A closing table's hand plays on: if the
+    person was dealt in (as the big blind) before sitting out, they play it
+    out, checking or folding (the bots, leaving, do so at once)."""
+    with trio.fail_after(STEP_S):
+        while True:
+            seen = await api.json("GET", f"/tables/{table}")
+            if seen["closed"]:
+                return dict(seen)
+            if seen["to_act"] == PERSON_SEAT:
+                mine = await api.json("GET", f"/tables/{table}", token=token)
+                action = "check" if mine["legal"]["check"] else "fold"
+                request = {"type": "act", "id": f"a{mine['seq']}", "action": action}
+                await api.call(
+                    "POST", f"/tables/{table}/requests", token=token, body=request
+                )
+            else:
+                await api.events(table, None, after=int(seen["seq"]), wait=1)
 
 
 async def test_on_a_terminal_a_progress_line_is_drawn_in_place(

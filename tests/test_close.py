@@ -12,8 +12,8 @@ from served import STEP_S, HttpApi, served, sit
 
 from pokerd.client import HttpError
 
-FAST_CLOCK = {"max_seats": 6, "action_clock_ms": 100, "timeouts_before_sit_out": 5}
-"""Nobody acts in these tests: each turn times out in a tenth of a second."""
+SLOW_CLOCK = {"max_seats": 6, "action_clock_ms": 600_000}
+"""The hand waits for its players (the clock would end it in ten minutes)."""
 
 
 async def create(api: HttpApi, **config: Any) -> tuple[str, str]:
@@ -50,9 +50,8 @@ async def test_closing_mid_hand_lets_it_finish_then_cashes_out_and_delists(
 ) -> None:
     async with served(tmp_path / "close.db") as server:
         api = server.api
-        table, creator = await create(api, **FAST_CLOCK)
-        ann = await sit(api, table, 0, "ann")
-        await sit(api, table, 1, "bo")
+        table, creator = await create(api, **SLOW_CLOCK)
+        tokens = [await sit(api, table, 0, "ann"), await sit(api, table, 1, "bo")]
         assert table in await lobby(api)
         with trio.fail_after(STEP_S):  # the first hand is dealt at once
             while not (await api.json("GET", f"/tables/{table}"))["hand_in_progress"]:
@@ -72,7 +71,14 @@ async def test_closing_mid_hand_lets_it_finish_then_cashes_out_and_delists(
         assert (status, refused["code"]) == (409, "table_closing")
         status, again = await api.call("POST", f"/tables/{table}/close", token=creator)
         assert (status, again["code"]) == (409, "already_closing")
+        assert not (await api.json("GET", f"/tables/{table}"))["closed"]
 
+        # The hand plays on until its players end it: heads-up, one fold.
+        to_act = (await api.json("GET", f"/tables/{table}"))["to_act"]
+        fold = {"type": "act", "id": "f", "action": "fold", "amount": None}
+        await api.json(
+            "POST", f"/tables/{table}/requests", token=tokens[to_act], body=fold
+        )
         closed = await wait_closed(api, table)
         assert closed["seats"] == [None] * 6
         types = await event_types(api, table)
@@ -87,7 +93,7 @@ async def test_closing_mid_hand_lets_it_finish_then_cashes_out_and_delists(
         status, gone = await api.call(
             "POST",
             f"/tables/{table}/requests",
-            token=ann,
+            token=tokens[0],
             body={"type": "leave", "id": "x"},
         )
         assert (status, gone["code"]) == (401, "bad_token")

@@ -375,6 +375,8 @@ class Report:
     """Bots whose leave the server took (at once, or at the hand's end)."""
     closed: int = 0
     """Tables the bots created and closed at the end."""
+    leaving_s: float = 0.0
+    """How long leaving and closing took."""
     problems: list[str]
     wall_s: float
 
@@ -418,6 +420,7 @@ class Report:
             f"unfinished bots: {self.unfinished}",
             f"bots left: {self.left}",
             f"tables closed: {self.closed}",
+            f"leaving time: {self.leaving_s:.2f} s",
             f"wall time: {self.wall_s:.2f} s",
             f"actions/s: {rate:.1f}",
         ]
@@ -565,6 +568,7 @@ class Departures:
 
     left: int = 0
     closed: int = 0
+    seconds: float = 0.0
     problems: list[str] = attrs.Factory(list)
 
 
@@ -576,6 +580,7 @@ async def _leave_and_close(
     or fold at once) until then; a table in a hand closes when it ends."""
     departures = Departures()
     limiter = trio.CapacityLimiter(SETUP_CONCURRENCY)
+    started = time.monotonic()
 
     async def leave(bot: Bot) -> None:
         request = codec.unstructure_message(LeaveRequest(id="bots-leave"))
@@ -618,6 +623,7 @@ async def _leave_and_close(
             f"leaving and closing took over {LEAVING_S:g} s: "
             f"{len(bots) - departures.left} bots may still sit"
         )
+    departures.seconds = time.monotonic() - started
     return departures
 
 
@@ -764,6 +770,7 @@ def _report(
         unfinished=totals["unfinished"] if options.hands else 0,
         left=departures.left,
         closed=departures.closed,
+        leaving_s=departures.seconds,
         problems=problems + departures.problems,
         wall_s=wall_s,
     )
