@@ -395,7 +395,11 @@ class Report:
         o = self.options
         errors = ", ".join(f"{code} {n}" for code, n in sorted(self.errors.items()))
         rate = self.actions / self.wall_s if self.wall_s > 0 else 0.0
-        open_seats = f" ({o.open_seats} seats open)" if o.open_seats else ""
+        open_seats = (
+            f" ({o.open_seats} seat{'s' if o.open_seats > 1 else ''} open)"
+            if o.open_seats
+            else ""
+        )
         lines = [
             f"pokerd bots: {o.tables} tables x {o.seats - o.open_seats} bots"
             f"{open_seats}, "
