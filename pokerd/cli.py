@@ -149,13 +149,21 @@ def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     bots = commands.add_parser(
         "bots",
         help="play bots at new tables of a running server, and check what they got",
-        description="Create TABLES tables on the server at --url, seat SEATS bots "
-        "at each (buying in at the table's maximum) and play them over the live "
+        description="Create TABLES tables of SEATS seats on the server at --url, "
+        "seat a bot in each but the last OPEN_SEATS (buying in at the table's "
+        "maximum) and play them over the live "
         "stream (HTTP long polling if it cannot be opened): they fold weak hands, "
         "bet strong ones and sometimes bluff, only ever legally. Bots that go "
-        "broke top up. After HANDS hands a table (or Ctrl-C), every bot checks "
+        "broke top up. After HANDS hands a table or SECONDS of play (or Ctrl-C, "
+        "or SIGTERM), every bot checks "
         "that the events it received are exactly the table's log as its seat may "
-        "see it (its last 5,000 events at most), and a summary is printed. Exit "
+        "see it (its last 5,000 events at most); then the bots leave their seats "
+        "(a seat in a hand leaves when it ends, folding or checking at once "
+        "meanwhile) and their tables are closed (players left at them are cashed "
+        "out when the hand ends), within 15 s, and a summary is printed on "
+        "stdout. A second Ctrl-C stops at once, leaving the bots seated. On a "
+        "terminal, stderr shows one line updated in place while they play "
+        "(hands, actions/s, reconnects). Exit "
         "status 0 if every check passed, 1 if one failed, 2 for bad options or an "
         "unreachable server.",
     )
@@ -176,7 +184,15 @@ def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     bots.add_argument("--tables", type=int, default=1, help="tables (default 1)")
     bots.add_argument(
-        "--seats", type=int, default=6, help="bots a table, 2-10 (default 6)"
+        "--seats", type=int, default=6, help="seats a table, 2-10 (default 6)"
+    )
+    bots.add_argument(
+        "--open-seats",
+        type=int,
+        default=0,
+        metavar="K",
+        help="seats left free at each table for people to join, 0 to SEATS - 2 "
+        "(default 0: a bot in every seat)",
     )
     bots.add_argument(
         "--think",
@@ -190,6 +206,18 @@ def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         type=int,
         default=0,
         help="hands each table plays (default 0: until Ctrl-C)",
+    )
+    bots.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="seconds of play before the bots stop (default 0: no limit)",
+    )
+    bots.add_argument(
+        "--keep-tables",
+        action="store_true",
+        help="leave the tables open when the bots end (by default the tables "
+        "they created are closed with their creator token)",
     )
     bots.add_argument(
         "--chaos",
@@ -215,8 +243,11 @@ def _bots(args: argparse.Namespace) -> int:
             servers=tuple(args.server),
             tables=args.tables,
             seats=args.seats,
+            open_seats=args.open_seats,
             think=args.think,
             hands=args.hands,
+            seconds=args.seconds,
+            keep_tables=args.keep_tables,
             chaos=args.chaos,
             seed=args.seed,
         )

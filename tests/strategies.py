@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pokerd.engine import (
     Act,
     ActionName,
+    CloseTable,
     ComeBack,
     Command,
     CreateTable,
@@ -152,7 +153,8 @@ def games(
 ) -> Game:
     """A game of 1 to `max_hands` hands with random legal actions, players
     arriving, sitting out, coming back, leaving (mid-hand too), topping up,
-    timing out, and now and then a command the table must refuse."""
+    timing out, now and then a command the table must refuse, and in some
+    games the table closed at the end (during its last hand or after it)."""
     config = draw(table_configs())
     driver = _Driver(draw, config, record_views)
     # PokerKit shuffles a deck of its own (pokerd never deals from it) with the
@@ -180,6 +182,8 @@ class _Driver:
         self.steps: list[Step] = []
         self.refusals: list[Refusal] = []
         self.script: list[str] = []
+        self.close: str | None = None
+        """When the table is closed: "during" its last hand, "after" it, or never."""
 
     def game(self) -> Game:
         return Game(
@@ -227,6 +231,7 @@ class _Driver:
         first = order[:players]
         for seat in first:
             self.sit_down(seat)
+        self.close = self.draw(st.sampled_from([None, None, "during", "after"]))
         while self.state.hands_played < hands:
             for _ in range(self.draw(st.integers(0, MAX_ASIDES))):
                 self.between_hands()
@@ -234,11 +239,15 @@ class _Driver:
                 return  # one player holds nearly every chip the table may
             self.run(start_hand(self.now, self.rng))
             asides = 0
+            if self.close == "during" and self.state.hands_played == hands:
+                self.run(CloseTable())
             while self.state.hand_in_progress:
                 kind = self.draw(st.integers(0, ACTING + len(DURING_HAND)))
                 kind = kind if asides < MAX_ASIDES else 0
                 asides = asides + 1 if kind > ACTING else 0
                 self.during_hand(kind)
+        if self.close == "after":
+            self.run(CloseTable())
 
     def between_hands(self) -> None:
         """Someone arrives, buys back in after busting, comes back, tops up,
@@ -300,6 +309,8 @@ class _Driver:
         }[aside]
         if aside == "sit_down" and not seats:
             aside, seats = "top_up", self.room_to_top_up()
+        if self.state.closing and aside in ("sit_down", "top_up"):
+            seats = []  # no chips come to a closing table
         if seats:
             self.table_command(aside, self.draw(st.sampled_from(seats)))
         else:

@@ -7,13 +7,27 @@ another, as it would be used.
 
 from __future__ import annotations
 
+import os
+import pty
 import random
+import re
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
-from served import STEP_S, free_port, pokerd_serve, served, stop
+from served import (
+    STEP_S,
+    HttpApi,
+    free_port,
+    log_file,
+    pokerd_serve,
+    served,
+    sit,
+    stop,
+)
 
 from pokerd.cli import main
 from pokerd.client import Received
@@ -225,3 +239,169 @@ async def test_bots_that_go_broke_top_up_and_play_on(tmp_path: Path) -> None:
     assert report.top_ups > 0
     assert report.ok, report.lines()
     assert report.hands == 12
+
+
+# Open seats, leaving at the end, closing, progress on a terminal.
+
+PERSON_SEAT = 2
+"""The seat left open at a table of three, where a person sits."""
+
+
+async def wait_for_table(api: HttpApi) -> dict[str, Any]:
+    """The lobby's one table, once it has played a hand."""
+    with trio.fail_after(STEP_S):
+        while True:
+            tables = await api.json("GET", "/tables")
+            if tables and tables[0]["hands_played"] >= 1:
+                return dict(tables[0])
+            await trio.sleep(0.05)
+
+
+def seated_at(events: list[dict[str, Any]]) -> list[int]:
+    return [e["event"]["seat"] for e in events if e["event"]["type"] == "player_seated"]
+
+
+async def test_open_seats_stay_free_and_the_bots_leave_when_they_are_done(
+    tmp_path: Path,
+) -> None:
+    db, log = tmp_path / "bots.db", tmp_path / "serve.log"
+    async with pokerd_serve(db, log) as server:
+        code, output = await bots(
+            f"http://127.0.0.1:{server.api.port}",
+            *("--tables", "1", "--seats", "3", "--open-seats", "1", "--hands", "2"),
+            "--keep-tables",
+        )
+        assert code == 0, output
+        [table] = await server.api.json("GET", "/tables")  # kept: still listed
+        seen = await server.api.json("GET", f"/tables/{table['table']}")
+        page = await server.api.events(table["table"], None, after=0)
+        await stop(server.process, log)
+
+    found = summary(output)
+    assert found["result"] == "ok"
+    assert found["bots left"] == "2" and found["tables closed"] == "0"
+    assert seated_at(page["events"]) == [0, 1]  # seat 2 was never taken
+    assert table["seats_taken"] == 0 and seen["seats"] == [None] * 3
+    assert not seen["closed"]
+    assert "\x1b[K" not in output  # no progress line off a terminal
+
+
+async def test_a_person_joins_an_open_seat_and_sigterm_ends_the_bots_and_the_table(
+    tmp_path: Path,
+) -> None:
+    db, log = tmp_path / "bots.db", tmp_path / "serve.log"
+    async with pokerd_serve(db, log) as server:
+        api = server.api
+        command = [sys.executable, "-m", "pokerd", "bots"]
+        command += ["--url", f"http://127.0.0.1:{api.port}", "--think", "0"]
+        command += ["--tables", "1", "--seats", "3", "--open-seats", "1"]
+        with log_file(tmp_path / "bots.out") as output:
+            process = await trio.lowlevel.open_process(
+                command, stdout=output, stderr=output
+            )
+        try:
+            table = await wait_for_table(api)
+            assert table["seats_taken"] == 2
+            person = await sit(api, table["table"], PERSON_SEAT, "person")
+            status, _ = await api.call(
+                "POST",
+                f"/tables/{table['table']}/requests",
+                token=person,
+                body={"type": "sit_out", "id": "1"},
+            )
+            assert status == 200
+            process.terminate()  # SIGTERM: the bots stop, check, leave, close
+            with trio.fail_after(STEP_S):
+                code = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+        printed = (tmp_path / "bots.out").read_text()
+        assert code == 0, printed
+        seen = await play_until_closed(api, table["table"], person)
+        lobby = await api.json("GET", "/tables")
+        page = await api.events(table["table"], None, after=0)
+        await stop(server.process, log)
+
+    found = summary(printed)
+    assert found["bots left"] == "2" and found["tables closed"] == "1"
+    assert seen["closed"] and seen["seats"] == [None] * 3
+    assert lobby == []
+    left = [e["event"] for e in page["events"] if e["event"]["type"] == "player_left"]
+    assert sorted(e["seat"] for e in left) == [0, 1, 2]  # the person cashed out too
+    assert page["events"][-1]["event"]["type"] == "table_closed"
+
+
+async def play_until_closed(api: HttpApi, table: str, token: str) -> dict[str, Any]:
+    """The table's view once closed. A closing table's hand plays on: if the
+    person was dealt in (as the big blind) before sitting out, they play it
+    out, checking or folding (the bots, leaving, do so at once)."""
+    with trio.fail_after(STEP_S):
+        while True:
+            seen = await api.json("GET", f"/tables/{table}")
+            if seen["closed"]:
+                return dict(seen)
+            if seen["to_act"] == PERSON_SEAT:
+                mine = await api.json("GET", f"/tables/{table}", token=token)
+                action = "check" if mine["legal"]["check"] else "fold"
+                request = {"type": "act", "id": f"a{mine['seq']}", "action": action}
+                await api.call(
+                    "POST", f"/tables/{table}/requests", token=token, body=request
+                )
+            else:
+                await api.events(table, None, after=int(seen["seq"]), wait=1)
+
+
+async def test_on_a_terminal_a_progress_line_is_drawn_in_place(
+    tmp_path: Path,
+) -> None:
+    db, log = tmp_path / "bots.db", tmp_path / "serve.log"
+    async with pokerd_serve(db, log) as server:
+        terminal, attached = pty.openpty()
+        try:
+            command = [sys.executable, "-m", "pokerd", "bots", "--think", "0"]
+            command += ["--url", f"http://127.0.0.1:{server.api.port}"]
+            command += ["--tables", "1", "--seats", "2", "--hands", "2"]
+            with trio.fail_after(STEP_S):
+                done = trio.run_process(
+                    command, stderr=attached, capture_stdout=True, check=False
+                )
+                async with trio.open_nursery() as nursery:
+                    finished: list[subprocess.CompletedProcess[bytes]] = []
+
+                    async def run() -> None:
+                        finished.append(await done)
+                        os.close(attached)  # the terminal ends with its last writer
+
+                    nursery.start_soon(run)
+                    drawn = await trio.to_thread.run_sync(read_all, terminal)
+        finally:
+            os.close(terminal)
+        await stop(server.process, log)
+
+    [process] = finished
+    assert process.returncode == 0, drawn
+    lines = drawn.decode()
+    assert "\r\x1b[Kpokerd bots: " in lines
+    last = lines.rsplit("\r\x1b[K", 1)[1]
+    assert re.fullmatch(
+        r"pokerd bots: 2 hands, \d+ actions, [\d.]+ actions/s, 0 reconnects,"
+        r" \d+ s\r?\n",
+        last,
+    ), last
+    found = summary(process.stdout.decode())
+    assert found["result"] == "ok" and found["hands"] == "2"  # the summary as ever
+
+
+def read_all(descriptor: int) -> bytes:
+    """What a pseudo-terminal shows until its other end is closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(descriptor, 4096)
+        except OSError:  # EIO: nobody holds the other end any more
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)

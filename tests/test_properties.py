@@ -132,6 +132,9 @@ def test_no_chip_is_ever_created_or_lost(game: Game) -> None:
             check_hand_result(started, event)
             ended += 1
     assert ended == game.final.hands_played
+    if game.final.closed:  # every chip bought in was cashed out again
+        assert game.final.seats == (None,) * game.config.max_seats
+        assert game.final.cashed_out == game.final.bought_in
 
 
 # Replay.

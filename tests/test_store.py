@@ -30,6 +30,7 @@ from strategies import Game, games
 
 from pokerd.engine import (
     ENGINE,
+    CloseTable,
     ComeBack,
     Command,
     CreateTable,
@@ -88,7 +89,8 @@ class Step:
 
 def play(seed: int, hands: int = 6) -> list[Step]:
     """A seeded game of random actions, with a sit-out, a timeout, a leave in
-    the middle of a hand, busted players topping up, and newcomers."""
+    the middle of a hand, busted players topping up, newcomers, and the
+    table closed during its last hand."""
     rng = random.Random(seed)
     state, steps, now = initial_state(), [], 0
 
@@ -127,6 +129,8 @@ def play(seed: int, hands: int = 6) -> list[Step]:
                 run(TimeOut(hand=turn.hand, seat=turn.seat, now_ms=turn.deadline_ms))
             elif (number, turns) == (3, 2):
                 run(Leave(seat=turn.seat, now_ms=now))
+            elif (number, turns) == (hands - 1, 1):
+                run(CloseTable())
             else:
                 run(random_action(state, rng, now))
     return steps

@@ -33,7 +33,7 @@ from pokerd.client.errors import (
     HttpError,
     StreamError,
 )
-from pokerd.client.http import HTTP_TIMEOUT_S, Http, Seated
+from pokerd.client.http import HTTP_TIMEOUT_S, CreatedTable, Http, Seated
 from pokerd.client.outbox import PendingRequest
 from pokerd.client.transcript import EventsPage, Received, Transcript
 from pokerd.wire.protocol import MAX_POLL_WAIT_S
@@ -49,6 +49,7 @@ __all__ = [
     "ClientClosedError",
     "ClientError",
     "ClientStatistics",
+    "CreatedTable",
     "Ending",
     "EventsPage",
     "Http",

@@ -72,6 +72,16 @@ class _Once:
         return data
 
 
+@attrs.frozen
+class CreatedTable:
+    """The answer to creating a table: its id, its log's epoch, and the
+    creator token that may close it (shown once: keep it)."""
+
+    table: str
+    epoch: str
+    creator_token: str
+
+
 MAX_REDIRECTS = 3
 """307 redirects followed for one request (a node that does not run the
 table names the one that does): a table moving twice while asked."""
@@ -177,8 +187,25 @@ class Http:
 
     async def create_table(self, **config: Any) -> tuple[str, str]:
         """A new table with `config` (TableConfig's fields); its id and epoch."""
+        created = await self.new_table(**config)
+        return created.table, created.epoch
+
+    async def new_table(self, **config: Any) -> CreatedTable:
+        """A new table with `config` (TableConfig's fields), with its creator token."""
         created = await self.json("POST", "/tables", body=config)
-        return str(created["table"]), str(created["epoch"])
+        return CreatedTable(
+            table=str(created["table"]),
+            epoch=str(created["epoch"]),
+            creator_token=str(created["creator_token"]),
+        )
+
+    async def close_table(self, table: str, creator_token: str) -> dict[str, Any]:
+        """Close `table` with its creator token (docs/protocol.md, Closing a
+        table): `{"table", "closed", "seq"}`; HttpError if refused."""
+        closed: dict[str, Any] = await self.json(
+            "POST", f"/tables/{table}/close", token=creator_token
+        )
+        return closed
 
     async def sit(self, table: str, seat: int, name: str, buy_in: int) -> Seated:
         seated = await self.json(

@@ -22,6 +22,9 @@ ACTION_NAMES: tuple[ActionName, ...] = (
 @attrs.frozen(kw_only=True)
 class CreateTable:
     config: TableConfig
+    creator_hash: str = ""
+    """The hash of the creator token the shell hands whoever created the table
+    (never the token): the log then says who may close it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -58,6 +61,13 @@ class ComeBack:
 class TopUp:
     seat: int
     amount: int
+
+
+@attrs.frozen(kw_only=True)
+class CloseTable:
+    """Close the table for good: no hand starts after this; the current one
+    plays to its end, then every seated player is cashed out. Who may ask
+    is the shell's to check (the creator token, as seats have theirs)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -99,6 +109,7 @@ Command = (
     | SitOut
     | ComeBack
     | TopUp
+    | CloseTable
     | StartHand
     | Act
     | TimeOut

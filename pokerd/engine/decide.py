@@ -13,6 +13,7 @@ from pokerkit import ChipsPushing, State
 
 from pokerd.engine.commands import (
     Act,
+    CloseTable,
     ComeBack,
     Command,
     CreateTable,
@@ -44,6 +45,8 @@ from pokerd.engine.events import (
     PotResult,
     PotShare,
     Street,
+    TableClosed,
+    TableClosing,
     TableCreated,
     TakenAction,
     TurnStarted,
@@ -80,9 +83,13 @@ def decide(state: TableState, command: Command) -> list[Event]:
 def handle(state: TableState, command: Command) -> tuple[list[Event], TableState]:
     """The events `command` causes, and the state after them."""
     outcome = _Outcome(state)
+    if state.closed and not isinstance(command, CreateTable):
+        raise RuleError("table_closed", "the table is closed")
     match command:
         case CreateTable():
             _create(outcome, command)
+        case CloseTable():
+            _close(outcome)
         case SitDown():
             _sit_down(outcome, command)
         case Leave():
@@ -138,12 +145,31 @@ def _create(outcome: _Outcome, command: CreateTable) -> None:
     problem = config_problem(command.config)
     if problem is not None:
         raise RuleError("invalid_config", problem)
-    outcome.emit(TableCreated(config=command.config))
+    outcome.emit(TableCreated(config=command.config, creator_hash=command.creator_hash))
+
+
+def _close(outcome: _Outcome) -> None:
+    _config(outcome.state)
+    if outcome.state.closing:
+        raise RuleError("already_closing", "the table closes when this hand ends")
+    if outcome.state.hand_in_progress:
+        outcome.emit(TableClosing())
+    else:
+        _close_now(outcome)
+
+
+def _close_now(outcome: _Outcome) -> None:
+    """Cash every seated player out, then close: nothing is left at the table."""
+    for index, seat in enumerate(outcome.state.seats):
+        if seat is not None:
+            outcome.emit(PlayerLeft(seat=index, name=seat.name, stack=seat.stack))
+    outcome.emit(TableClosed())
 
 
 def _sit_down(outcome: _Outcome, command: SitDown) -> None:
     state = outcome.state
     config = _config(state)
+    _refuse_if_closing(state)
     if not 0 <= command.seat < len(state.seats):
         raise RuleError(
             "no_such_seat", f"there is no seat {command.seat} at this table"
@@ -211,6 +237,7 @@ def _top_up(outcome: _Outcome, command: TopUp) -> None:
     config = _config(state)
     if command.amount <= 0:
         raise RuleError("invalid_amount", "a top-up must be a positive amount")
+    _refuse_if_closing(state)
     if state.in_hand(command.seat):
         raise RuleError("hand_in_progress", "you can top up when this hand ends")
     if seat.stack + command.amount < config.min_buy_in:
@@ -227,6 +254,12 @@ def _top_up(outcome: _Outcome, command: TopUp) -> None:
         )
     _check_room_for(state, command.amount)
     outcome.emit(ChipsAdded(seat=command.seat, amount=command.amount))
+
+
+def _refuse_if_closing(state: TableState) -> None:
+    """No chips come to a table that is closing: it is about to cash out."""
+    if state.closing:
+        raise RuleError("table_closing", "the table closes when this hand ends")
 
 
 def _check_room_for(state: TableState, chips: int) -> None:
@@ -532,5 +565,7 @@ def _end_hand(outcome: _Outcome, hand: HandState, poker: State, now_ms: int) -> 
         assert seat is not None
         if seat.leaving:
             outcome.emit(PlayerLeft(seat=index, name=seat.name, stack=seat.stack))
-        elif seat.stack == 0 and not seat.sitting_out:
+        elif seat.stack == 0 and not seat.sitting_out and not outcome.state.closing:
             outcome.emit(PlayerSatOut(seat=index, reason="busted"))
+    if outcome.state.closing:
+        _close_now(outcome)

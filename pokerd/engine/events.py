@@ -20,6 +20,9 @@ Street = Literal["flop", "turn", "river"]
 @attrs.frozen(kw_only=True)
 class TableCreated:
     config: TableConfig
+    creator_hash: str = ""
+    """The creator token's hash; server-private: redaction blanks it. Empty
+    in logs written before tables had creators: nobody may close those."""
 
 
 @attrs.frozen(kw_only=True)
@@ -61,6 +64,17 @@ class PlayerReturned:
 class ChipsAdded:
     seat: int
     amount: int
+
+
+@attrs.frozen(kw_only=True)
+class TableClosing:
+    """The table closes when the hand being played ends; no hand starts after it."""
+
+
+@attrs.frozen(kw_only=True)
+class TableClosed:
+    """The table is closed for good: every player was cashed out just before
+    (`PlayerLeft`), and it takes no command again."""
 
 
 @attrs.frozen(kw_only=True)
@@ -204,6 +218,8 @@ Event = (
     | HoleCardsShown
     | HoleCardsMucked
     | HandEnded
+    | TableClosing
+    | TableClosed
 )
 
 PublicEvent = (
@@ -221,5 +237,7 @@ PublicEvent = (
     | HoleCardsShown
     | HoleCardsMucked
     | HandEnded
+    | TableClosing
+    | TableClosed
 )
 """What a viewer receives: every event, with HandStarted redacted to HandDealt."""

@@ -20,6 +20,8 @@ from pokerd.engine.events import (
     PlayerReturned,
     PlayerSatOut,
     PlayerSeated,
+    TableClosed,
+    TableClosing,
     TableCreated,
     TurnStarted,
 )
@@ -28,8 +30,13 @@ from pokerd.engine.state import HandState, Seat, TableState
 
 def evolve(state: TableState, event: Event) -> TableState:
     match event:
-        case TableCreated(config=config):
-            return attrs.evolve(state, config=config, seats=(None,) * config.max_seats)
+        case TableCreated(config=config, creator_hash=creator_hash):
+            return attrs.evolve(
+                state,
+                config=config,
+                seats=(None,) * config.max_seats,
+                creator_hash=creator_hash,
+            )
         case PlayerSeated(seat=seat, name=name, stack=stack, token_hash=token_hash):
             return attrs.evolve(
                 _with_seat(
@@ -83,6 +90,10 @@ def evolve(state: TableState, event: Event) -> TableState:
             return attrs.evolve(state, hand=attrs.evolve(_hand(state), turn=event))
         case HandEnded():
             return _end_hand(state, event)
+        case TableClosing():
+            return attrs.evolve(state, closing=True)
+        case TableClosed():
+            return attrs.evolve(state, closing=False, closed=True)
 
 
 def fold(

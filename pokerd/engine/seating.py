@@ -47,7 +47,10 @@ def clockwise_after(start: int, seats: list[int], size: int) -> list[int]:
 
 
 def next_deal(state: TableState) -> Deal | None:
-    """The next hand's seating, or None when fewer than two can play."""
+    """The next hand's seating, or None when fewer than two can play (or
+    the table is closing or closed)."""
+    if state.closing or state.closed:
+        return None
     size = len(state.seats)
     candidates = [i for i, seat in enumerate(state.seats) if eligible(seat)]
     if len(candidates) < 2:

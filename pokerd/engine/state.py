@@ -109,6 +109,12 @@ class TableState:
     """Chips players took away on leaving (for the chip-conservation check)."""
     bought_in: int = 0
     """Chips brought to the table by buy-ins and top-ups."""
+    creator_hash: str = ""
+    """Hash of the token that may close the table ("": nobody may)."""
+    closing: bool = False
+    """Closing when the hand being played ends (`TableClosing`)."""
+    closed: bool = False
+    """Closed for good (`TableClosed`): no seat, no hand, no command."""
 
     @property
     def hand_in_progress(self) -> bool:

@@ -25,6 +25,7 @@ from pokerd.engine.events import (
     PlayerSeated,
     PotResult,
     PublicEvent,
+    TableCreated,
 )
 from pokerd.engine.hand_names import hand_name
 from pokerd.engine.poker import EVALUATIONS_KEPT, best_hand, hole_position
@@ -109,6 +110,10 @@ class TableView:
     commitment: str | None
     results: tuple[PotResult, ...]
     """Who won what, once the hand has ended."""
+    closing: bool = False
+    """The table closes when this hand ends: no seat may be taken."""
+    closed: bool = False
+    """The table is closed: nobody sits, no hand is dealt."""
 
 
 def sat_before_hand(state: TableState, seat: Viewer, hand: int) -> bool:
@@ -187,6 +192,8 @@ def view(state: TableState, viewer: Viewer, *, proofs: bool = True) -> TableView
             legal=None,
             commitment=None,
             results=(),
+            closing=state.closing,
+            closed=state.closed,
         )
     board = [step for step in hand.steps if isinstance(step, BoardDealt)]
     to_act = hand.actor() if hand.turn is not None else None
@@ -207,6 +214,8 @@ def view(state: TableState, viewer: Viewer, *, proofs: bool = True) -> TableView
         legal=legal_actions(hand) if to_act is not None and to_act == viewer else None,
         commitment=hand.started.commitment,
         results=() if hand.ended is None else hand.ended.pots,
+        closing=state.closing,
+        closed=state.closed,
     )
 
 
@@ -276,6 +285,8 @@ def redact(event: Event, viewer: Viewer) -> PublicEvent:
     """`event` as `viewer` may receive it."""
     if isinstance(event, PlayerSeated):
         return attrs.evolve(event, token_hash="") if event.token_hash else event
+    if isinstance(event, TableCreated):
+        return attrs.evolve(event, creator_hash="") if event.creator_hash else event
     if not isinstance(event, HandStarted):
         return event
     dealt = viewer is not None and viewer in event.seats

@@ -16,6 +16,8 @@ from pokerd.engine.events import (
     PlayerReturned,
     PlayerSatOut,
     PlayerSeated,
+    TableClosed,
+    TableClosing,
     TableCreated,
     TurnStarted,
 )
@@ -38,6 +40,10 @@ def describe(event: Event, before: TableState) -> str:
                 f"table created: {c.max_seats} seats, blinds {c.small_blind}/"
                 f"{c.big_blind}{extra}, buy-in {c.min_buy_in}-{c.max_buy_in}"
             )
+        case TableClosing():
+            return "the table closes when this hand ends"
+        case TableClosed():
+            return "the table is closed"
         case PlayerSeated(seat=seat, name=who, stack=stack):
             return f"{who} sits in seat {seat} with {stack}"
         case PlayerLeft(seat=seat, stack=stack):

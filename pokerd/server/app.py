@@ -2,7 +2,8 @@
 
 Every error is a `protocol.Error` (`{"type": "error", "code", "message"}`)
 with an HTTP status: 400 for input that does not decode, 401 for a missing or
-unknown seat token, 404 for an unknown table or hand, 409 for what the table's
+unknown seat token, 403 for closing a table with a token not its creator's,
+404 for an unknown table or hand, 409 for what the table's
 rules refuse, 413 for a body over the limit, 422 for a request id used
 again for another request, 503 for a table stopped or restarting. The seat
 of a request is never in the request: it is the seat the
@@ -277,6 +278,10 @@ def create_app(
             table_id, seat=body.seat, name=body.name, buy_in=body.buy_in
         )
         return answer(seated, 201)
+
+    @app.post("/tables/<table_id>/close")
+    async def close_table(table_id: str) -> Response:
+        return answer(await service.close_table(table_id, _token()))
 
     @app.post("/tables/<table_id>/requests")
     async def seat_request(table_id: str) -> Response:

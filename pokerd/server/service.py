@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import trio
 
-from pokerd.engine.commands import Command, SitDown
+from pokerd.engine.commands import CloseTable, Command, SitDown
 from pokerd.engine.config import TableConfig
 from pokerd.engine.errors import RuleError
 from pokerd.engine.state import TableState
@@ -299,7 +299,9 @@ class PokerService:
     async def create_table(self, config: TableConfig) -> dict[str, Any]:
         """Create a table; one given no name (or only spaces) is named
         `Table N`, N one more than the tables the log holds (docs/design.md,
-        "The lobby")."""
+        "The lobby"). The answer holds its creator token, which may close it
+        (the table keeps only its hash, as it does seat tokens')."""
+        creator_token, creator_hash = new_token()
         try:
             async with self._creating:
                 # Held from counting to the table's first event: two tables
@@ -308,14 +310,51 @@ class PokerService:
                 if not name:
                     name = f"Table {await self.store.read(table_count) + 1}"
                 config = attrs.evolve(config, name=name)
-                table_id = await self.supervisor.create_table(config)
+                table_id = await self.supervisor.create_table(config, creator_hash)
         except RuleError as error:
             raise ServiceError(409, error.code, error.message) from None
         _, served = await self._running(table_id)
-        return {"table": table_id, "epoch": served.epoch}
+        return {
+            "table": table_id,
+            "epoch": served.epoch,
+            "creator_token": creator_token,
+        }
+
+    async def close_table(self, table_id: str, token: str | None) -> dict[str, Any]:
+        """Close the table for its creator: at once, or when the hand being
+        played ends (`closed` False then); players are cashed out."""
+        await self._running(table_id)
+        if not token:
+            raise ServiceError(
+                401, ErrorCode.BAD_TOKEN, "closing a table needs its creator token"
+            )
+        hashed = token_hash(token)
+
+        def command_for(table: Table) -> Command:
+            creator = table.state.creator_hash
+            if not creator or creator != hashed:
+                raise ServiceError(
+                    403,
+                    ErrorCode.NOT_CREATOR,
+                    "only the table's creator token may close it"
+                    if creator
+                    else "this table has no creator token: nobody may close it",
+                )
+            return CloseTable()
+
+        try:
+            stored, table = await self._execute_on(table_id, command_for)
+        except RuleError as error:
+            raise ServiceError(409, error.code, error.message) from None
+        return {
+            "table": table_id,
+            "closed": table.state.closed,
+            "seq": stored[-1].seq if stored else table.seq,
+        }
 
     async def list_tables(self) -> list[dict[str, Any]]:
-        """Every table in the log as the lobby shows it (`Lobby`)."""
+        """Every open table in the log as the lobby shows it (`Lobby`): a
+        closed or closing table is left out."""
         await self._load_lobby()
         return self.lobby.lines()
 

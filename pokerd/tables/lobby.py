@@ -131,6 +131,9 @@ class Lobby:
         config = state.config
         if config is None:
             return
+        if state.closing or state.closed:
+            self.remove(table_id)  # gone from the lobby once it closes
+            return
         line = self._lines.get(table_id)
         changed = line is None
         if line is None:
@@ -163,6 +166,9 @@ class Lobby:
         what its events have told the board meanwhile, if anything."""
         config = state.config
         if config is None:
+            return
+        if state.closing or state.closed:
+            self.remove(table_id)
             return
         line = self._lines.get(table_id)
         changed = line is None

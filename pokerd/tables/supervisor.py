@@ -188,8 +188,9 @@ class Supervisor:
         finally:
             self._nursery = None
 
-    async def create_table(self, config: TableConfig) -> str:
+    async def create_table(self, config: TableConfig, creator_hash: str = "") -> str:
         """Create a table with a new random id and run it; return the id.
+        `creator_hash`: the hash of the token that may close it.
 
         Raises RuleError when `config` is refused (nothing is written then).
         """
@@ -209,7 +210,7 @@ class Supervisor:
             next_hand_delay_ms=self._next_hand_delay_ms,
         )
         try:
-            await table.execute(CreateTable(config=config))
+            await table.execute(CreateTable(config=config, creator_hash=creator_hash))
         except BaseException:
             if self.store.fenced:
                 await self._release(table_id)

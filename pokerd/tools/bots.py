@@ -6,7 +6,10 @@ sometimes bluffs, and only ever sends what its view's `legal` allows. At the
 end every bot checks that the events it received are exactly the table's log
 as its seat may see it (`GET /tables/{id}/events` with its token, which
 replays the last `MAX_BACKLOG` events of a longer log): no gap, no repeat, no
-reordering, the same content.
+reordering, the same content. Then the bots leave their seats and the
+tables they created are closed (unless told to keep them), so that no table
+stays full of absent bots. On a terminal, one line updated in place shows
+the progress while they play.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pokerd.client import (
     Backoff,
     Client,
     ClientClosedError,
+    CreatedTable,
     Http,
     HttpConnectionError,
     HttpError,
@@ -39,7 +43,8 @@ from pokerd.engine.commands import ActionName
 from pokerd.engine.config import MAX_ACTION_CLOCK_MS, TableConfig
 from pokerd.engine.events import HandEnded
 from pokerd.engine.views import TableView
-from pokerd.wire.protocol import Ack, ActRequest, Error
+from pokerd.wire import codec
+from pokerd.wire.protocol import Ack, ActRequest, Error, LeaveRequest
 
 RANKS = "23456789TJQKA"
 BLUFF_RATE = 0.08
@@ -53,6 +58,14 @@ ACTION_CLOCK_MS = TableConfig().action_clock_ms
 SETUP_CONCURRENCY = 16
 """HTTP calls at once while seating bots and checking logs."""
 SHOWN_PROBLEMS = 10
+LEAVING_S = 15.0
+"""The most time the bots take, at the end, to leave their seats and close
+their tables: a leave is one request each (a seat in a hand leaves when it
+ends, playing as away meanwhile), a close one a table."""
+PROGRESS_EVERY_S = 0.5
+"""How often the progress line is drawn again on a terminal."""
+ALREADY_CLOSED = frozenset({"already_closing", "table_closed"})
+"""A close refused with these was applied before (a resend, another closer)."""
 
 
 # Strategy
@@ -187,10 +200,17 @@ class BotsOptions:
     in turn, and a bot whose node cannot be reached moves to the next."""
     tables: int = 1
     seats: int = 6
+    """Seats a table; a bot sits in each but the last `open_seats`."""
+    open_seats: int = 0
+    """Seats left free at each table, for people to join."""
     think: float = 0.0
     """Seconds a bot waits before acting: uniform in 0.5x to 1.5x of it."""
     hands: int = 0
     """Hands each table plays (its hand number); 0: until stopped."""
+    seconds: float = 0.0
+    """Seconds of play before the bots stop; 0: no limit."""
+    keep_tables: bool = False
+    """Leave the tables the bots created open when they end (else closed)."""
     chaos: float = 0.0
     """Probability, per action, of cutting the connection just after sending it."""
     seed: int | None = None
@@ -351,6 +371,12 @@ class Report:
     events_checked: int
     unfinished: int
     """Bots stopped before their table's last hand ended (Ctrl-C)."""
+    left: int = 0
+    """Bots whose leave the server took (at once, or at the hand's end)."""
+    closed: int = 0
+    """Tables the bots created and closed at the end."""
+    leaving_s: float = 0.0
+    """How long leaving and closing took."""
     problems: list[str]
     wall_s: float
 
@@ -369,8 +395,14 @@ class Report:
         o = self.options
         errors = ", ".join(f"{code} {n}" for code, n in sorted(self.errors.items()))
         rate = self.actions / self.wall_s if self.wall_s > 0 else 0.0
+        open_seats = (
+            f" ({o.open_seats} seat{'s' if o.open_seats > 1 else ''} open)"
+            if o.open_seats
+            else ""
+        )
         lines = [
-            f"pokerd bots: {o.tables} tables x {o.seats} bots, "
+            f"pokerd bots: {o.tables} tables x {o.seats - o.open_seats} bots"
+            f"{open_seats}, "
             f"{o.hands or 'unlimited'} hands a table, think {o.think:g} s, "
             f"chaos {o.chaos:g}, seed {self.seed}",
             f"tables: {o.tables}",
@@ -390,6 +422,9 @@ class Report:
             f"mismatches: {self.mismatches}",
             f"events checked: {self.events_checked}",
             f"unfinished bots: {self.unfinished}",
+            f"bots left: {self.left}",
+            f"tables closed: {self.closed}",
+            f"leaving time: {self.leaving_s:.2f} s",
             f"wall time: {self.wall_s:.2f} s",
             f"actions/s: {rate:.1f}",
         ]
@@ -406,17 +441,28 @@ async def live_url_of(http: Http) -> str:
 
 
 async def run_bots(
-    options: BotsOptions, *, live: str | None = None, stop: trio.Event | None = None
+    options: BotsOptions,
+    *,
+    live: str | None = None,
+    stop: trio.Event | None = None,
+    progress: TextIO | None = None,
 ) -> Report:
     """Create the tables, seat and run the bots until their hands are played
-    (or `stop` is set), then check each bot's events against the log. `live`:
-    the live stream's URL (default: from the server's /healthz)."""
+    (or `stop` is set, or `options.seconds` have passed), check each bot's
+    events against the log, then have the bots leave and close their tables.
+    `live`: the live stream's URL (default: from the server's /healthz);
+    `progress`: a terminal to draw the progress line on."""
     async with Http(options.url) as http:  # setup and checks on kept-alive connections
-        return await _run_bots(options, http, live=live, stop=stop)
+        return await _run_bots(options, http, live=live, stop=stop, progress=progress)
 
 
 async def _run_bots(
-    options: BotsOptions, http: Http, *, live: str | None, stop: trio.Event | None
+    options: BotsOptions,
+    http: Http,
+    *,
+    live: str | None,
+    stop: trio.Event | None,
+    progress: TextIO | None,
 ) -> Report:
     started = time.monotonic()
     seed = random.randrange(2**32) if options.seed is None else options.seed
@@ -426,6 +472,7 @@ async def _run_bots(
     clock_ms = min(clock_ms, MAX_ACTION_CLOCK_MS)  # the longest a table takes
     limiter = trio.CapacityLimiter(SETUP_CONCURRENCY)
     bots: list[Bot] = []
+    created: list[CreatedTable] = []
 
     nodes = [options.url, *options.servers]
     lives = [live, *(_live_url_at(url) for url in options.servers)]
@@ -433,20 +480,21 @@ async def _run_bots(
     async def set_table(index: int) -> None:
         node = index % len(nodes)
         async with limiter, Http(nodes[node]) as api:
-            table, _ = await api.create_table(
+            table = await api.new_table(
                 **{"max_seats": options.seats, "action_clock_ms": clock_ms}
                 | options.config
             )
-            config = (await api.json("GET", f"/tables/{table}"))["config"]
+            created.append(table)
+            config = (await api.json("GET", f"/tables/{table.table}"))["config"]
             chaos_rng = bot_rng(seed, index, "chaos")
-            for seat in range(options.seats):
+            for seat in range(options.seats - options.open_seats):
                 buy_in = int(config["max_buy_in"])
-                seated = await api.sit(table, seat, f"bot{seat}", buy_in)
+                seated = await api.sit(table.table, seat, f"bot{seat}", buy_in)
                 rng = bot_rng(seed, index, seat)
                 client = Client(
                     nodes[node],
                     lives[node],
-                    table,
+                    table.table,
                     seated.token,
                     epoch=seated.epoch,
                     offset=0,
@@ -476,13 +524,20 @@ async def _run_bots(
         async with trio.open_nursery() as starting:
             for bot in bots:
                 starting.start_soon(running.start, bot.client.run)
+        playing_since = time.monotonic()
         async with trio.open_nursery() as playing:
             if stop is not None:
                 playing.start_soon(_cancel_on, stop, playing.cancel_scope)
+            if options.seconds:
+                playing.cancel_scope.deadline = trio.current_time() + options.seconds
+            if progress is not None:
+                playing.start_soon(_show_progress, progress, bots, playing_since)
             async with trio.open_nursery() as bots_playing:
                 for bot in bots:
                     bots_playing.start_soon(bot.play)
             playing.cancel_scope.cancel()
+        if progress is not None:
+            _draw_progress(progress, bots, playing_since, final=True)
         for bot in bots:
             bot.client.close()
 
@@ -503,7 +558,133 @@ async def _run_bots(
         async with trio.open_nursery() as checking:
             for position, bot in enumerate(bots):
                 checking.start_soon(check, position, bot)
-    return _report(options, seed, bots, checked, time.monotonic() - started)
+        # After the checks: a seat's token reads its log only while it sits.
+        departures = await _leave_and_close(
+            [http, *others], bots, [] if options.keep_tables else created
+        )
+    wall_s = time.monotonic() - started
+    return _report(options, seed, bots, checked, departures, wall_s=wall_s)
+
+
+@attrs.define
+class Departures:
+    """How the bots left their seats and closed their tables at the end."""
+
+    left: int = 0
+    closed: int = 0
+    seconds: float = 0.0
+    problems: list[str] = attrs.Factory(list)
+
+
+async def _leave_and_close(
+    nodes: Sequence[Http], bots: Sequence[Bot], tables: Sequence[CreatedTable]
+) -> Departures:
+    """Every bot leaves its seat, then each of `tables` is closed, within
+    LEAVING_S: a seat in a hand leaves when it ends, playing as away (check
+    or fold at once) until then; a table in a hand closes when it ends."""
+    departures = Departures()
+    limiter = trio.CapacityLimiter(SETUP_CONCURRENCY)
+    started = time.monotonic()
+
+    async def leave(bot: Bot) -> None:
+        request = codec.unstructure_message(LeaveRequest(id="bots-leave"))
+        async with limiter:
+            status, answer = await _call_any(
+                nodes,
+                "POST",
+                f"/tables/{bot.client.table}/requests",
+                token=bot.seated.token,
+                body=request,
+            )
+        if status == 200:
+            departures.left += 1
+        else:
+            where = f"table {bot.table_index} seat {bot.seated.seat}"
+            departures.problems.append(f"{where}: leave answered {status} {answer}")
+
+    async def close(table: CreatedTable) -> None:
+        async with limiter:
+            status, answer = await _call_any(
+                nodes, "POST", f"/tables/{table.table}/close", token=table.creator_token
+            )
+        code = answer.get("code") if isinstance(answer, dict) else None
+        if status == 200 or code in ALREADY_CLOSED:
+            departures.closed += 1
+        else:
+            departures.problems.append(
+                f"table {table.table}: close answered {status} {answer}"
+            )
+
+    with trio.move_on_after(LEAVING_S) as scope:
+        async with trio.open_nursery() as leaving:
+            for bot in bots:
+                leaving.start_soon(leave, bot)
+        async with trio.open_nursery() as closing:
+            for table in tables:
+                closing.start_soon(close, table)
+    if scope.cancelled_caught:
+        departures.problems.append(
+            f"leaving and closing took over {LEAVING_S:g} s: "
+            f"{len(bots) - departures.left} bots may still sit"
+        )
+    departures.seconds = time.monotonic() - started
+    return departures
+
+
+async def _call_any(
+    nodes: Sequence[Http], method: str, path: str, **options: Any
+) -> tuple[int, Any]:
+    """`Http.call` at the first node that can be reached (a node that does
+    not run the table redirects); (0, why) if none can."""
+    problem = "no node"
+    for http in nodes:
+        try:
+            return await http.call(method, path, **options)
+        except (HttpConnectionError, trio.TooSlowError) as error:
+            problem = repr(error)
+    return 0, problem
+
+
+def hands_played(bots: Sequence[Bot], limit: int = 0) -> int:
+    """Hands finished so far at the bots' tables, as their views say (each
+    table counted up to `limit`, if one is set)."""
+    done: dict[int, int] = {}
+    for bot in bots:
+        view = bot.client.view
+        if view is None:
+            continue
+        finished = view.hand - (1 if view.hand_in_progress else 0)
+        if limit:
+            finished = min(finished, limit)
+        done[bot.table_index] = max(done.get(bot.table_index, 0), finished)
+    return sum(done.values())
+
+
+def progress_line(bots: Sequence[Bot], elapsed_s: float) -> str:
+    """The progress line: hands played, actions and their rate, reconnects."""
+    actions = sum(bot.tally.actions for bot in bots)
+    reconnects = sum(bot.client.statistics().reconnects for bot in bots)
+    limit = bots[0].options.hands if bots else 0
+    rate = actions / elapsed_s if elapsed_s > 0 else 0.0
+    return (
+        f"pokerd bots: {hands_played(bots, limit)} hands, {actions} actions, "
+        f"{rate:.1f} actions/s, {reconnects} reconnects, {elapsed_s:.0f} s"
+    )
+
+
+def _draw_progress(
+    terminal: TextIO, bots: Sequence[Bot], since: float, *, final: bool = False
+) -> None:
+    # Back to the line's start and erase it, so a shorter line leaves nothing.
+    line = progress_line(bots, time.monotonic() - since)
+    terminal.write(f"\r\x1b[K{line}" + ("\n" if final else ""))
+    terminal.flush()
+
+
+async def _show_progress(terminal: TextIO, bots: Sequence[Bot], since: float) -> None:
+    while True:
+        _draw_progress(terminal, bots, since)
+        await trio.sleep(PROGRESS_EVERY_S)
 
 
 def _live_url_at(http_url: str) -> str:
@@ -533,6 +714,8 @@ def _report(
     seed: int,
     bots: list[Bot],
     checked: dict[int, list[str]],
+    departures: Departures,
+    *,
     wall_s: float,
 ) -> Report:
     errors: Counter[str] = Counter()
@@ -589,7 +772,10 @@ def _report(
         mismatches=totals["mismatches"],
         events_checked=totals["events"],
         unfinished=totals["unfinished"] if options.hands else 0,
-        problems=problems,
+        left=departures.left,
+        closed=departures.closed,
+        leaving_s=departures.seconds,
+        problems=problems + departures.problems,
         wall_s=wall_s,
     )
 
@@ -599,6 +785,13 @@ def options_problem(options: BotsOptions) -> str | None:
         return "--tables is 1 or more"
     if not 2 <= options.seats <= 10:
         return "--seats is 2 to 10"
+    if not 0 <= options.open_seats <= options.seats - 2:
+        return (
+            f"--open-seats is 0 to {options.seats - 2} (--seats minus the two bots"
+            " a hand needs)"
+        )
+    if options.seconds < 0:
+        return "--seconds is 0 (no limit) or more"
     if options.think < 0:
         return "--think is 0 or more seconds"
     if options.hands < 0:
@@ -608,9 +801,12 @@ def options_problem(options: BotsOptions) -> str | None:
     return None
 
 
-def bots_command(options: BotsOptions, out: TextIO = sys.stdout) -> int:
-    """`pokerd bots`: the summary on `out`; 0 if every check passed, 1 if
-    one failed, 2 for bad options or a server that cannot be reached."""
+def bots_command(
+    options: BotsOptions, out: TextIO = sys.stdout, terminal: TextIO = sys.stderr
+) -> int:
+    """`pokerd bots`: the summary on `out`, and the progress line on
+    `terminal` if it is one; 0 if every check passed, 1 if one failed, 2 for
+    bad options or a server that cannot be reached."""
     problem = options_problem(options)
     if problem is not None:
         print(f"pokerd bots: {problem}", file=sys.stderr)
@@ -620,7 +816,8 @@ def bots_command(options: BotsOptions, out: TextIO = sys.stdout) -> int:
     except (OSError, ValueError, trio.TooSlowError, HttpError) as error:
         print(f"pokerd bots: cannot use {options.url}: {error!r}", file=sys.stderr)
         return 2
-    report = trio.run(_bots_until_interrupted, options, live)
+    progress = terminal if terminal.isatty() else None
+    report = trio.run(_bots_until_interrupted, options, live, progress)
     if report is None:
         return 130
     for line in report.lines():
@@ -628,12 +825,14 @@ def bots_command(options: BotsOptions, out: TextIO = sys.stdout) -> int:
     return 0 if report.ok else 1
 
 
-async def _bots_until_interrupted(options: BotsOptions, live: str) -> Report | None:
-    """The first Ctrl-C stops the bots and checks what they got; a second
-    stops at once (None)."""
+async def _bots_until_interrupted(
+    options: BotsOptions, live: str, progress: TextIO | None
+) -> Report | None:
+    """The first Ctrl-C (or SIGTERM) stops the bots, checks what they got and
+    has them leave; a second stops at once (None)."""
     stop = trio.Event()
     report: Report | None = None
-    with trio.open_signal_receiver(signal.SIGINT) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
@@ -643,6 +842,6 @@ async def _bots_until_interrupted(options: BotsOptions, live: str) -> Report | N
                     stop.set()
 
             nursery.start_soon(watch)
-            report = await run_bots(options, live=live, stop=stop)
+            report = await run_bots(options, live=live, stop=stop, progress=progress)
             nursery.cancel_scope.cancel()
     return report

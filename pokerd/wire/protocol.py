@@ -83,6 +83,9 @@ class ErrorCode(enum.StrEnum):
     BAD_TOKEN = "bad_token"
     """The token holds no seat at this table, or a seat request came with
     no token."""
+    NOT_CREATOR = "not_creator"
+    """Closing a table with a token that is not its creator's (or a table
+    created before tables had creators: nobody may close it)."""
     ID_REUSED = "id_reused"
     """A request id the seat used lately for a request with other content:
     not applied (a resend of the same request gets its first answer)."""

@@ -80,6 +80,10 @@ function describe(event, view) {
       return `${event.name} leaves with ${event.stack}`;
     case "leave_scheduled":
       return `${nameOf(event.seat)} leaves after this hand`;
+    case "table_closing":
+      return "The table closes after this hand";
+    case "table_closed":
+      return "The table is closed";
     case "player_sat_out":
       return `${nameOf(event.seat)} sits out${event.reason === "timeouts" ? " (timed out)" : ""}`;
     case "player_returned":
