@@ -1,4 +1,4 @@
-"""Fixtures shared by the store's tests: a database of each backend."""
+"""Fixtures shared by the tests: a database of each backend, HAProxy."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pokerd.ops.settings import Database
+from pokerd.tools.haproxy import haproxy_binary
 from pokerd.tools.pgcluster import Cluster, server_binaries
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -28,6 +29,19 @@ def postgres_cluster() -> Iterator[Cluster]:
         pytest.skip(message)
     with Cluster(fsync=False) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def haproxy() -> Path:
+    """Debian's haproxy binary, as for PostgreSQL: the tests that need it are
+    skipped without it, except under CI (CI set), where that is a failure."""
+    found = haproxy_binary()
+    if found is None:
+        message = "HAProxy is not installed (the haproxy package)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: .ci/run installs it")
+        pytest.skip(message)
+    return found
 
 
 @pytest.fixture
