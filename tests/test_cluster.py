@@ -20,7 +20,10 @@ import httpx
 import pytest
 from served import STEP_S, free_port
 
+from pokerd.cli import main
+from pokerd.ops.ring import SLOTS, ranking
 from pokerd.tools.cluster import LocalCluster
+from pokerd.tools.haproxy import check_configuration
 
 TAKEOVER_BOUND_S = 4 * STEP_S
 """Bound on waiting for a dead node's table to be served again (never expected)."""
@@ -152,3 +155,28 @@ def test_the_lobby_answers_through_a_killed_node_and_the_tables_outlive_it(
     cluster.start()
     for table in tables:
         eventually_ok(f"{public}/tables/{table}")
+
+
+def test_the_printed_haproxy_configuration_is_the_ring_and_haproxy_takes_it(
+    haproxy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = {"a": "10.0.0.1:8000", "b": "10.0.0.2:8000", "c": "10.0.0.3:8000"}
+    flags = [f"--node={name}={address}" for name, address in nodes.items()]
+    assert (
+        main(["cluster", "--print-haproxy-config", "--bind", "0.0.0.0:80", *flags]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "    bind 0.0.0.0:80\n" in text
+    for slot in (0, 17, SLOTS - 1):  # each slot's servers in ranking order
+        block = text.split(f"\nbackend slot{slot}\n")[1].split("\n\n")[0]
+        assert [line.split()[1] for line in block.splitlines()] == ranking(slot, nodes)
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text)
+    check_configuration(config)  # raises with HAProxy's words if refused
+
+
+def test_print_haproxy_config_refuses_a_node_without_an_address(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["cluster", "--print-haproxy-config", "--node", "a"]) == 2
+    assert "NAME=HOST:PORT" in capsys.readouterr().err
