@@ -270,7 +270,10 @@ class LocalCluster:
                 name: "UP" if node.running() else "DOWN"
                 for name, node in self.nodes.items()
             }
-            states = self.router.states()
+            try:
+                states = self.router.states()
+            except OSError as error:  # the runtime API not answering yet
+                states = {"runtime API": str(error)}
             if states == expected:
                 return
             if time.monotonic() > deadline:

@@ -250,6 +250,7 @@ class Router:
         check_configuration(self.config, self.binary)
         if accepts(self.bind):
             raise RouterError(f"{self.bind} is in use already")
+        self.admin_socket.unlink(missing_ok=True)  # a previous run's
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
                 [str(self.binary), "-db", "-f", str(self.config)],
@@ -259,7 +260,9 @@ class Router:
                 start_new_session=True,  # a Ctrl-C to the caller is not its
             )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not accepts(self.bind):
+        # Serving: the public port accepts and the runtime API's socket is there
+        # (the socket can come a moment after the port).
+        while not (accepts(self.bind) and self.admin_socket.exists()):
             if self._process.poll() is not None:
                 code = self._process.returncode
                 self._process = None
