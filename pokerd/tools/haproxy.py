@@ -83,8 +83,10 @@ def configuration(
     check = f"check inter {checks.inter_ms}ms fall {checks.fall} rise {checks.rise}"
     lines = [
         "# Written by pokerd (pokerd/tools/haproxy.py) from the node list.",
+        # No `log` line: in the foreground (-db) HAProxy writes its warnings
+        # and alerts (a node down or up) to stderr itself; a `log stderr`
+        # wrote each twice. Add your own log lines for syslog.
         "global",
-        "    log stderr format short local0 notice",
     ]
     if maxconn is not None:
         lines.append(f"    maxconn {maxconn}")
@@ -94,8 +96,6 @@ def configuration(
         "",
         "defaults",
         "    mode http",
-        "    log global",
-        "    option dontlognull",
         "    timeout connect 2s",
         # A long poll waits up to LONG_POLL_S for events before it answers.
         f"    timeout client {LONG_POLL_S + 30}s",
