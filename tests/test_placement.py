@@ -12,13 +12,16 @@ nodes' own counts (/metrics) never add up to more than the tables.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
+import trio.testing
+from databases import raw_connection
 from served import STEP_S, HttpApi, free_port, live_client, new_table, sit
 from test_nodes import (
     TTL_S,
@@ -33,8 +36,16 @@ from test_nodes import (
 )
 from trio_websocket import ConnectionClosed
 
+from pokerd.engine import CreateTable, SitDown, TableConfig
 from pokerd.ops.ring import node_of
-from pokerd.tables.supervisor import GRACE_TTLS, JOIN_DELAY_S
+from pokerd.store import EventStore
+from pokerd.tables.supervisor import (
+    GRACE_TTLS,
+    JOIN_DELAY_S,
+    Supervisor,
+    TableElsewhereError,
+)
+from pokerd.tables.table import Table
 from pokerd.tools.bots import Report, run_bots
 
 ROUTED = ("--cluster-routing",)
@@ -222,3 +233,142 @@ async def test_a_client_of_a_table_handed_off_resumes_on_its_new_node(
         assert second_saw["pokerd_connections_opened_total"] >= len(moved)
         assert second_saw['pokerd_handoffs_total{direction="in"}'] == len(moved)
     verify(postgres_url)
+
+
+# One node's decisions, in this process: a supervisor on a fenced store, the
+# other node played by rows of `nodes` and `leases`. Real time flows (the mock
+# clock's rate is 1); its jumps stand for the grace going by.
+
+IN_PROCESS_TTL_S = 60.0
+"""Long: the keeper ticks only when the test jumps the clock."""
+A, B = "http://127.0.0.1:1", "http://127.0.0.1:2"
+
+
+def placed(node: str, up: list[str], avoid: str = "") -> str:
+    """The first id of t0, t1, ... that `node_of` gives `node` among `up`."""
+    return next(
+        f"t{index}"
+        for index in range(10_000)
+        if node_of(f"t{index}", up) == node and f"t{index}" != avoid
+    )
+
+
+def sql(url: str, statement: str, *parameters: object) -> list[tuple[object, ...]]:
+    with closing(raw_connection(url)) as connection:
+        rows = connection.execute(statement, parameters)
+        return list(rows.fetchall()) if statement.startswith("SELECT") else []
+
+
+async def with_a_player(url: str, *table_ids: str) -> None:
+    """Tables in the log with a player each (so they must run), no lease."""
+    with EventStore(url) as writer:  # unfenced: a tool, as an earlier server
+        for table_id in table_ids:
+            table = Table(table_id, writer)
+            await table.execute(CreateTable(config=TableConfig(max_seats=6)))
+            await table.execute(SitDown(seat=0, name="ann", buy_in=100))
+            await table.close()
+
+
+def node_b_up(url: str) -> None:
+    """Node b seen now and for the next hour, started an hour ago."""
+    sql(
+        url,
+        "INSERT INTO nodes (node, address, seen_at, started_at) VALUES"
+        " ('b', ?, now() + interval '1 hour', now() - interval '1 hour')"
+        " ON CONFLICT (node) DO UPDATE SET seen_at = EXCLUDED.seen_at,"
+        " started_at = EXCLUDED.started_at",
+        B,
+    )
+
+
+@asynccontextmanager
+async def node_a(url: str, **options: object) -> AsyncIterator[Supervisor]:
+    """Node a, up from the start, running a routed supervisor."""
+    with EventStore(url, node="a", lease_ttl_s=IN_PROCESS_TTL_S) as store:
+        store.leases.announce(A)
+        sql(url, "UPDATE nodes SET started_at = now() - interval '1 hour'")
+        supervisor = Supervisor(store, cluster_routing=True, **options)  # type: ignore[arg-type]
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervisor.run)
+            yield supervisor
+            nursery.cancel_scope.cancel()
+
+
+async def next_tick(supervisor: Supervisor, clock: trio.testing.MockClock) -> None:
+    """Jump to the keeper's next tick and wait until its round is over (the
+    keeper asleep again: a round's end and its sleep have no checkpoint in
+    between, and a tick comes only with a jump, the ttl being long)."""
+    await eventually(lambda: supervisor.keeper_rounds >= 1)
+    rounds = supervisor.keeper_rounds
+    clock.jump(IN_PROCESS_TTL_S / 3)
+    await eventually(lambda: supervisor.keeper_rounds > rounds)
+
+
+async def eventually(predicate: Callable[[], bool]) -> None:
+    """Wait until `predicate` holds (the mock clock jumps only when told)."""
+    with trio.fail_after(STEP_S):
+        while not predicate():
+            await trio.to_thread.run_sync(time.sleep, 0.01)
+
+
+async def test_a_table_another_node_ranks_first_is_left_free_for_the_grace_then_kept(
+    postgres_url: str, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.rate = 1.0
+    mine = placed("a", ["a", "b"])
+    theirs = placed("b", ["a", "b"])
+    await with_a_player(postgres_url, mine, theirs)
+    node_b_up(postgres_url)
+    async with node_a(postgres_url) as supervisor:
+        assert supervisor.up == {"a": A, "b": B}
+        # The start-up scan takes the table whose slot ranks a first only.
+        assert supervisor.table_ids() == [mine]
+        await next_tick(supervisor, mock_clock)
+        assert supervisor.table_ids() == [mine]
+        # b never takes it: once free longer than the grace, a adopts it...
+        mock_clock.jump(GRACE_TTLS * IN_PROCESS_TTL_S)
+        await eventually(lambda: supervisor.table_ids() == sorted([mine, theirs]))
+        # ...and keeps it while the same nodes are up (no hand-off to b).
+        await next_tick(supervisor, mock_clock)
+        await next_tick(supervisor, mock_clock)
+        assert supervisor.table_ids() == sorted([mine, theirs])
+        assert supervisor.metrics.handoffs.value("out") == 0
+
+
+async def test_a_table_handed_off_is_released_to_its_node_and_not_taken_back(
+    postgres_url: str, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.rate = 1.0
+    mine = placed("a", ["a", "b"])
+    theirs = placed("b", ["a", "b"])
+    await with_a_player(postgres_url, mine, theirs)
+    moved: list[tuple[str, str | None]] = []
+    async with node_a(
+        postgres_url, on_moved=lambda table, _, to: moved.append((table, to))
+    ) as supervisor:
+        # Alone, a runs both.
+        assert supervisor.up == {"a": A}
+        assert supervisor.table_ids() == sorted([mine, theirs])
+        # b comes up: at the next tick a hands b the table b ranks first.
+        node_b_up(postgres_url)
+        await next_tick(supervisor, mock_clock)
+        # Its streams are sent to b, once it is unloaded and its lease released.
+        await eventually(lambda: moved == [(theirs, B)])
+        assert supervisor.table_ids() == [mine]
+        assert sql(
+            postgres_url,
+            "SELECT owner, handed_to, lease_until = '-infinity' FROM leases"
+            " WHERE table_id = ?",
+            theirs,
+        ) == [("a", "b", True)]
+        assert supervisor.metrics.handoffs.value("out") == 1
+        # A request at a for it is sent to b rather than taken back.
+        with pytest.raises(TableElsewhereError) as elsewhere:
+            await supervisor.open_table(theirs)
+        assert (elsewhere.value.node, elsewhere.value.address) == ("b", B)
+        assert supervisor.table_ids() == [mine]
+        # b takes it as a hand-off.
+        with EventStore(postgres_url, node="b") as store_b:
+            taken = store_b.leases.take_over(theirs)
+        assert taken is not None
+        assert (taken.taken_from, taken.previous_owner) == ("handed", "a")

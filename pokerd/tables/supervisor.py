@@ -188,6 +188,9 @@ class Supervisor:
         """Tables taken past the grace although another node ranks first,
         with the nodes up then: not handed back while those stay the same."""
         self.moves = 0
+        self.keeper_rounds = 0
+        """Keeper rounds begun (each waits a tick, then looks at the nodes up,
+        hands off and scans): a test can tell when one has run."""
         self._releasing: set[str] = set()
         """Tables that stepped down since the start (fenced stores)."""
         self._clock = clock
@@ -437,6 +440,7 @@ class Supervisor:
             nursery.start_soon(self._renew_leases)
             nursery.start_soon(self._watch_expiry)
             while True:
+                self.keeper_rounds += 1  # and asleep, with no checkpoint between
                 await trio.sleep(self.store.leases.ttl_s / 3)
                 if await self._read_nodes_up():
                     self._hand_off_misplaced()
