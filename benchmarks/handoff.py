@@ -15,7 +15,7 @@ the same gap between any two events of the tables. At the end the bots
 check their streams against the log and `pokerd replay --verify` checks
 every log. Prints figures, never asserts.
 
-    .venv/bin/python benchmarks/handoff.py [--handoffs 20] [--tables 12]
+    .venv/bin/python benchmarks/handoff.py [--handoffs 20] [--tables 12] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -123,9 +123,14 @@ def _owners(url: str) -> dict[str, str]:
 async def _settle(url: str, tables: list[str], up: list[str]) -> None:
     """Until every table's lease is held by its node among `up`."""
     wanted = {table: node_of(table, up) for table in tables}
-    with trio.fail_after(SETTLE_BOUND_S):
-        while await trio.to_thread.run_sync(_owners, url) != wanted:
-            await trio.sleep(0.05)
+    owners: dict[str, str] = {}
+    try:
+        with trio.fail_after(SETTLE_BOUND_S):
+            while (owners := await trio.to_thread.run_sync(_owners, url)) != wanted:
+                await trio.sleep(0.05)
+    except trio.TooSlowError:
+        wrong = {t: (owners.get(t), n) for t, n in wanted.items() if owners.get(t) != n}
+        raise RuntimeError(f"not settled on {up}: (held by, wanted) {wrong}") from None
 
 
 def _handoffs(folder: Path) -> list[tuple[str, int]]:
@@ -214,9 +219,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--handoffs", type=int, default=20)
     parser.add_argument("--tables", type=int, default=12)
+    parser.add_argument(
+        "--logs", metavar="DIR", help="keep the nodes' logs there (an empty folder)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder, Cluster(fsync=False) as cluster:
+    with tempfile.TemporaryDirectory() as temporary, Cluster(fsync=False) as cluster:
+        folder = args.logs or temporary
         url = cluster.create_database()
         report, rounds = trio.run(
             lambda: _run(url, Path(folder), handoffs=args.handoffs, tables=args.tables)

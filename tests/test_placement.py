@@ -298,10 +298,14 @@ async def next_tick(supervisor: Supervisor, clock: trio.testing.MockClock) -> No
     """Jump to the keeper's next tick and wait until its round is over (the
     keeper asleep again: a round's end and its sleep have no checkpoint in
     between, and a tick comes only with a jump, the ttl being long)."""
-    await eventually(lambda: supervisor.keeper_rounds >= 1)
-    rounds = supervisor.keeper_rounds
+    await eventually(lambda: supervisor.keeper_rounds * supervisor.renewal_rounds > 0)
+    scans, renewals = supervisor.keeper_rounds, supervisor.renewal_rounds
     clock.jump(IN_PROCESS_TTL_S / 3)
-    await eventually(lambda: supervisor.keeper_rounds > rounds)
+    await eventually(
+        lambda: (
+            supervisor.keeper_rounds > scans and supervisor.renewal_rounds > renewals
+        )
+    )
 
 
 async def eventually(predicate: Callable[[], bool]) -> None:
