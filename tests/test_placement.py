@@ -376,3 +376,27 @@ async def test_a_table_handed_off_is_released_to_its_node_and_not_taken_back(
             taken = store_b.leases.take_over(theirs)
         assert taken is not None
         assert (taken.taken_from, taken.previous_owner) == ("handed", "a")
+
+
+async def test_renewals_are_counted_as_they_succeed_or_fail(
+    postgres_url: str, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.rate = 1.0
+    mine = placed("a", ["a"])
+    await with_a_player(postgres_url, mine)
+    async with node_a(postgres_url) as supervisor:
+        renewals = supervisor.metrics.lease_renewals
+        assert supervisor.table_ids() == [mine]
+        await next_tick(supervisor, mock_clock)
+        assert (renewals.value("ok"), renewals.value("failed")) == (1, 0)
+        # The renewal statement fails (its table is not there), then works again.
+        sql(postgres_url, "ALTER TABLE leases RENAME TO leases_away")
+        try:
+            await next_tick(supervisor, mock_clock)
+        finally:
+            sql(postgres_url, "ALTER TABLE leases_away RENAME TO leases")
+        assert (renewals.value("ok"), renewals.value("failed")) == (1, 1)
+        await next_tick(supervisor, mock_clock)
+        assert (renewals.value("ok"), renewals.value("failed")) == (2, 1)
+        assert supervisor.table_ids() == [mine]
+        assert supervisor.metrics.takeovers.value() == 0
