@@ -20,7 +20,7 @@ stopped for good) and its streams are told it moved, so their clients
 reconnect to whichever node owns it now.
 
 With cluster routing, a node also places tables where the cluster's router
-sends them (docs/design.md, "Where a table runs"): on each keeper tick it
+sends them (docs/design.md, "Where a table runs"): after each renewal it
 reads which nodes are up, hands each table it holds whose slot ranks another
 node up first to that node (unloaded, lease released naming it, streams sent
 there), and its scan takes only the free tables whose slot ranks it first,
