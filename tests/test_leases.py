@@ -249,7 +249,9 @@ def test_a_takeover_waits_for_the_append_in_flight_which_the_new_owner_sees(
         writer.start()
         wait_until_blocked(postgres_url, "COPY events")
         # b's takeover waits for that transaction to end.
-        taker = threading.Thread(target=lambda: taken.append(node_b.leases.take("t")))
+        taker = threading.Thread(
+            target=lambda: taken.append(node_b.leases.take("t")), daemon=True
+        )
         taker.start()
         wait_until_blocked(postgres_url, "INSERT INTO leases")
         assert taken == []
@@ -409,3 +411,32 @@ def test_sqlite_grants_every_lease_and_fences_nothing(tmp_path: Path) -> None:
         store.append_blocking("u", 1, created())  # no lease needed: one process
         assert store.leases.renew() == set()
         assert store.leases.free_tables() == ["u"]
+
+
+def test_a_node_paused_inside_an_append_does_not_hold_its_table_for_ever(
+    postgres_url: str, node_b: EventStore
+) -> None:
+    # A node stopped (SIGSTOP) between an append's statements keeps its
+    # transaction open, and with it the FOR SHARE lock on the lease row that
+    # another node's take must wait for. The database ends that transaction
+    # once it has stood idle for the node's lease ttl.
+    with EventStore(postgres_url, node="a", lease_ttl_s=0.5) as node_a:
+        assert node_a.leases.take("t") == 1
+        writer: psycopg.Connection[tuple[object, ...]]
+        writer = node_a._backend.writer  # type: ignore[attr-defined]
+        paused = writer.transaction()
+        paused.__enter__()  # as the append does before its checks
+        writer.execute("SELECT epoch FROM leases WHERE table_id = 't' FOR SHARE")
+        expire(postgres_url, "t")
+
+        taken: list[int | None] = []
+        taker = threading.Thread(
+            target=lambda: taken.append(node_b.leases.take("t")), daemon=True
+        )
+        taker.start()
+        taker.join(WAIT_S)  # without the bound it would wait for ever
+
+        assert taken == [2]
+        assert lease_row(postgres_url, "t") == ("b", 2)
+        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+            writer.execute("SELECT 1")  # the paused node's session was ended

@@ -84,10 +84,28 @@ class PostgresBackend:
     def __init__(self, url: str, *, node: str | None, lease_ttl_s: float) -> None:
         self.database = url
         self.fenced = node is not None
-        self.writer = open_database(url)
+        self._lease_ttl_s = lease_ttl_s
+        self.writer = self._bounded(open_database(url))
         self.leases = PostgresLeases(
             url, node or f"unfenced-{uuid.uuid4().hex[:12]}", lease_ttl_s
         )
+
+    def _bounded(self, connection: PgConnection) -> PgConnection:
+        """`connection`, whose transactions the database ends when they stand
+        idle for a lease ttl (fenced stores).
+
+        An append holds its tables' lease rows FOR SHARE until it commits, and
+        another node's take waits for that lock: a node paused in the middle
+        of an append (SIGSTOP, a swap storm) would hold its tables forever. By
+        then the paused node has stepped down by its own clock (at 80% of the
+        ttl), so ending its transaction loses nothing it may still write.
+        """
+        if self.fenced:
+            connection.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                (str(max(1, round(self._lease_ttl_s * 1000))),),
+            )
+        return connection
 
     def reader(self) -> ReadConnection:
         connection = connect(self.database)
@@ -134,7 +152,7 @@ class PostgresBackend:
         """The write connection, opened again if the last one broke."""
         if self.writer.closed or self.writer.broken:
             self.writer.close()
-            self.writer = connect(self.database)
+            self.writer = self._bounded(connect(self.database))
         return self.writer
 
     # The fast way: checks first, then one COPY.
