@@ -1,0 +1,377 @@
+"""A cluster for tests: `pokerd serve` nodes on one PostgreSQL behind HAProxy, and bots.
+
+Every part is a real process: the nodes (`pokerd serve --cluster-routing`,
+each at a port of its own), HAProxy (`pokerd.tools.haproxy.Router`, routing
+by the table id as `pokerd.ops.ring.node_of`), and `pokerd bots`, which
+talks to HAProxy's port only. The nodes are named in HAProxy's
+configuration from the start, started or not: a node started later is one
+HAProxy finds up. The database is the test's (`postgres_url`); the helpers
+below read it as a second program would, to see who holds each table.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, closing
+from pathlib import Path
+
+import attrs
+import httpx
+import trio
+from databases import raw_connection
+from served import GRACE_S, STEP_S, free_port, log_file
+
+from pokerd.ops.ring import node_of
+from pokerd.tools.haproxy import Checks, Router
+
+TTL_S = 1.5
+"""The nodes' lease ttl: short, so that takeovers are quick."""
+MOVE_BOUND_S = 4 * STEP_S
+"""Bound on waiting for tables to move: generous, never expected."""
+POLL_S = 0.1
+import attrs as _attrs  # TEMPORARY until the placement branch is merged
+from pokerd.ops.settings import Settings as _Settings
+
+CLUSTER_ROUTING = (
+    ["--cluster-routing"] if "cluster_routing" in _attrs.fields_dict(_Settings) else []
+)
+CHECKS = Checks(inter_ms=200, fall=2, rise=2)
+"""HAProxy's health checks: a dead node out, and a new one in, within 0.4 s."""
+
+
+@attrs.define
+class Node:
+    """One `pokerd serve` process of the cluster, at a fixed port."""
+
+    name: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class Cluster:
+    """Nodes named `names` on the database `db`, behind HAProxy at `url`.
+
+    Synchronous (call it from Trio through `trio.to_thread.run_sync`): each
+    method returns once the change is done and HAProxy sees it.
+    """
+
+    def __init__(self, db: str, folder: Path, names: Sequence[str]) -> None:
+        self.db = db
+        self.nodes = {
+            name: Node(name, free_port(), folder / f"{name}.log") for name in names
+        }
+        self.router = Router(
+            {name: f"127.0.0.1:{node.port}" for name, node in self.nodes.items()},
+            f"127.0.0.1:{free_port()}",
+            checks=CHECKS,
+            folder=folder / "haproxy",
+        )
+
+    @property
+    def url(self) -> str:
+        """The cluster's one address: HAProxy's."""
+        return self.router.url
+
+    @property
+    def up(self) -> set[str]:
+        """The nodes running now."""
+        return {name for name, node in self.nodes.items() if node.running}
+
+    def start_router(self) -> None:
+        self.router.start()
+
+    def start_node(self, name: str) -> None:
+        """Start (or start again) `name`; returns once HAProxy sends it traffic."""
+        node = self.nodes[name]
+        assert not node.running, name
+        command = [
+            sys.executable,
+            "-m",
+            "pokerd",
+            "serve",
+            "--db",
+            self.db,
+            "--port",
+            str(node.port),
+            "--node-id",
+            name,
+            "--advertise",
+            node.url,
+            *CLUSTER_ROUTING,
+            "--lease-ttl-s",
+            str(TTL_S),
+            "--next-hand-delay-ms",
+            "0",
+            "--shutdown-grace-s",
+            str(GRACE_S),
+        ]
+        with node.log.open("ab") as log:
+            node.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        self.wait_routed()
+
+    def kill_node(self, name: str) -> None:
+        """SIGKILL, as a crash: nothing is released, the leases run out."""
+        process = self.nodes[name].process
+        assert process is not None
+        process.kill()
+        process.wait()
+
+    def stop_node(self, name: str) -> None:
+        """SIGTERM: a clean stop, which must exit 0."""
+        node = self.nodes[name]
+        assert node.process is not None
+        node.process.terminate()
+        code = node.process.wait(GRACE_S + STEP_S)
+        assert code == 0, node.log.read_text()[-3000:]
+
+    def wait_routed(self) -> None:
+        """Until HAProxy sees the running nodes up and the others down."""
+        deadline = time.monotonic() + STEP_S
+        while True:
+            states = self.router.states()
+            wanted = {
+                name: "UP" if node.running else "DOWN"
+                for name, node in self.nodes.items()
+            }
+            if states == wanted:
+                return
+            for name, node in self.nodes.items():
+                code = None if node.process is None else node.process.poll()
+                assert code in (None, 0, -signal.SIGKILL), (
+                    f"{name} exited {code}: {node.log.read_text()[-3000:]}"
+                )
+            assert time.monotonic() < deadline, f"HAProxy sees {states}"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        """Kill every node still running (by its PID), then stop HAProxy."""
+        for node in self.nodes.values():
+            if node.process is not None and node.process.poll() is None:
+                node.process.kill()
+                node.process.wait()
+        self.router.stop()
+
+
+@asynccontextmanager
+async def running_cluster(
+    db: str, folder: Path, names: Sequence[str], *, started: Iterable[str] = ()
+) -> AsyncIterator[Cluster]:
+    """HAProxy in front of `names`, of which `started` (default: all) run."""
+    cluster = Cluster(db, folder, names)
+    try:
+        await trio.to_thread.run_sync(cluster.start_router)
+        async with trio.open_nursery() as nursery:
+            for name in started or names:
+                nursery.start_soon(trio.to_thread.run_sync, cluster.start_node, name)
+        await trio.to_thread.run_sync(cluster.wait_routed)
+        yield cluster
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(cluster.close)
+
+
+async def in_thread(function: Callable[..., object], *args: object) -> None:
+    await trio.to_thread.run_sync(function, *args)
+
+
+# What the database says
+
+
+@attrs.frozen
+class Lease:
+    owner: str
+    epoch: int
+
+
+def leases(db: str) -> dict[str, Lease]:
+    """Each table's live lease now, by the database's clock."""
+    with closing(raw_connection(db)) as connection:
+        rows = connection.execute(
+            "SELECT table_id, owner, epoch FROM leases WHERE lease_until >= now()"
+        ).fetchall()
+    return {str(table): Lease(str(owner), int(epoch)) for table, owner, epoch in rows}
+
+
+def owners(db: str) -> dict[str, str]:
+    return {table: lease.owner for table, lease in leases(db).items()}
+
+
+def table_ids(db: str) -> list[str]:
+    with closing(raw_connection(db)) as connection:
+        rows = connection.execute("SELECT table_id FROM tables").fetchall()
+    return sorted(str(row[0]) for row in rows)
+
+
+def hands_by_table(db: str) -> dict[str, int]:
+    """Each table's hands played to the end."""
+    with closing(raw_connection(db)) as connection:
+        rows = connection.execute(
+            "SELECT table_id, COUNT(*) FROM hands GROUP BY table_id"
+        ).fetchall()
+    return {str(table): int(count) for table, count in rows}
+
+
+def routed(tables: Iterable[str], up: Iterable[str]) -> dict[str, str]:
+    """Where the router sends each table with `up` up."""
+    nodes = sorted(up)
+    placed = {table: node_of(table, nodes) for table in tables}
+    return {table: node for table, node in placed.items() if node is not None}
+
+
+def placed_as_routed(db: str, up: Iterable[str], count: int) -> bool:
+    """All `count` tables held, each by the node the router sends it to."""
+    held = owners(db)
+    return len(held) == count and held == routed(held, up)
+
+
+async def until(check: Callable[[], bool], bound_s: float = MOVE_BOUND_S) -> None:
+    """Poll `check()` until it holds (fails after the generous bound)."""
+    with trio.fail_after(bound_s):
+        while not check():
+            await trio.sleep(POLL_S)
+
+
+def played_on(db: str, since: dict[str, int], tables: Iterable[str], more: int) -> bool:
+    """Every one of `tables` finished `more` hands after `since`."""
+    now = hands_by_table(db)
+    return all(now.get(table, 0) >= since.get(table, 0) + more for table in tables)
+
+
+def verify(db: str) -> None:
+    """`pokerd replay --verify`: every log gapless, its fold equal to every
+    snapshot and hand row."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pokerd", "replay", "--verify", "--db", db],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=5 * STEP_S,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def holders(cluster: Cluster, table: str) -> dict[str, int]:
+    """What each running node answers for `table` itself (no redirect
+    followed): 200 from the node that runs it, 307 from the others."""
+    answers = {}
+    with httpx.Client(trust_env=False, timeout=STEP_S) as http:
+        for name in sorted(cluster.up):
+            answer = http.get(f"{cluster.nodes[name].url}/tables/{table}")
+            answers[name] = answer.status_code
+    return answers
+
+
+async def tables_running(
+    http: httpx.AsyncClient, cluster: Cluster, order: Sequence[str]
+) -> dict[str, int]:
+    """How many tables each node says it runs (its /healthz), asked in `order`;
+    0 from a node that cannot be reached."""
+    running = {}
+    for name in order:
+        try:
+            answer = await http.get(f"{cluster.nodes[name].url}/healthz")
+        except httpx.TransportError:
+            running[name] = 0
+            continue
+        running[name] = int(answer.json()["tables"])
+    return running
+
+
+# The bots
+
+
+@attrs.frozen
+class BotsSummary:
+    """`pokerd bots`' summary: its exit status and its "key: value" lines."""
+
+    code: int
+    lines: dict[str, str]
+    output: str
+
+    def count(self, key: str) -> int:
+        return int(self.lines[key])
+
+    @property
+    def errors(self) -> str:
+        return self.lines["errors"]
+
+
+class Bots:
+    """`pokerd bots` at `url` playing until `finish`, seats at `tables` tables."""
+
+    def __init__(self, url: str, folder: Path, *, tables: int, seed: int) -> None:
+        self.output = folder / "bots.out"
+        self.command = [
+            sys.executable,
+            "-m",
+            "pokerd",
+            "bots",
+            "--url",
+            url,
+            *("--tables", str(tables), "--seats", "2", "--think", "0"),
+            *("--seed", str(seed)),
+        ]
+        self.process: trio.Process | None = None
+
+    async def start(self) -> None:
+        with log_file(self.output) as output:
+            self.process = await trio.lowlevel.open_process(
+                self.command, stdout=output, stderr=subprocess.STDOUT
+            )
+
+    async def finish(self) -> BotsSummary:
+        """Ctrl-C: the bots stop, check what they received, print a summary."""
+        process = self.process
+        assert process is not None
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(5 * STEP_S):
+            code = await process.wait()
+        output = self.output.read_text()
+        print(output)  # shown with the test's output if it fails
+        lines = [line.partition(": ") for line in output.splitlines()]
+        return BotsSummary(code, {key: value for key, _, value in lines}, output)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+
+
+@asynccontextmanager
+async def bots_playing(
+    url: str, folder: Path, *, tables: int, seed: int
+) -> AsyncIterator[Bots]:
+    """`pokerd bots` started; killed by its PID if the test did not finish it."""
+    bots = Bots(url, folder, tables=tables, seed=seed)
+    await bots.start()
+    try:
+        yield bots
+    finally:
+        if bots.process is not None and bots.process.returncode is None:
+            bots.kill()
+            with trio.CancelScope(shield=True):
+                await bots.process.wait()
+
+
+def stream_checks_pass(summary: BotsSummary) -> None:
+    """What every bot received is exactly its table's log (no gap, no
+    repeat, the same content), and every resume was recovered."""
+    assert summary.lines.get("gaps") == "0", summary.output
+    assert summary.lines.get("duplicates") == "0", summary.output
+    assert summary.lines.get("mismatches") == "0", summary.output
+    assert summary.lines.get("resumed not ok") == "0", summary.output
+    assert summary.count("events checked") > 0, summary.output
