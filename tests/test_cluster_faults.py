@@ -10,6 +10,7 @@ No timing is asserted: every wait is bounded generously.
 
 from __future__ import annotations
 
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -19,7 +20,6 @@ import pytest
 import trio
 from clustered import (
     POLL_S,
-    Cluster,
     Lease,
     bots_playing,
     hands_by_table,
@@ -27,39 +27,52 @@ from clustered import (
     in_thread,
     leases,
     owners,
-    placed_as_routed,
     played_on,
     routed,
     running_cluster,
+    stop_node,
     stream_checks_pass,
     table_ids,
     tables_running,
     until,
+    until_placed,
+    up,
     verify,
 )
 from served import STEP_S, HttpApi, Served, new_table, sit
+
+from pokerd.tools.cluster import LocalCluster
+from pokerd.tools.pgcluster import server_binaries
 
 NAMES = ("node1", "node2", "node3")
 TABLES = 20
 
 
 @pytest.fixture(autouse=True)
-def needs_haproxy(haproxy: Path) -> None:
-    """Every test here runs HAProxy (skipped without it, failed under CI)."""
+def needs_haproxy_and_postgresql(haproxy: Path) -> None:
+    """Every test here runs HAProxy and PostgreSQL: skipped without them,
+    except under CI (CI set), where that is a failure (.ci/run installs them)."""
+    if server_binaries() is None:
+        message = "PostgreSQL's server is not installed (the postgresql package)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: .ci/run installs it")
+        pytest.skip(message)
 
 
-async def play_until_placed(db: str, cluster: Cluster, tables: int) -> None:
+async def play_until_placed(db: str, cluster: LocalCluster, tables: int) -> None:
     """Until every table has been dealt and runs where the router sends it."""
     await until(lambda: len(hands_by_table(db)) == tables)
-    await until(lambda: placed_as_routed(db, cluster.up, tables))
+    await until_placed(db, cluster, tables)
 
 
 async def test_a_killed_nodes_tables_continue_where_the_router_sends_them(
-    postgres_url: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    db = postgres_url
-    async with running_cluster(db, tmp_path, NAMES) as cluster:
-        async with bots_playing(cluster.url, tmp_path, tables=TABLES, seed=15) as bots:
+    async with running_cluster() as cluster:
+        db = cluster.database_url
+        async with bots_playing(
+            cluster.public_url, tmp_path, tables=TABLES, seed=15
+        ) as bots:
             await play_until_placed(db, cluster, TABLES)
             before = leases(db)
             held = owners(db)
@@ -69,8 +82,8 @@ async def test_a_killed_nodes_tables_continue_where_the_router_sends_them(
             hands = hands_by_table(db)
             started = time.monotonic()
             await in_thread(cluster.kill_node, victim)
-            rest = set(NAMES) - {victim}
-            await until(lambda: placed_as_routed(db, rest, TABLES))
+            assert up(cluster) == set(NAMES) - {victim}
+            await until_placed(db, cluster, TABLES)
             moved_s = time.monotonic() - started
             after = leases(db)
             # Only the dead node's tables moved: the others kept their leases.
@@ -90,22 +103,24 @@ async def test_a_killed_nodes_tables_continue_where_the_router_sends_them(
 
 
 async def test_a_rolling_restart_loses_nothing_and_clients_only_reconnect(
-    postgres_url: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    db = postgres_url
-    async with running_cluster(db, tmp_path, NAMES) as cluster:
-        async with bots_playing(cluster.url, tmp_path, tables=12, seed=16) as bots:
+    async with running_cluster() as cluster:
+        db = cluster.database_url
+        async with bots_playing(
+            cluster.public_url, tmp_path, tables=12, seed=16
+        ) as bots:
             await play_until_placed(db, cluster, 12)
             for name in NAMES:
                 hands = hands_by_table(db)
-                await in_thread(cluster.stop_node, name)
-                rest = set(NAMES) - {name}
+                await stop_node(cluster, name)
+                assert up(cluster) == set(NAMES) - {name}
                 # Its tables moved to the node the router sends them to now.
-                await until(partial(placed_as_routed, db, rest, 12))
+                await until_placed(db, cluster, 12)
                 await until(partial(played_on, db, hands, hands, 1))
                 await in_thread(cluster.start_node, name)
                 # And it took its share back.
-                await until(lambda: placed_as_routed(db, NAMES, 12))
+                await until_placed(db, cluster, 12)
             summary = await bots.finish()
         stream_checks_pass(summary)
         assert summary.errors == "none", summary.output
@@ -115,12 +130,13 @@ async def test_a_rolling_restart_loses_nothing_and_clients_only_reconnect(
 
 
 async def test_a_node_started_later_takes_its_share_and_no_table_is_owned_twice(
-    postgres_url: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    db = postgres_url
-    first = ("node1", "node2")
-    async with running_cluster(db, tmp_path, NAMES, started=first) as cluster:
-        async with bots_playing(cluster.url, tmp_path, tables=TABLES, seed=17) as bots:
+    async with running_cluster(start_nodes=2) as cluster:
+        db = cluster.database_url
+        async with bots_playing(
+            cluster.public_url, tmp_path, tables=TABLES, seed=17
+        ) as bots:
             await play_until_placed(db, cluster, TABLES)
             tables = table_ids(db)
             before = leases(db)
@@ -147,7 +163,7 @@ async def test_a_node_started_later_takes_its_share_and_no_table_is_owned_twice(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(sample, done)
                 await in_thread(cluster.start_node, "node3")
-                await until(lambda: placed_as_routed(db, NAMES, TABLES))
+                await until_placed(db, cluster, TABLES)
                 done.set()
             samples.append(leases(db))
             hands = hands_by_table(db)
@@ -190,7 +206,7 @@ async def test_a_node_started_later_takes_its_share_and_no_table_is_owned_twice(
 
 
 async def test_the_page_reconnects_through_haproxy_when_its_node_is_killed(
-    postgres_url: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     # Chromium's helpers (and its skip, or failure under CI) are the web tests'.
     from test_web import (
@@ -207,17 +223,14 @@ async def test_the_page_reconnects_through_haproxy_when_its_node_is_killed(
     )
     from test_web import until as play_until
 
-    db = postgres_url
-    async with (
-        running_cluster(db, tmp_path, NAMES) as cluster,
-        trio.open_nursery() as nursery,
-    ):
-        port = int(cluster.url.rsplit(":", 1)[1])
+    async with running_cluster() as cluster, trio.open_nursery() as nursery:
+        db = cluster.database_url
+        port = int(cluster.public_url.rsplit(":", 1)[1])
         public = Served(HttpApi(port), f"ws://127.0.0.1:{port}")
         table = await new_table(public.api, max_seats=3, action_clock_ms=CLOCK_MS)
         token = await sit(public.api, table, 0, "ann", buy_in=100)
         await start_bots(nursery, public, table, [1, 2])
-        await until(lambda: placed_as_routed(db, NAMES, 1))
+        await until_placed(db, cluster, 1)
         [owner] = owners(db).values()
         rest = set(NAMES) - {owner}
 
