@@ -11,14 +11,17 @@ below read it as a second program would, to see who holds each table.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, closing
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, closing, contextmanager
+from functools import partial
 from pathlib import Path
 
 import attrs
@@ -28,24 +31,21 @@ from databases import raw_connection
 from served import GRACE_S, STEP_S, log_file
 
 from pokerd.ops.ring import node_of
-from pokerd.ops.settings import Settings
 from pokerd.tools.cluster import LocalCluster
 from pokerd.tools.haproxy import Checks
+from pokerd.tools.replay import migrate_command
+from pokerd.wire.protocol import ErrorCode
 
 TTL_S = 1.5
 """The nodes' lease ttl: short, so that takeovers are quick."""
 MOVE_BOUND_S = 4 * STEP_S
 """Bound on waiting for tables to move: generous, never expected."""
 POLL_S = 0.1
-CHECKS = Checks(inter_ms=200, fall=2, rise=2)
-"""HAProxy's health checks: a dead node out, and a new one in, within 0.4 s."""
-
-
-def routing_flags() -> list[str]:
-    """`--cluster-routing` once `pokerd serve` has it.  TEMPORARY: until the
-    placement branch is merged."""
-    fields = attrs.fields_dict(Settings)
-    return ["--cluster-routing"] if "cluster_routing" in fields else []
+CHECKS = Checks(inter_ms=500, fall=3, rise=2)
+"""HAProxy's health checks. A check waits `inter` for its answer, and a node
+marked down loses every session through HAProxy: with 200 ms and 2 checks,
+a node busy serving the bots' final log checks (16 logs of ~180 KB at once)
+was marked down and its sessions cut; 3 checks of 500 ms leave it 1.5 s."""
 
 
 def up(cluster: LocalCluster) -> set[str]:
@@ -53,13 +53,12 @@ def up(cluster: LocalCluster) -> set[str]:
     return {name for name, node in cluster.nodes.items() if node.running()}
 
 
-@asynccontextmanager
-async def running_cluster(
-    nodes: int = 3, *, start_nodes: int | None = None
-) -> AsyncIterator[LocalCluster]:
-    """`pokerd cluster`'s library: PostgreSQL, `nodes` nodes (node1...) of
-    which the first `start_nodes` (default: all) run, HAProxy on a free port.
-    Stopped (every process by its PID) and removed when the block ends."""
+@contextmanager
+def shared_cluster(nodes: int = 3) -> Iterator[LocalCluster]:
+    """`pokerd cluster`'s library with no node started: PostgreSQL and
+    HAProxy (on a free port) in front of `nodes` nodes (node1...), for the
+    tests of a module to share (`running_cluster` gives each its database
+    and its nodes). Stopped, every process by its PID, and removed after."""
     # Not under pytest's tmp_path: as root, PostgreSQL runs as the postgres
     # user, who may not enter pytest's folders (0700).
     made = Path(tempfile.mkdtemp(prefix="pokerd-cluster-test-"))
@@ -67,11 +66,11 @@ async def running_cluster(
     cluster = LocalCluster(
         made / "cluster",
         nodes=nodes,
-        start_nodes=start_nodes,
+        start_nodes=0,
         port=0,
         lease_ttl_s=TTL_S,
         node_flags=[
-            *routing_flags(),
+            "--cluster-routing",
             *("--next-hand-delay-ms", "0"),
             *("--shutdown-grace-s", str(GRACE_S)),
         ],
@@ -79,13 +78,47 @@ async def running_cluster(
         fsync=False,
     )
     try:
-        await trio.to_thread.run_sync(cluster.start)
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        if os.environ.get("KEEP_CLUSTER_FOLDER") is None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+@asynccontextmanager
+async def running_cluster(
+    cluster: LocalCluster, *, start_nodes: int | None = None
+) -> AsyncIterator[LocalCluster]:
+    """The shared cluster on a new database of its own, with its first
+    `start_nodes` nodes (default: all) started; when the block ends, every
+    node is killed (by its PID) and the database dropped."""
+    started = time.monotonic()
+    url = await trio.to_thread.run_sync(cluster.postgres.create_database)
+    out = io.StringIO()
+    code = await trio.to_thread.run_sync(migrate_command, url, out, out)
+    assert code == 0, out.getvalue()
+    cluster.database_url = url  # what the nodes started from now on use
+    names = list(cluster.nodes)[:start_nodes]
+    try:
+        async with trio.open_nursery() as nursery:
+            for name in names:
+                nursery.start_soon(
+                    partial(
+                        trio.to_thread.run_sync,
+                        partial(cluster.start_node, name, routed=False),
+                    )
+                )
+        await trio.to_thread.run_sync(cluster.wait_routed)
+        print(f"{len(names)} nodes started in {time.monotonic() - started:.1f} s")
         yield cluster
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(cluster.stop)
-            if os.environ.get("KEEP_CLUSTER_FOLDER") is None:
-                shutil.rmtree(made, ignore_errors=True)
+            for name, node in cluster.nodes.items():
+                if node.running():
+                    await trio.to_thread.run_sync(cluster.kill_node, name)
+            database = url.rsplit("/", 1)[1]
+            await trio.to_thread.run_sync(cluster.postgres.drop_database, database)
 
 
 async def stop_node(cluster: LocalCluster, name: str) -> None:
@@ -145,8 +178,6 @@ def routed(tables: Iterable[str], up: Iterable[str]) -> dict[str, str]:
 def placed_as_routed(db: str, up: Iterable[str], count: int) -> bool:
     """All `count` tables held, each by the node the router sends it to."""
     held = owners(db)
-    if os.environ.get("XXX_NO_PLACEMENT"):
-        return len(held) == count
     return len(held) == count and held == routed(held, up)
 
 
@@ -242,7 +273,22 @@ class BotsSummary:
 
     @property
     def errors(self) -> str:
+        """ "none", or "CODE N, ..." """
         return self.lines["errors"]
+
+    @property
+    def error_codes(self) -> dict[str, int]:
+        if self.errors == "none":
+            return {}
+        pairs = [item.rsplit(" ", 1) for item in self.errors.split(", ")]
+        return {code: int(count) for code, count in pairs}
+
+    @property
+    def protocol_errors(self) -> dict[str, int]:
+        """The errors other than a rule's refusal of an action (the protocol's
+        own codes: a bad token, an unavailable table, an internal error...)."""
+        protocol = {code.value for code in ErrorCode}
+        return {c: n for c, n in self.error_codes.items() if c in protocol}
 
 
 class Bots:
