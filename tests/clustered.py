@@ -77,6 +77,13 @@ def shared_cluster(nodes: int = 3) -> Iterator[LocalCluster]:
         checks=CHECKS,
         fsync=False,
     )
+    # The nodes send clients (HTTP 307, close 4006) to the router, not to
+    # themselves: behind a router a client may reach only its address, and
+    # the page may connect only to its own origin (its Content-Security-
+    # Policy). With each node's own address (pokerd.tools.cluster's default)
+    # the page, polling while its table's node was dead, followed a 307 to
+    # that node and the browser blocked it as a CSP violation.
+    cluster.node_flags = (*cluster.node_flags, "--advertise", cluster.public_url)
     try:
         cluster.start()
         yield cluster
@@ -239,6 +246,26 @@ def holders(cluster: LocalCluster, table: str) -> dict[str, int]:
             answer = http.get(f"{cluster.node_url(name)}/tables/{table}")
             answers[name] = answer.status_code
     return answers
+
+
+def metrics(cluster: LocalCluster) -> dict[str, dict[str, float]]:
+    """Each running node's placement counters, from its /metrics: hand-offs
+    out and in, takeovers, appends refused by the fence."""
+    wanted = {
+        'pokerd_handoffs_total{direction="out"}': "handoffs out",
+        'pokerd_handoffs_total{direction="in"}': "handoffs in",
+        "pokerd_takeovers_total": "takeovers",
+        "pokerd_appends_fenced_total": "fenced",
+    }
+    found: dict[str, dict[str, float]] = {}
+    with httpx.Client(trust_env=False, timeout=STEP_S) as http:
+        for name in sorted(up(cluster)):
+            text = http.get(f"{cluster.node_url(name)}/metrics").text
+            values = dict(
+                line.rsplit(" ", 1) for line in text.splitlines() if line[:1] != "#"
+            )
+            found[name] = {key: float(values[line]) for line, key in wanted.items()}
+    return found
 
 
 async def tables_running(

@@ -27,6 +27,7 @@ from clustered import (
     holders,
     in_thread,
     leases,
+    metrics,
     owners,
     played_on,
     routed,
@@ -88,6 +89,7 @@ async def test_a_killed_nodes_tables_continue_where_the_router_sends_them(
             lost = sorted(table for table, owner in held.items() if owner == victim)
             assert lost, held
             hands = hands_by_table(db)
+            counted = metrics(cluster)
             started = time.monotonic()
             await in_thread(cluster.kill_node, victim)
             assert up(cluster) == set(NAMES) - {victim}
@@ -99,6 +101,11 @@ async def test_a_killed_nodes_tables_continue_where_the_router_sends_them(
                 assert after[table] == before[table], table
             for table in lost:
                 assert after[table].epoch > before[table].epoch, table
+            # Taken over once its lease ran out, no append refused by the fence.
+            now = metrics(cluster)
+            taken = sum(now[n]["takeovers"] - counted[n]["takeovers"] for n in now)
+            assert taken == len(lost), (counted, now)
+            assert all(now[n]["fenced"] == 0 for n in now), now
             # Each lost table plays on at its new node, its bots back in it.
             await until(lambda: played_on(db, hands, lost, 2))
             summary = await bots.finish()
@@ -119,19 +126,19 @@ async def test_a_rolling_restart_loses_nothing_and_clients_only_reconnect(
     async with running_cluster(shared) as cluster:
         db = cluster.database_url
         async with bots_playing(
-            cluster.public_url, tmp_path, tables=12, seed=16
+            cluster.public_url, tmp_path, tables=9, seed=16
         ) as bots:
-            await play_until_placed(db, cluster, 12)
+            await play_until_placed(db, cluster, 9)
             for name in NAMES:
                 hands = hands_by_table(db)
                 await stop_node(cluster, name)
                 assert up(cluster) == set(NAMES) - {name}
                 # Its tables moved to the node the router sends them to now.
-                await until_placed(db, cluster, 12)
+                await until_placed(db, cluster, 9)
                 await until(partial(played_on, db, hands, hands, 1))
                 await in_thread(cluster.start_node, name)
                 # And it took its share back.
-                await until_placed(db, cluster, 12)
+                await until_placed(db, cluster, 9)
             summary = await bots.finish()
         stream_checks_pass(summary)
         assert summary.count("resumed ok") > 0, summary.output
@@ -164,6 +171,7 @@ async def test_a_node_started_later_takes_its_share_and_no_table_is_owned_twice(
                 if node == "node3"
             )
             assert share, "the ranking gives node3 no table of these"
+            first = ("node1", "node2")
             samples: list[dict[str, Lease]] = []
             running: list[dict[str, int]] = []
 
@@ -177,6 +185,7 @@ async def test_a_node_started_later_takes_its_share_and_no_table_is_owned_twice(
                         running.append(await tables_running(http, cluster, order))
                         await trio.sleep(POLL_S / 2)
 
+            counted = metrics(cluster)
             done = trio.Event()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(sample, done)
@@ -193,6 +202,18 @@ async def test_a_node_started_later_takes_its_share_and_no_table_is_owned_twice(
                 assert answers == {
                     name: 200 if name == owner else 307 for name in NAMES
                 }, table
+            # Each table of the share was handed to node3 once, none taken
+            # from a lease run out, no append refused by the fence.
+            now = metrics(cluster)
+            out = sum(
+                now[n]["handoffs out"] - counted[n]["handoffs out"] for n in first
+            )
+            assert out == len(share), (counted, now)
+            assert now["node3"]["handoffs in"] == len(share), now
+            assert now["node3"]["takeovers"] == 0, now
+            for name in first:
+                assert now[name]["takeovers"] == counted[name]["takeovers"], now
+            assert all(now[name]["fenced"] == 0 for name in NAMES), now
             summary = await bots.finish()
         print(f"{len(share)} tables moved to node3; {len(samples)} samples")
         # No table ran on two nodes at once, as the nodes say.
