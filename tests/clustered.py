@@ -117,6 +117,9 @@ async def running_cluster(
                     )
                 )
         await trio.to_thread.run_sync(cluster.wait_routed)
+        await until(
+            lambda: views_agree(cluster), explain=lambda: nodes_seen_up(cluster)
+        )
         print(f"{len(names)} nodes started in {time.monotonic() - started:.1f} s")
         yield cluster
     finally:
@@ -246,6 +249,25 @@ def holders(cluster: LocalCluster, table: str) -> dict[str, int]:
             answer = http.get(f"{cluster.node_url(name)}/tables/{table}")
             answers[name] = answer.status_code
     return answers
+
+
+def nodes_seen_up(cluster: LocalCluster) -> dict[str, int]:
+    """How many nodes each running node counts up (`pokerd_nodes_up`)."""
+    seen = {}
+    with httpx.Client(trust_env=False, timeout=STEP_S) as http:
+        for name in sorted(up(cluster)):
+            text = http.get(f"{cluster.node_url(name)}/metrics").text
+            [line] = [x for x in text.splitlines() if x.startswith("pokerd_nodes_up ")]
+            seen[name] = int(float(line.split()[1]))
+    return seen
+
+
+def views_agree(cluster: LocalCluster) -> bool:
+    """Every running node counts every running node up, as HAProxy does: a
+    table created now is created where the router sends it (before, a node
+    that did not count the others yet kept its new tables, which the router
+    sent elsewhere, and requests for them bounced between the two)."""
+    return set(nodes_seen_up(cluster).values()) == {len(up(cluster))}
 
 
 def metrics(cluster: LocalCluster) -> dict[str, dict[str, float]]:
