@@ -70,7 +70,6 @@ def shared_cluster(nodes: int = 3) -> Iterator[LocalCluster]:
         port=0,
         lease_ttl_s=TTL_S,
         node_flags=[
-            "--cluster-routing",
             *("--next-hand-delay-ms", "0"),
             *("--shutdown-grace-s", str(GRACE_S)),
         ],
