@@ -41,6 +41,9 @@ TTL_S = 1.5
 MOVE_BOUND_S = 4 * STEP_S
 """Bound on waiting for tables to move: generous, never expected."""
 POLL_S = 0.1
+THINK_S = 0.05
+"""The bots' pause before acting: a hand in about a second, and CPU left on a
+2-core machine for the nodes, PostgreSQL and HAProxy."""
 CHECKS = Checks(inter_ms=500, fall=3, rise=2)
 """HAProxy's health checks. A check waits `inter` for its answer, and a node
 marked down loses every session through HAProxy: with 200 ms and 2 checks,
@@ -351,7 +354,7 @@ class Bots:
             "bots",
             "--url",
             url,
-            *("--tables", str(tables), "--seats", "2", "--think", "0"),
+            *("--tables", str(tables), "--seats", "2", "--think", str(THINK_S)),
             *("--seed", str(seed)),
         ]
         self.process: trio.Process | None = None
