@@ -1,12 +1,12 @@
-"""A cluster for tests: `pokerd serve` nodes on one PostgreSQL behind HAProxy, and bots.
+"""A cluster for tests: nodes on PostgreSQL behind HAProxy, bots, their checks.
 
-Every part is a real process: the nodes (`pokerd serve --cluster-routing`,
-each at a port of its own), HAProxy (`pokerd.tools.haproxy.Router`, routing
-by the table id as `pokerd.ops.ring.node_of`), and `pokerd bots`, which
-talks to HAProxy's port only. The nodes are named in HAProxy's
-configuration from the start, started or not: a node started later is one
-HAProxy finds up. The database is the test's (`postgres_url`); the helpers
-below read it as a second program would, to see who holds each table.
+Every part is a real process, from `pokerd.tools.cluster.LocalCluster`:
+PostgreSQL and HAProxy shared by a module's tests (`shared_cluster`), and
+for each test a database of its own and its `pokerd serve --cluster-routing`
+nodes (`running_cluster`), all named in HAProxy's configuration from the
+start, so a node started later is one HAProxy finds up. `pokerd bots` talks
+to HAProxy's port only. The helpers read the database as a second program
+would, to see who holds each table, and ask each node itself what it runs.
 """
 
 from __future__ import annotations
