@@ -51,6 +51,7 @@ import math
 import os
 import platform
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -65,6 +66,7 @@ from typing import Any
 
 import trio
 import trio_websocket
+from cluster_load import ClusterTarget, tree_cpu_seconds
 from procstats import cpu_seconds, emit, percentile, raise_nofile
 from wsclient import ClosedError, HandshakeError, LeanSocket
 
@@ -76,6 +78,7 @@ SEATS = 6
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CONNECT_CONCURRENCY = 32
+SETUP_TRIES = 120
 """Tables being set up at once per worker (HTTP calls and handshakes)."""
 SATURATION_P99_MS = 50.0
 CHAOS_DROP = 0.05
@@ -150,7 +153,10 @@ class Http:
             await self._more()
         content, self._buffer = self._buffer[:length], self._buffer[length:]
         status = int(status_line.split()[1])
-        return status, json.loads(content) if content else None
+        try:
+            return status, json.loads(content) if content else None
+        except ValueError:  # a router's own error page
+            return status, content.decode(errors="replace")
 
     async def _more(self) -> None:
         assert self._stream is not None
@@ -203,6 +209,21 @@ class Stats:
     resumed: int = 0
     not_recovered: int = 0
     connect_failures: int = 0
+    closes: dict[str, int] = field(default_factory=dict)
+    """Sockets the server ended, by close code ("none": the TCP just ended)."""
+    moved: int = 0
+    """`table_moved` answers (HTTP 307, or the hello's error): asked again
+    through the same address, as the router sends it to the owner once the
+    table is there."""
+    setup_retries: int = 0
+    """Set-up requests asked again (307, or 502/503 from the router)."""
+    arrivals: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    """`--failover`: per table, (time.monotonic(), seq) of each event's
+    first receipt by any seat; the orchestrator's clock is the same."""
+
+    def closed(self, code: int | None) -> None:
+        key = "none" if code is None else str(code)
+        self.closes[key] = self.closes.get(key, 0) + 1
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -219,6 +240,11 @@ class Worker:
         self.think = (float(low), float(high))
         self.chaos: float = spec.get("chaos", 0.0)
         self.mode: str = spec.get("mode", "push")
+        self.trace: bool = spec.get("trace", False)
+        self.retry_s: float = spec.get("retry_s", 0.5)
+        """The pause before a socket is opened again after a refusal or a
+        move; short behind a router (the next try may already reach the new
+        owner)."""
         self.rng = random.Random(spec["seed"])
         self.stats = Stats()
         self.running = True
@@ -279,31 +305,49 @@ class Worker:
                 "resumed": stats.resumed,
                 "not_recovered": stats.not_recovered,
                 "connect_failures": stats.connect_failures,
+                "closes": stats.closes,
+                "moved": stats.moved,
+                "setup_retries": stats.setup_retries,
+                "arrivals": stats.arrivals,
             }
         )
 
     async def create_table(self) -> TableRun:
         http = Http(self.http_port)
         try:
-            status, created = await http.call(
-                "POST",
+            created = await self.setup_call(
+                http,
                 "/tables",
                 {"max_seats": SEATS, "max_buy_in": BUY_IN, "min_buy_in": 40},
             )
-            assert status == 201, created
             table = created["table"]
             tokens = []
             for seat in range(SEATS):
-                status, seated = await http.call(
-                    "POST",
+                seated = await self.setup_call(
+                    http,
                     f"/tables/{table}/seats",
                     {"seat": seat, "name": f"bot{seat}", "buy_in": BUY_IN},
                 )
-                assert status == 201, seated
                 tokens.append(seated["token"])
         finally:
             await http.aclose()
         return TableRun(table, tokens)
+
+    async def setup_call(self, http: Http, path: str, body: Json) -> Json:
+        """POST `body`, expecting 201. Behind a router a new table may still
+        be on the node that created it while the router already sends its
+        requests to the node its id names (307 until the creator hands it
+        over), or no node may be up (502/503): ask the same address again."""
+        for _ in range(SETUP_TRIES):
+            status, answer = await http.call("POST", path, body)
+            if status == 201:
+                return dict(answer)
+            if status not in (307, 502, 503):
+                break
+            self.stats.setup_retries += 1
+            await http.aclose()  # the router may pick another node
+            await trio.sleep(self.retry_s)
+        raise AssertionError(f"POST {path}: {status} {answer}")
 
     def thinking(self) -> float:
         low, high = self.think
@@ -333,14 +377,19 @@ class Worker:
         acted_at = -1
         requests = 0
         path = f"/tables/{run.table}/live"
+        view: Json | None = None
+        view_seq = 0
+        """The last view, kept across sockets: after a resume with nothing
+        new the bot still knows whether it is to act."""
         while self.running:
             try:
                 async with limiter:
                     ws = await LeanSocket.connect(self.live_host, self.live_port, path)
             except (OSError, HandshakeError):
                 self.stats.connect_failures += 1
-                await trio.sleep(0.5)
+                await self.pause()
                 continue
+            moved = False
             try:
                 resume = None if epoch is None else {"epoch": epoch, "offset": offset}
                 await ws.send(
@@ -349,8 +398,6 @@ class Worker:
                 if first:
                     ready()
                     first = False
-                view: Json | None = None
-                view_seq = 0
                 waiting: set[str] = set()
                 """Requests sent and not answered: a bot acts on a view only
                 once its previous request was answered."""
@@ -368,9 +415,17 @@ class Worker:
                         epoch = message["epoch"]
                         if not message["recovered"]:
                             offset = message["seq"]
-                        continue
-                    if kind == "snapshot":
+                            continue
+                        if message["seq"] != offset or view_seq != acted_at:
+                            continue
+                        # Nothing happened since the view this bot acted on:
+                        # its action died with the socket (a node's death);
+                        # act again.
+                        acted_at = -1
+                    elif kind == "snapshot":
                         offset = message["seq"]
+                        if message["seq"] == acted_at:
+                            acted_at = -1  # as above
                         view, view_seq = message["view"], message["seq"]
                     elif kind == "event":
                         seq = message["seq"]
@@ -382,6 +437,8 @@ class Worker:
                         offset = seq
                         if self.measuring:
                             self.stats.events += 1
+                            if self.trace:
+                                self.arrived(run.table, seq)
                         event = message["event"]
                         if (
                             event["type"] == "action_taken"
@@ -396,7 +453,10 @@ class Worker:
                         # Then look at the view again: the turn may have come
                         # back while this answer was on its way.
                         waiting.discard(message["id"])
-                        if kind == "error":
+                        if kind == "error" and message["code"] == "table_moved":
+                            moved = True  # the close (4006) follows
+                            self.stats.moved += 1
+                        elif kind == "error":
                             self.stats.error(message["code"])
                             if message["code"] == ErrorCode.RATE_LIMITED:
                                 # Not applied: look again after the limit's
@@ -455,11 +515,27 @@ class Worker:
                                         }
                                     )
                                 )
-            except ClosedError:
-                pass
+            except (ClosedError, trio.BrokenResourceError, OSError):
+                # The server closed (a move, 4006), or its node died.
+                self.stats.closed(ws.close_code)
             finally:
                 # Abrupt: the chaos drop and the end of a run just cut the TCP.
                 await ws.abort()
+            if moved:
+                # This node does not run the table yet: the router sends the
+                # next socket to the same node until the table is there.
+                await self.pause()
+
+    async def pause(self) -> None:
+        """Before opening a socket again: `retry_s`, jittered so that the
+        seats of a dead node do not come back all at once."""
+        await trio.sleep(self.retry_s * (0.5 + self.rng.random()))
+
+    def arrived(self, table: str, seq: int) -> None:
+        """`seq` reached a seat of `table`: kept if it is the first seat."""
+        arrivals = self.stats.arrivals.setdefault(table, [])
+        if not arrivals or arrivals[-1][1] < seq:
+            arrivals.append((time.monotonic(), seq))
 
     # Polling: the view once a second, or the events by long poll.
 
@@ -740,6 +816,12 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    def parts(self) -> dict[str, int]:
+        return {"server": self.pid}
+
+    def node_pids(self) -> list[int]:
+        return [self.pid]
+
     def get(self, path: str) -> str:
         import http.client
 
@@ -774,6 +856,10 @@ class Scenario:
     workers: int = 1
     server_flags: tuple[str, ...] = ()
     own_live_port: bool = False
+    nodes: int = 0
+    """0: one node on SQLite; N: N nodes on PostgreSQL behind HAProxy."""
+    failover: bool = False
+    """Kill -9 the last node half-way through the measured time."""
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -781,17 +867,23 @@ def split(total: int, parts: int) -> list[int]:
 
 
 def run_scenario(scenario: Scenario, seed: int) -> Json:
-    """One scenario on a fresh server; its figures."""
+    """One scenario on a fresh server (or cluster); its figures."""
     with tempfile.TemporaryDirectory(prefix="pokerd-load-") as tmp:
-        server = Server(Path(tmp), scenario.server_flags, scenario.own_live_port)
+        target: Server | ClusterTarget
+        if scenario.nodes:
+            target = ClusterTarget(Path(tmp), scenario.nodes)
+        else:
+            target = Server(Path(tmp), scenario.server_flags, scenario.own_live_port)
         workers: list[Child] = []
+        killed: Json | None = None
+        verify: list[str] | None = None
         try:
-            rss_idle = proc_status(server.pid, "VmRSS")
+            rss_idle = rss(target.node_pids(), "VmRSS")
             setup0 = time.perf_counter()
             for index, tables in enumerate(split(scenario.tables, scenario.workers)):
                 spec = {
-                    "http_port": server.port,
-                    "live": f"ws://{HOST}:{server.live_port}",
+                    "http_port": target.port,
+                    "live": f"ws://{HOST}:{target.live_port}",
                     "tables": tables,
                     "think": scenario.think,
                     "duration": scenario.duration,
@@ -799,47 +891,71 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
                     "mode": scenario.mode,
                     "chaos": scenario.chaos,
                     "seed": seed * 1000 + index,
+                    "trace": scenario.failover,
+                    "retry_s": ROUTED_RETRY_S if scenario.nodes else 0.5,
                 }
                 workers.append(Child("--worker", json.dumps(spec)))
             for child in workers:
                 child.expect("connected")
             setup = time.perf_counter() - setup0
-            rss_connected = proc_status(server.pid, "VmRSS")
+            rss_connected = rss(target.node_pids(), "VmRSS")
             time.sleep(scenario.warmup)
-            cpu0, sent0 = (
-                cpu_seconds(server.pid),
-                server.metric("pokerd_messages_sent_total"),
-            )
-            appended0 = server.metric("pokerd_events_appended_total")
+            parts = target.parts()
+            parts0 = sample_cpu(parts)
+            parts1 = dict(parts0)
+            sent0 = target.metric("pokerd_messages_sent_total")
+            appended0 = target.metric("pokerd_events_appended_total")
             bots0 = sum(cpu_seconds(child.process.pid) for child in workers)
             wall0 = time.perf_counter()
             peak = rss_connected
             while time.perf_counter() - wall0 < scenario.duration:
                 time.sleep(min(1.0, scenario.duration))
-                peak = max(peak, proc_status(server.pid, "VmRSS"))
+                if (
+                    isinstance(target, ClusterTarget)
+                    and scenario.failover
+                    and killed is None
+                    and time.perf_counter() - wall0 >= scenario.duration / 2
+                ):
+                    parts1.update(sample_cpu(parts))
+                    killed = kill_a_node(target)
+                parts1.update(sample_cpu(parts))
+                peak = max(peak, rss(target.node_pids(), "VmRSS"))
             wall = time.perf_counter() - wall0
-            cpu1 = cpu_seconds(server.pid)
+            parts1.update(sample_cpu(parts))
             bots1 = sum(cpu_seconds(child.process.pid) for child in workers)
-            sent1 = server.metric("pokerd_messages_sent_total")
-            appended1 = server.metric("pokerd_events_appended_total")
-            dropped = server.metric("pokerd_slow_consumers_dropped_total")
+            sent1 = target.metric("pokerd_messages_sent_total")
+            appended1 = target.metric("pokerd_events_appended_total")
+            dropped = target.metric("pokerd_slow_consumers_dropped_total")
             reports = [child.expect("done") for child in workers]
-            hwm = proc_status(server.pid, "VmHWM")
+            hwm = rss(target.node_pids(), "VmHWM")
+            if isinstance(target, ClusterTarget) and scenario.failover:
+                verify = target.verify()
         finally:
             for child in workers:
                 child.stop()
-            server.stop()
+            target.stop()
     latencies = [x for report in reports for x in report["latencies_ms"]]
     actions = sum(report["actions"] for report in reports)
     elapsed = max(report["elapsed"] for report in reports)
     errors: dict[str, int] = {}
+    closes: dict[str, int] = {}
     for report in reports:
         for code, count in report["errors"].items():
             errors[code] = errors.get(code, 0) + count
+        for code, count in report["closes"].items():
+            closes[code] = closes.get(code, 0) + count
     players = scenario.tables * SEATS
-    return {
+    parts_cpu = {
+        name: round(100 * (parts1[name] - parts0[name]) / wall, 1) for name in parts0
+    }
+    server_cpu = sum(
+        parts1[name] - parts0[name] for name in parts0 if NODE_PARTS.fullmatch(name)
+    )
+    figures: Json = {
         "tables": scenario.tables,
         "players": players,
+        "nodes": scenario.nodes or 1,
+        "store": "postgresql" if scenario.nodes else "sqlite",
         "mode": scenario.mode,
         "think_s": list(scenario.think),
         "duration_s": round(elapsed, 2),
@@ -854,11 +970,15 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "actions_per_s": round(actions / elapsed, 1),
         "events_appended_per_s": round((appended1 - appended0) / wall, 1),
         "messages_sent_per_s": round((sent1 - sent0) / wall, 1),
-        "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+        "server_cpu_pct": round(100 * server_cpu / wall, 1),
         "server_cpu_ms_per_action": round(
-            1000 * (cpu1 - cpu0) / wall / max(actions / elapsed, 1e-9), 3
+            1000 * server_cpu / wall / max(actions / elapsed, 1e-9), 3
         ),
         "bots_cpu_pct": round(100 * (bots1 - bots0) / wall, 1),
+        "parts_cpu_pct": {**parts_cpu, "bots": round(100 * (bots1 - bots0) / wall, 1)},
+        "total_cpu_pct": round(
+            sum(parts_cpu.values()) + 100 * (bots1 - bots0) / wall, 1
+        ),
         "server_rss_idle_mb": round(rss_idle, 1),
         "server_rss_connected_mb": round(rss_connected, 1),
         "server_rss_peak_mb": round(max(peak, hwm), 1),
@@ -872,6 +992,113 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "chaos_not_recovered": sum(report["not_recovered"] for report in reports),
         "connect_failures": sum(report["connect_failures"] for report in reports),
     }
+    if scenario.nodes:
+        figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
+        figures["closed_by_server"] = closes
+        figures["table_moved"] = sum(report["moved"] for report in reports)
+        figures["setup_retries"] = sum(report["setup_retries"] for report in reports)
+    if killed is not None:
+        arrivals: dict[str, list[list[float]]] = {}
+        for report in reports:
+            arrivals.update(report["arrivals"])
+        figures["failover"] = failover_figures(killed, arrivals, reports, verify)
+        # Rates that count a dead node's messages only until its death.
+        del figures["messages_sent_per_s"], figures["events_appended_per_s"]
+    return figures
+
+
+NODE_PARTS = re.compile(r"server|node\d+")
+ROUTED_RETRY_S = 0.25
+"""Behind the router, a bot whose socket could not be opened, or was sent
+away, tries again after about this long (0.5 s for a single node)."""
+
+
+def rss(pids: list[int], key: str) -> float:
+    return sum(proc_status(pid, key) for pid in pids)
+
+
+def sample_cpu(parts: dict[str, int]) -> dict[str, float]:
+    """The CPU seconds of each part still running (a part's main process
+    and its descendants)."""
+    found = {}
+    for name, pid in parts.items():
+        if os.path.exists(f"/proc/{pid}"):
+            found[name] = tree_cpu_seconds(pid)
+    return found
+
+
+def kill_a_node(target: ClusterTarget) -> Json:
+    """kill -9 the last node; which tables it held (and the others), when."""
+    victim = target.nodes[-1].name
+    owners = target.owners()
+    killed_at = time.monotonic()
+    target.node(victim).kill()
+    return {
+        "node": victim,
+        "at": killed_at,
+        "moved": sorted(table for table, owner in owners.items() if owner == victim),
+        "stayed": sorted(table for table, owner in owners.items() if owner != victim),
+    }
+
+
+def spans(
+    tables: list[str], arrivals: dict[str, list[list[float]]], killed_at: float
+) -> Json:
+    """Per table, the silence across the kill: from its last event received
+    before the kill to its first after (`unavailable_s`), and from the kill
+    to that first event (`kill_to_first_event_s`); tables that had none after."""
+    silences: list[float] = []
+    waits: list[float] = []
+    silent = 0
+    for table in tables:
+        times = [time_ for time_, _ in arrivals.get(table, [])]
+        before = [time_ for time_ in times if time_ < killed_at]
+        after = [time_ for time_ in times if time_ >= killed_at]
+        if not after:
+            silent += 1
+            continue
+        waits.append(after[0] - killed_at)
+        if before:
+            silences.append(after[0] - before[-1])
+
+    def summary(values: list[float]) -> Json:
+        return {
+            "p50": round(percentile(values, 50), 3),
+            "p99": round(percentile(values, 99), 3),
+            "max": round(max(values, default=math.nan), 3),
+        }
+
+    return {
+        "tables": len(tables),
+        "unavailable_s": summary(silences),
+        "kill_to_first_event_s": summary(waits),
+        "no_event_after_kill": silent,
+    }
+
+
+def failover_figures(
+    killed: Json,
+    arrivals: dict[str, list[list[float]]],
+    reports: list[Json],
+    verify: list[str] | None,
+) -> Json:
+    """What the kill cost the dead node's tables, the others' as a baseline
+    (bots think 1-3 s, so a table is often quiet that long anyway)."""
+    return {
+        "killed": killed["node"],
+        "goal_s": FAILOVER_GOAL_S,
+        "moved_tables": spans(killed["moved"], arrivals, killed["at"]),
+        "other_tables": spans(killed["stayed"], arrivals, killed["at"]),
+        "resumed_recovered": sum(report["resumed"] for report in reports),
+        "resumed_not_recovered": sum(report["not_recovered"] for report in reports),
+        "gaps": sum(report["gaps"] for report in reports),
+        "duplicates": sum(report["duplicates"] for report in reports),
+        "tables_failing_replay_verify": len(verify or []),
+        "replay_verify_failures": (verify or [])[:5],
+    }
+
+
+FAILOVER_GOAL_S = 3.0
 
 
 PORTS = {"one": (False,), "two": (True,), "both": (False, True)}
@@ -902,6 +1129,29 @@ def median_figures(runs: list[Json]) -> Json:
         else:
             medians[key] = first
     return medians
+
+
+CLUSTER_COMPARED = (
+    ("latency_ms", "p50"),
+    ("latency_ms", "p99"),
+    ("latency_ms", "p999"),
+    ("actions_per_s",),
+    ("server_cpu_pct",),
+    ("server_cpu_ms_per_action",),
+    ("total_cpu_pct",),
+)
+"""The figures whose ratio cluster to single node `--cluster` reports."""
+
+
+def ratios(clustered: Json, single: Json) -> Json:
+    """Each compared figure's cluster-to-single-node ratio."""
+    found: Json = {}
+    for path in CLUSTER_COMPARED:
+        below = figure(single, path)
+        found["_".join(path)] = (
+            round(figure(clustered, path) / below, 3) if below else math.nan
+        )
+    return found
 
 
 def figure(figures: Json, path: tuple[str, ...]) -> float:
@@ -1023,7 +1273,7 @@ def out(name: str, value: object) -> None:
 
 def print_figures(prefix: str, figures: Json) -> None:
     for key, value in figures.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             print_figures(f"{prefix}.{key}", value)
         else:
             out(f"{prefix}.{key}", value)
@@ -1035,7 +1285,7 @@ SCENARIOS = ("human100", "human1000", "saturation", "chaos", "poll1s", "longpoll
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small, short runs")
-    parser.add_argument("--scenarios", default=",".join((*SCENARIOS, "ceiling")))
+    parser.add_argument("--scenarios")
     parser.add_argument("--duration", type=float, help="seconds measured per run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -1057,13 +1307,37 @@ def main() -> None:
         help="runs of each scenario (each way), whose medians are reported",
     )
     parser.add_argument(
+        "--cluster",
+        type=int,
+        metavar="N",
+        help="run scenario 2 on N nodes (PostgreSQL, HAProxy) and on one node "
+        "(SQLite), and their ratios (the scenario `cluster`, alone unless "
+        "--scenarios names others)",
+    )
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="scenario 1 on two nodes behind HAProxy, one killed half-way "
+        "(the scenario `failover`)",
+    )
+    parser.add_argument(
         "--steps",
         help="saturation's numbers of tables, comma-separated "
         "(default 5,10,20,40,80,160; 2,5 with --quick)",
     )
     args = parser.parse_args()
     raise_nofile()
-    chosen = args.scenarios.split(",")
+    if args.scenarios is not None:
+        chosen = args.scenarios.split(",")
+    elif args.cluster or args.failover:
+        chosen = []
+    else:
+        chosen = [*SCENARIOS, "ceiling"]
+    if args.cluster:
+        chosen.append("cluster")
+    if args.failover:
+        chosen.append("failover")
+    nodes = args.cluster or 2
     quick = args.quick
     duration = args.duration or (5.0 if quick else 60.0)
     warmup = 2.0 if quick else 10.0
@@ -1096,6 +1370,22 @@ def main() -> None:
         record(
             "human1000",
             run(Scenario("human1000", large, human, duration, warmup, workers=2)),
+        )
+    if "cluster" in chosen:
+        scenario = Scenario("human1000", large, human, duration, warmup, workers=2)
+        clustered = run(replace(scenario, nodes=nodes))
+        record(f"cluster{nodes}", clustered)
+        single = run(scenario)
+        record("single", single)
+        record(f"cluster{nodes}_to_single", ratios(clustered, single))
+    if "failover" in chosen:
+        record(
+            "failover",
+            run(
+                Scenario(
+                    "failover", small, human, duration, warmup, nodes=2, failover=True
+                )
+            ),
         )
     if "chaos" in chosen:
         record(
