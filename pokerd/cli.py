@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_serve(commands)
+    _add_cluster(commands)
     _add_bots(commands)
 
     story = commands.add_parser(
@@ -140,6 +141,144 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             metavar=field.upper(),
             help=text,
         )
+
+
+def _add_cluster(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    from pokerd.tools.cluster import DEFAULT_FOLDER, LEASE_TTL_S
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="run a whole cluster on this machine: PostgreSQL, N nodes, HAProxy",
+        description="Start PostgreSQL in --folder (made on first start, kept: the "
+        "tables survive a restart), --nodes `pokerd serve` nodes on PostgreSQL "
+        "(node1..nodeN at 127.0.0.1, ports --port + 1..N) and HAProxy on "
+        "127.0.0.1:--port, which sends each table to its node (docs/cluster.md). "
+        "Print where everything is, then watch: a node that dies is said and "
+        "started again (not if it died within 10 s of its start). SIGINT or "
+        "SIGTERM stops the nodes (SIGTERM: they release their tables), then "
+        "HAProxy, then PostgreSQL. Exit status 2 if it could not start. "
+        "With --print-haproxy-config, print HAProxy's configuration for the "
+        "--node list (or this cluster's nodes) and exit.",
+    )
+    cluster.add_argument(
+        "--nodes",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="nodes to run (default: one per core, here %(default)s)",
+    )
+    cluster.add_argument(
+        "--port",
+        type=_positive,
+        default=8000,
+        help="HAProxy's port, the public one (default %(default)s); node K "
+        "listens on PORT + K unless --node-port-base is given",
+    )
+    cluster.add_argument(
+        "--node-port-base",
+        type=int,
+        metavar="BASE",
+        help="node K listens on BASE + K (0: a free port each)",
+    )
+    cluster.add_argument(
+        "--folder",
+        type=Path,
+        default=DEFAULT_FOLDER,
+        help="PostgreSQL's data, HAProxy's configuration and every log "
+        "(default %(default)s)",
+    )
+    cluster.add_argument(
+        "--lease-ttl-s",
+        type=float,
+        default=LEASE_TTL_S,
+        metavar="SECONDS",
+        help="the nodes' lease ttl (default %(default)s): a dead node's tables "
+        "move within about this",
+    )
+    cluster.add_argument(
+        "--no-restart",
+        dest="restart",
+        action="store_false",
+        help="leave a node that dies down (default: start it again)",
+    )
+    cluster.add_argument(
+        "--print-haproxy-config",
+        action="store_true",
+        help="print HAProxy's configuration and exit (nothing is started)",
+    )
+    cluster.add_argument(
+        "--node",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT",
+        help="with --print-haproxy-config: a node (repeat for each; NAME is "
+        "its --node-id). Default: this cluster's nodes",
+    )
+    cluster.add_argument(
+        "--bind",
+        metavar="HOST:PORT",
+        help="with --print-haproxy-config: where HAProxy listens (default "
+        "127.0.0.1:PORT)",
+    )
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from pokerd.tools.cluster import LocalCluster, run_cluster
+
+    base = args.port if args.node_port_base is None else args.node_port_base
+    if args.print_haproxy_config:
+        return _print_haproxy_config(args, base)
+    if args.node or args.bind:
+        print(
+            "pokerd cluster: --node and --bind go with --print-haproxy-config",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        cluster = LocalCluster(
+            args.folder,
+            nodes=args.nodes,
+            port=args.port,
+            node_port_base=args.node_port_base,
+            lease_ttl_s=args.lease_ttl_s,
+        )
+    except OSError as error:
+        print(f"pokerd cluster: {error}", file=sys.stderr)
+        return 2
+    return run_cluster(cluster, sys.stdout, restart=args.restart)
+
+
+def _print_haproxy_config(args: argparse.Namespace, base: int) -> int:
+    from pokerd.tools.haproxy import configuration
+
+    nodes: dict[str, str] = {}
+    for entry in args.node:
+        name, _, address = entry.partition("=")
+        if not name or ":" not in address or name in nodes:
+            print(
+                f"pokerd cluster: --node {entry!r}: expected NAME=HOST:PORT, "
+                "each NAME once",
+                file=sys.stderr,
+            )
+            return 2
+        nodes[name] = address
+    if not nodes:
+        if not base:
+            print(
+                "pokerd cluster: free ports are not known in advance: "
+                "give --node or a --node-port-base",
+                file=sys.stderr,
+            )
+            return 2
+        nodes = {f"node{k}": f"127.0.0.1:{base + k}" for k in range(1, args.nodes + 1)}
+    try:
+        text = configuration(nodes, args.bind or f"127.0.0.1:{args.port}")
+    except ValueError as error:
+        print(f"pokerd cluster: {error}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
 
 
 def _add_bots(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -283,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "bots":
         return _bots(args)
+    if args.command == "cluster":
+        return _cluster(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires one
 
 

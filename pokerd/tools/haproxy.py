@@ -48,6 +48,8 @@ class Checks:
     rise: int = 2
 
 
+DEFAULT_CHECKS = Checks()
+
 LONG_POLL_S = 30
 """The longest `wait` of `GET /tables/{id}/events` (docs/protocol.md)."""
 
@@ -60,7 +62,7 @@ def configuration(
     nodes: Mapping[str, str],
     bind: str = "127.0.0.1:8000",
     *,
-    checks: Checks = Checks(),
+    checks: Checks = DEFAULT_CHECKS,
     admin_socket: Path | None = None,
     maxconn: int | None = None,
 ) -> str:
@@ -193,7 +195,7 @@ class Router:
         nodes: Mapping[str, str],
         bind: str = "127.0.0.1:8000",
         *,
-        checks: Checks = Checks(),
+        checks: Checks = DEFAULT_CHECKS,
         folder: Path | None = None,
         log: Path | None = None,
         maxconn: int | None = None,

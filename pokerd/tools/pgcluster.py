@@ -2,7 +2,9 @@
 
 For the tests and the benchmarks: `initdb` in a temporary folder, the
 server started on a free port of 127.0.0.1 (and a socket in that folder),
-trust authentication, stopped and removed at the end. PostgreSQL refuses to
+trust authentication, stopped and removed at the end. Given a folder of its
+own (`pokerd cluster`'s), the cluster is made there once and kept: started
+again, it has the same databases. PostgreSQL refuses to
 run as root, so as root its binaries run as the `postgres` user (Debian's
 package creates it) and the folder is handed to that user.
 """
@@ -65,7 +67,14 @@ class Cluster:
     kill pokerd, never the machine, and run several times faster so.
     """
 
-    def __init__(self, *, fsync: bool = True, binaries: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        fsync: bool = True,
+        binaries: Path | None = None,
+        folder: Path | None = None,
+        port: int = 0,
+    ) -> None:
         found = binaries or server_binaries()
         if found is None:
             raise ClusterError(
@@ -74,8 +83,15 @@ class Cluster:
             )
         self.binaries = found
         self.fsync = fsync
-        self.port = 0
-        self.folder = Path(tempfile.mkdtemp(prefix="pokerd-pg-"))
+        self.port = port
+        self.requested_port = port
+        """The port asked for (0: a free one at each start)."""
+        self.kept = folder is not None
+        """Whether the folder stays after `stop` (it was given)."""
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix="pokerd-pg-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
         self._server: subprocess.Popen[bytes] | None = None
@@ -101,12 +117,38 @@ class Cluster:
             output = (result.stdout + result.stderr).decode(errors="replace")
             raise ClusterError(f"{Path(command[0]).name} failed: {output.strip()}")
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._server is None else self._server.pid
+
     def start(self) -> None:
-        """initdb and start the server; ready to connect when this returns."""
+        """initdb (unless the folder has a cluster already) and start the
+        server; ready to connect when this returns."""
         if self._user is not None:
             entry = pwd.getpwnam(self._user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
         self.folder.chmod(0o700)
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+        self.port = self.requested_port or _free_port()
+        options: list[str] = []
+        for key, value in self._server_settings().items():
+            options += ["-c", f"{key}={value}"]
+        with self.log.open("ab") as log:
+            self._server = subprocess.Popen(
+                [str(self.binaries / "postgres"), "-D", str(self.data), *options],
+                user=self._user,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # a Ctrl-C to the tests is not its
+            )
+        if self._user is not None:
+            with contextlib.suppress(PermissionError):
+                self.log.chmod(0o644)
+        self._wait_ready()
+
+    def _initdb(self) -> None:
         self._run(
             [
                 self.binaries / "initdb",
@@ -122,8 +164,9 @@ class Cluster:
                 "--no-sync",
             ]
         )
-        self.port = _free_port()
-        settings = {
+
+    def _server_settings(self) -> dict[str, str]:
+        return {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
             "unix_socket_directories": str(self.folder),
@@ -132,22 +175,6 @@ class Cluster:
             "shared_buffers": "64MB",
             "log_min_messages": "warning",
         }
-        options: list[str] = []
-        for key, value in settings.items():
-            options += ["-c", f"{key}={value}"]
-        with self.log.open("ab") as log:
-            self._server = subprocess.Popen(
-                [str(self.binaries / "postgres"), "-D", str(self.data), *options],
-                user=self._user,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # a Ctrl-C to the tests is not its
-            )
-        if self._user is not None:
-            with contextlib.suppress(PermissionError):
-                self.log.chmod(0o644)
-        self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -187,13 +214,22 @@ class Cluster:
             connection.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return self.url(name)
 
+    def ensure_database(self, name: str) -> str:
+        """`name`'s URL, the database created (empty) if it does not exist."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+        return self.url(name) if found else self.create_database(name)
+
     def drop_database(self, name: str) -> None:
         """Drop `name`, closing the connections still open to it."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
-        """Stop the server (a fast shutdown, by its PID) and remove the folder."""
+        """Stop the server (a fast shutdown, by its PID) and remove the folder
+        (unless it was given)."""
         server, self._server = self._server, None
         if server is not None and server.poll() is None:
             server.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
@@ -202,7 +238,8 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.kept:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
