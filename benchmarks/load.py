@@ -1029,10 +1029,10 @@ def sample_cpu(parts: dict[str, int]) -> dict[str, float]:
 
 def kill_a_node(target: ClusterTarget) -> Json:
     """kill -9 the last node; which tables it held (and the others), when."""
-    victim = target.nodes[-1].name
+    victim = target.names[-1]
     owners = target.owners()
     killed_at = time.monotonic()
-    target.node(victim).kill()
+    target.kill(victim)
     return {
         "node": victim,
         "at": killed_at,
