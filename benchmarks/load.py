@@ -27,6 +27,24 @@ Scenarios (`--scenarios`, all by default; `--quick` shrinks every one):
   redaction) with as many sockets as the saturation step that held, messages
   of the same size, saturated: what the stack itself can deliver.
 
+A cluster (docs/cluster.md), through `benchmarks/cluster_load.py`:
+
+- `--cluster N` (the scenario `cluster`): scenario 2 against N nodes on one
+  PostgreSQL behind HAProxy (the bots reach only HAProxy's port), then
+  against one node on SQLite, in the same run; the CPU of each part (each
+  node, PostgreSQL's processes, HAProxy, the bots) and the ratios cluster
+  to single node.
+- `--failover` (the scenario `failover`): scenario 1 on two nodes behind
+  HAProxy; half-way, kill -9 the second node. Per table it held, the time
+  from its last event received before the kill to its first after (on the
+  new owner), beside the same for the other node's tables (bots think 1-3 s,
+  so a table is often quiet that long anyway); the bots' resumes, gaps and
+  repeats; `pokerd replay --verify` of every table.
+
+Behind the router a bot asks again through the same address when it is sent
+away (a 307, a `table_moved`, HAProxy's 503 while a node is going down): the
+router sends it to the table's node once the table is there.
+
 The server serves the page, the API and the live stream on one port, as by
 default; `--ports two` gives the stream a port of its own (`--live-port`),
 and `--ports both` runs every scenario both ways, interleaved, `--repeat`
@@ -40,6 +58,7 @@ benchmarks/results/ with the machine and the git commit.
 
     python benchmarks/load.py [--quick] [--scenarios a,b] [--duration S]
         [--large N] [--ports one|two|both] [--repeat N] [--steps 5,10]
+        [--cluster N] [--failover]
 """
 
 from __future__ import annotations
@@ -1383,7 +1402,15 @@ def main() -> None:
             "failover",
             run(
                 Scenario(
-                    "failover", small, human, duration, warmup, nodes=2, failover=True
+                    "failover",
+                    small,
+                    human,
+                    # Long enough after the kill for the takeover (the lease
+                    # ttl, 2 s) and the play that follows, even with --quick.
+                    args.duration or 30.0 if quick else duration,
+                    warmup,
+                    nodes=2,
+                    failover=True,
                 )
             ),
         )
