@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint typecheck pytest bench clean
+.PHONY: install run cluster demo test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 # 127.0.0.1:8000, data/pokerd.db (created and migrated on first start).
 run: install
 	$(BIN)/pokerd serve
+
+# The same address, 127.0.0.1:8000, served by a cluster on this machine:
+# HAProxy in front of one node per core, on PostgreSQL in data/cluster/
+# (docs/cluster.md).
+cluster: install
+	$(BIN)/pokerd cluster
 
 # Bots play a table in the terminal through the real engine.
 demo: install

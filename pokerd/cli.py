@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from pokerd.ops.settings import DEFAULTS, field_help
+    from pokerd.ops.settings import DEFAULTS, field_help, switches
 
     serve = commands.add_parser(
         "serve",
@@ -135,6 +135,15 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a TOML config file of settings (default: $POKERD_CONFIG, if set)",
     )
     for field, text in field_help().items():
+        if field in switches():
+            serve.add_argument(
+                "--" + field.replace("_", "-"),
+                dest=field,
+                action=argparse.BooleanOptionalAction,
+                default=None,  # not given: the config file's or the default
+                help=text,
+            )
+            continue
         serve.add_argument(
             "--" + field.replace("_", "-"),
             dest=field,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -16,17 +17,12 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
+def postgres_cluster(postgres_binaries: Path) -> Iterator[Cluster]:
     """One PostgreSQL cluster for the whole session (started on first use).
 
     Without PostgreSQL's server installed the tests that need it are skipped,
     except under CI (CI set), where that is a failure: .ci/run installs it.
     """
-    if server_binaries() is None:
-        message = "PostgreSQL's server is not installed (the postgresql package)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: .ci/run installs it")
-        pytest.skip(message)
     with Cluster(fsync=False) as cluster:
         yield cluster
 
@@ -37,11 +33,24 @@ def haproxy() -> Path:
     skipped without it, except under CI (CI set), where that is a failure."""
     found = haproxy_binary()
     if found is None:
-        message = "HAProxy is not installed (the haproxy package)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: .ci/run installs it")
-        pytest.skip(message)
+        missing("HAProxy is not installed (the haproxy package)")
     return found
+
+
+@pytest.fixture(scope="session")
+def postgres_binaries() -> Path:
+    """PostgreSQL's server binaries, skipped or failed as HAProxy's."""
+    found = server_binaries()
+    if found is None:
+        missing("PostgreSQL's server is not installed (the postgresql package)")
+    return found
+
+
+def missing(message: str) -> NoReturn:
+    """Skip the test (fail it under CI, where .ci/run installs what it needs)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}: .ci/run installs it")
+    pytest.skip(message)
 
 
 @pytest.fixture

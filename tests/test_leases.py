@@ -285,7 +285,8 @@ def test_an_append_that_comes_during_a_takeover_is_fenced_once_it_commits(
     # b's take, in a transaction not yet committed, holds the lease row.
     with psycopg.connect(postgres_url) as taker:
         row = taker.execute(_TAKE, {"table": "t", "node": "b", "ttl": 10.0})
-        assert row.fetchone() == (2,)
+        # The new epoch, and the lease as it was: a's, not released or handed.
+        assert row.fetchone() == (2, "a", False, None)
         writer = threading.Thread(target=append)
         writer.start()
         wait_until_blocked(postgres_url, "SELECT table_id, epoch FROM leases")

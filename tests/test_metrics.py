@@ -230,6 +230,8 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     metrics.errors.inc("not_your_turn", "websocket")
     metrics.slow_consumers_dropped.inc("stalled")
     metrics.gc.observe(0.001, 2, cpu_seconds=0.0005)
+    metrics.handoffs.inc("out")
+    metrics.counter("pokerd_appends_fenced_total", "Fenced.", lambda: [((), 3)])
 
     text = metrics.render()
 
@@ -249,6 +251,10 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
         "pokerd_gc_pause_longest_seconds",
         "pokerd_gc_pause_longest_cpu_seconds",
         "pokerd_gc_collections_total",
+        "pokerd_lease_renewals_total",
+        "pokerd_takeovers_total",
+        "pokerd_handoffs_total",
+        "pokerd_appends_fenced_total",
     ]
     assert len([line for line in body if line.startswith("# HELP ")]) == len(names)
     samples = [line for line in body if not line.startswith("#")]
@@ -266,6 +272,11 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     assert "pokerd_gc_pause_longest_seconds 0.001" in samples
     assert "pokerd_gc_pause_longest_cpu_seconds 0.0005" in samples
     assert 'pokerd_gc_collections_total{generation="2"} 1.0' in samples
+    assert 'pokerd_lease_renewals_total{result="failed"} 0.0' in samples
+    assert 'pokerd_handoffs_total{direction="out"} 1.0' in samples
+    assert 'pokerd_handoffs_total{direction="in"} 0.0' in samples
+    assert "pokerd_takeovers_total 0.0" in samples
+    assert "pokerd_appends_fenced_total 3.0" in samples
 
 
 def test_two_servers_metrics_in_one_process_count_apart() -> None:

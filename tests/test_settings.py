@@ -19,6 +19,7 @@ from pokerd.ops.settings import (
     field_help,
     is_postgresql,
     load_settings,
+    switches,
 )
 from pokerd.server.app import create_app
 from pokerd.server.live import LiveLimits
@@ -49,6 +50,7 @@ def test_defaults_are_the_documented_values() -> None:
         "node_id": None,
         "advertise": None,
         "lease_ttl_s": 5.0,
+        "cluster_routing": False,
         "synchronous": "FULL",
         "next_hand_delay_ms": 3000,
         "shutdown_grace_s": 5.0,
@@ -532,4 +534,26 @@ def test_serve_help_gives_every_setting_a_flag_with_its_help(
     shown = " ".join(capsys.readouterr().out.split())
     assert exited.value.code == 0
     for name, text in field_help().items():
-        assert f"--{name.replace('_', '-')} {name.upper()} {text}" in shown
+        flag = name.replace("_", "-")
+        if name in switches():  # on or off: no value, and a --no- form
+            assert f"--{flag}, --no-{flag} {text}" in shown
+        else:
+            assert f"--{flag} {name.upper()} {text}" in shown
+
+
+def test_cluster_routing_is_a_switch_in_every_layer(tmp_path: Path) -> None:
+    config = tmp_path / "pokerd.toml"
+    config.write_text("cluster_routing = true\n")
+    assert switches() == {"cluster_routing"}
+    assert load_settings(config_file=config, environ={}).cluster_routing is True
+    for text, value in [("true", True), ("1", True), ("off", False), ("No", False)]:
+        environ = {"POKERD_CLUSTER_ROUTING": text}
+        assert load_settings(environ=environ).cluster_routing is value
+    with pytest.raises(SettingsError, match="POKERD_CLUSTER_ROUTING: expected true"):
+        load_settings(environ={"POKERD_CLUSTER_ROUTING": "maybe"})
+    with pytest.raises(SettingsError, match="cluster_routing: expected true"):
+        config.write_text("cluster_routing = 1\n")
+        load_settings(config_file=config, environ={})
+    environ = {"POKERD_CLUSTER_ROUTING": "true"}
+    flags = {"cluster_routing": False}
+    assert load_settings(environ=environ, overrides=flags).cluster_routing is False

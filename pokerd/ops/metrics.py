@@ -111,9 +111,12 @@ class Histogram:
 
 class CallbackGauges:
     """Gauges whose values are read from functions when collected (e.g.
-    sockets open now): a custom collector, as prometheus_client has them."""
+    sockets open now): a custom collector, as prometheus_client has them.
+    `kind` "counter" exports a count another part keeps (the log writer's
+    fenced appends), read the same way."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "gauge") -> None:
+        self._kind = kind
         self._gauges: list[
             tuple[str, str, Callable[[], Iterable[tuple[Labels, float]]]]
         ] = []
@@ -125,12 +128,14 @@ class CallbackGauges:
         read: Callable[[], Iterable[tuple[Labels, float]]],
     ) -> None:
         if any(name == known for known, _, _ in self._gauges):
-            raise ValueError(f"a gauge {name} is exported already")
+            raise ValueError(f"a {self._kind} {name} is exported already")
         self._gauges.append((name, help_text, read))
 
     def collect(self) -> Iterator[Metric]:
         for name, help_text, read in self._gauges:
-            gauge = Metric(name, help_text, "gauge")
+            # A counter family is named without `_total`; its samples with.
+            family = name.removesuffix("_total") if self._kind == "counter" else name
+            gauge = Metric(family, help_text, self._kind)
             for labels, value in read():
                 gauge.add_sample(name, dict(labels), value)
             yield gauge
@@ -277,6 +282,34 @@ class Metrics:
         )
         self.gc = CollectorPauses()
         registry.register(self.gc)
+        # Where tables run (PostgreSQL nodes; docs/design.md, "Where a table
+        # runs"): counted by the supervisor where each happens.
+        self.lease_renewals = Counter(
+            "pokerd_lease_renewals_total",
+            "Renewals of this node's leases (one statement for all), by result"
+            " (ok, or failed: the database could not be reached).",
+            ["result"],
+            registry=registry,
+        )
+        self.takeovers = Counter(
+            "pokerd_takeovers_total",
+            "Tables taken whose lease another node held and let run out.",
+            registry=registry,
+        )
+        self.handoffs = Counter(
+            "pokerd_handoffs_total",
+            "Tables handed to the node the router sends them to (out), and"
+            " tables taken that another node gave up (in).",
+            ["direction"],
+            registry=registry,
+        )
+        # Every label value shown from the start: a scrape sees 0, not nothing.
+        for result in ("ok", "failed"):
+            self.lease_renewals.inc(result, by=0)
+        for direction in ("out", "in"):
+            self.handoffs.inc(direction, by=0)
+        self._counters = CallbackGauges("counter")
+        registry.register(self._counters)
 
     def gauge(
         self,
@@ -286,6 +319,15 @@ class Metrics:
     ) -> None:
         """Export a value read at render time."""
         self._gauges.add(name, help_text, read)
+
+    def counter(
+        self,
+        name: str,
+        help_text: str,
+        read: Callable[[], Iterable[tuple[Labels, float]]],
+    ) -> None:
+        """Export a count kept elsewhere (it only grows), read at render time."""
+        self._counters.add(name, help_text, read)
 
     def render(self) -> str:
         """Every metric in the Prometheus text format 0.0.4."""

@@ -170,6 +170,14 @@ class Settings:
         "node's tables are taken over within about this long.",
         _positive,
     )
+    cluster_routing: bool = _setting(
+        False,
+        "Place each table where a cluster's router (HAProxy, `pokerd cluster`) "
+        "sends it (PostgreSQL): on the first node of its slot's ranking among "
+        "the nodes up, handing tables over as nodes come and go. Off, a node "
+        "runs whatever tables it is asked for or finds free.",
+        lambda value: None,
+    )
     synchronous: Synchronous = attrs.field(
         default="FULL",
         metadata={
@@ -236,6 +244,12 @@ DEFAULTS = Settings()
 """The default of every setting: what the code uses where none is given."""
 
 
+def switches() -> frozenset[str]:
+    """The settings that are on or off: flags without a value on the command
+    line (`--cluster-routing`, `--no-cluster-routing`)."""
+    return frozenset(name for name, field in _FIELDS.items() if field.type is bool)
+
+
 def field_help() -> dict[str, str]:
     """Each setting's `--help` text by field name: what it is, and its default
     when that is a fixed value."""
@@ -279,6 +293,18 @@ def _structure_float(value: object, _: type) -> float:
     return number
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _structure_str(value: object, _: type) -> str:
     if isinstance(value, str):
         return value
@@ -315,6 +341,7 @@ def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook(Path, _structure_path)
     converter.register_structure_hook(Database, _structure_database)

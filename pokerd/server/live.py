@@ -508,7 +508,9 @@ class LiveConnection:
             self._slow("queue")
             return
         if subscription.moved:
-            self.close(CloseCode.TABLE_MOVED, "")
+            # Handed off: the reason is the new node's base URL, the client
+            # reconnects there; else empty, any node will send it on.
+            self.close(CloseCode.TABLE_MOVED, subscription.moved_to or "")
             return
         ended = subscription.ended or "the table was stopped"
         await self._send_now(Error(code=ErrorCode.TABLE_STOPPED, message=ended))

@@ -130,12 +130,18 @@ async def serve(
         if store.fenced:
             advertised = settings.advertise or f"http://{address(ports.http[0])}"
             await trio.to_thread.run_sync(store.leases.announce, advertised)
-            log.info("node %s, reached at %s", store.leases.node, advertised)
+            log.info(
+                "node %s, reached at %s%s",
+                store.leases.node,
+                advertised,
+                ", cluster routing" if settings.cluster_routing else "",
+            )
         service = PokerService(
             store,
             metrics=metrics,
             next_hand_delay_ms=settings.next_hand_delay_ms,
             subscriber_queue=settings.subscriber_queue,
+            cluster_routing=settings.cluster_routing,
         )
         live = LiveServer(
             service,

@@ -212,6 +212,7 @@ class PokerService:
         subscriber_queue: int = DEFAULTS.subscriber_queue,
         clock: Callable[[], int] = wall_clock_ms,
         metrics: Metrics | None = None,
+        cluster_routing: bool = DEFAULTS.cluster_routing,
     ) -> None:
         self.store = store
         self.metrics = Metrics() if metrics is None else metrics
@@ -232,7 +233,27 @@ class PokerService:
             next_hand_delay_ms=next_hand_delay_ms,
             on_stopped=self._stopped,
             on_moved=self._moved,
+            metrics=self.metrics,
+            cluster_routing=cluster_routing,
         )
+        if store.fenced:
+            self.metrics.gauge(
+                "pokerd_leases_held",
+                "Table leases this node holds (PostgreSQL).",
+                lambda: [((), len(store.leases.held()))],
+            )
+            self.metrics.gauge(
+                "pokerd_nodes_up",
+                "Nodes up at this node's last look (seen within the lease ttl,"
+                " started at least the join delay ago).",
+                lambda: [((), len(self.supervisor.up))],
+            )
+            self.metrics.counter(
+                "pokerd_appends_fenced_total",
+                "Appends refused by the lease fence (this node no longer held"
+                " the table's lease).",
+                lambda: [((), store.statistics().fenced)],
+            )
         self._subscriber_queue = subscriber_queue
         self._tables: dict[str, ServedTable] = {}
         self._polls: set[trio.CancelScope] = set()
@@ -265,11 +286,16 @@ class PokerService:
         if served is not None:
             served.hub.end(f"the table was stopped: {stopped.reason}")
 
-    def _moved(self, table_id: str, reason: str) -> None:
-        """A table that stepped down: its feeds end, told to reconnect."""
+    def _moved(self, table_id: str, reason: str, moved_to: str | None) -> None:
+        """A table that stepped down: its feeds end, told to reconnect
+        (at `moved_to`, the base URL of the node it was handed to, if known)."""
         served = self._tables.pop(table_id, None)
         if served is not None:
-            served.hub.end(f"the table moved to another node: {reason}", moved=True)
+            served.hub.end(
+                f"the table moved to another node: {reason}",
+                moved=True,
+                moved_to=moved_to,
+            )
 
     def _publish(
         self, table_id: str, events: Sequence[StoredEvent], state: TableState

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pokerd.ops.settings import Database, Synchronous, is_postgresql
-from pokerd.store.records import PendingAppend
+from pokerd.store.records import PendingAppend, Taken
 
 
 class Rows(Protocol):
@@ -58,14 +58,20 @@ class Leases(Protocol):
         node's: its new epoch, or None while another node holds it."""
         ...
 
+    def take_over(self, table_id: str) -> Taken | None:
+        """`take`, also saying whose the lease was before (for the metrics)."""
+        ...
+
     def renew(self) -> set[str]:
         """Extend every lease held; the tables whose lease was lost (and is
         no longer held)."""
         ...
 
-    def release(self, table_ids: Sequence[str] | None = None) -> None:
+    def release(
+        self, table_ids: Sequence[str] | None = None, *, handed_to: str | None = None
+    ) -> None:
         """Give up these leases (all held when None) so that others take them
-        at once."""
+        at once; `handed_to` names the node they are handed to, if any."""
         ...
 
     def held(self) -> dict[str, int]:
@@ -91,10 +97,19 @@ class Leases(Protocol):
         ...
 
     def announce(self, address: str) -> None:
-        """Say where this node is reached (its advertised base URL)."""
+        """Say where this node is reached (its advertised base URL), and that
+        it starts now."""
         ...
 
-    def close(self) -> None: ...
+    def nodes_up(self, join_delay_s: float) -> dict[str, str]:
+        """Mark this node seen now (once announced), and read the nodes up,
+        each with its address: seen within the lease ttl and started at least
+        `join_delay_s` ago, by the database's clock. One statement."""
+        ...
+
+    def close(self) -> None:
+        """Release every lease held and forget this node (a clean stop)."""
+        ...
 
 
 class Backend(Protocol):

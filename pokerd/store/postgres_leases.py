@@ -7,7 +7,9 @@ the database's is one. Taking a lease adds one to its epoch, and the writer
 checks that epoch in every append transaction (postgres_log.py), so a node
 that lost a lease can never append again however late its write arrives.
 Each method is one statement in its own transaction, on a connection of the
-leases' own (the writer thread's is busy with appends).
+leases' own (the writer thread's is busy with appends). The `nodes` table
+says where each node is reached and which nodes are up (seen lately,
+started a while ago).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import psycopg
 
 from pokerd.store.errors import UnavailableError
 from pokerd.store.postgres import PgConnection, connect
+from pokerd.store.records import Taken, TakenFrom
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +33,13 @@ VALUES (%(table)s, %(node)s, 1, now() + make_interval(secs => %(ttl)s))
 ON CONFLICT (table_id) DO UPDATE
     SET owner = EXCLUDED.owner,
         epoch = lease.epoch + 1,
-        lease_until = EXCLUDED.lease_until
+        lease_until = EXCLUDED.lease_until,
+        handed_to = NULL
     WHERE lease.lease_until < now() OR lease.owner = EXCLUDED.owner
-RETURNING epoch
+RETURNING epoch,
+    (SELECT owner FROM leases WHERE table_id = %(table)s),
+    (SELECT lease_until = '-infinity' FROM leases WHERE table_id = %(table)s),
+    (SELECT handed_to FROM leases WHERE table_id = %(table)s)
 """
 """Take a table's lease in one statement: a new row at epoch 1, or the
 existing row if it has expired (or was released, -infinity) or is this
@@ -40,7 +47,9 @@ node's own, its epoch one more. A lease another node holds is left alone and
 nothing is returned. Taking one's own lease again also bumps the epoch, which
 fences whatever an earlier incarnation of this node still has in flight.
 While an append transaction of the old owner holds the row FOR SHARE, the
-update waits for it to end, then sees the row as that commit left it."""
+update waits for it to end, then sees the row as that commit left it. The
+subqueries of RETURNING read the row as the statement's snapshot had it,
+before this take: whose it was, whether released, and to whom."""
 
 _RENEW = """
 WITH mine AS (
@@ -71,11 +80,11 @@ WITH mine AS (
     ORDER BY lease.table_id
     FOR NO KEY UPDATE OF lease
 )
-UPDATE leases AS lease SET lease_until = '-infinity'
+UPDATE leases AS lease SET lease_until = '-infinity', handed_to = %(handed_to)s
 FROM mine WHERE lease.table_id = mine.table_id
 """
-"""Give leases up: expired at once, the epoch kept (it must only grow).
-Locked in table order, as renewals are."""
+"""Give leases up: expired at once, the epoch kept (it must only grow), and
+the node they are handed to if any. Locked in table order, as renewals are."""
 
 _FREE = """
 SELECT table_id FROM tables
@@ -96,9 +105,35 @@ WHERE lease.table_id = %(table)s AND lease.lease_until >= now()
 """Who holds a table's lease now, and where that node said it is reached."""
 
 _ANNOUNCE = """
-INSERT INTO nodes (node, address, seen_at) VALUES (%(node)s, %(address)s, now())
-ON CONFLICT (node) DO UPDATE SET address = EXCLUDED.address, seen_at = now()
+INSERT INTO nodes (node, address, seen_at, started_at)
+VALUES (%(node)s, %(address)s, now(), now())
+ON CONFLICT (node) DO UPDATE
+    SET address = EXCLUDED.address, seen_at = now(), started_at = now()
 """
+"""A node starting: a restart under the same id starts again too (the router
+marked it down meanwhile, and must see it healthy again)."""
+
+_UP = """
+SELECT node, address FROM nodes
+WHERE seen_at >= now() - make_interval(secs => %(ttl)s)
+    AND started_at <= now() - make_interval(secs => %(join_delay)s)
+ORDER BY node
+"""
+"""The nodes up: seen within the ttl, started at least the join delay ago."""
+
+_BEAT_AND_UP = (
+    """
+WITH beat AS (
+    INSERT INTO nodes (node, address, seen_at) VALUES (%(node)s, %(address)s, now())
+    ON CONFLICT (node) DO UPDATE SET address = EXCLUDED.address, seen_at = now()
+)"""
+    + _UP
+)
+"""This node seen now, and the nodes up, in one statement. The SELECT sees
+the rows as they were before the beat (one snapshot): this node's own row as
+of its previous beat, a keeper tick ago. A row deleted meanwhile comes back."""
+
+_LEAVE = "DELETE FROM nodes WHERE node = %(node)s"
 
 SAFETY_SHARE = 0.2
 """Of the ttl, what the node's own reckoning of a lease's expiry keeps back:
@@ -119,6 +154,8 @@ class PostgresLeases:
         """Each held lease's expiry as this node reckons it (time.monotonic)."""
         self._lock = threading.Lock()
         self._connection: PgConnection | None = None
+        self._address: str | None = None
+        """Where this node is reached, once announced."""
 
     def _reckoned(self, sent_at: float) -> float:
         return sent_at + self.ttl_s * (1 - SAFETY_SHARE)
@@ -135,6 +172,10 @@ class PostgresLeases:
         return self._connection
 
     def take(self, table_id: str) -> int | None:
+        taken = self.take_over(table_id)
+        return None if taken is None else taken.epoch
+
+    def take_over(self, table_id: str) -> Taken | None:
         with self._lock:
             sent_at = time.monotonic()
             row = (
@@ -151,7 +192,17 @@ class PostgresLeases:
             epoch = int(row[0])
             self._held[table_id] = epoch
             self._valid_until[table_id] = self._reckoned(sent_at)
-            return epoch
+            owner, released, handed_to = row[1], row[2], row[3]
+            if owner is None:
+                return Taken(epoch, "new")
+            taken_from: TakenFrom = (
+                "own"
+                if owner == self.node
+                else ("handed" if handed_to == self.node else "released")
+                if released
+                else "expired"
+            )
+            return Taken(epoch, taken_from, str(owner))
 
     def renew(self) -> set[str]:
         with self._lock:
@@ -177,7 +228,9 @@ class PostgresLeases:
                 self._valid_until[table_id] = self._reckoned(sent_at)
             return lost
 
-    def release(self, table_ids: Sequence[str] | None = None) -> None:
+    def release(
+        self, table_ids: Sequence[str] | None = None, *, handed_to: str | None = None
+    ) -> None:
         with self._lock:
             chosen = sorted(
                 set(self._held)
@@ -193,7 +246,13 @@ class PostgresLeases:
                 del self._held[table_id]
                 self._valid_until.pop(table_id, None)
             self._connected().execute(
-                _RELEASE, {"tables": chosen, "epochs": epochs, "node": self.node}
+                _RELEASE,
+                {
+                    "tables": chosen,
+                    "epochs": epochs,
+                    "node": self.node,
+                    "handed_to": handed_to,
+                },
             )
 
     def held(self) -> dict[str, int]:
@@ -231,10 +290,28 @@ class PostgresLeases:
             self._connected().execute(
                 _ANNOUNCE, {"node": self.node, "address": address}
             )
+            self._address = address
+
+    def nodes_up(self, join_delay_s: float) -> dict[str, str]:
+        with self._lock:
+            parameters = {"ttl": self.ttl_s, "join_delay": join_delay_s}
+            if self._address is None:
+                rows = self._connected().execute(_UP, parameters)
+            else:
+                rows = self._connected().execute(
+                    _BEAT_AND_UP,
+                    {**parameters, "node": self.node, "address": self._address},
+                )
+            return {str(row[0]): str(row[1]) for row in rows}
 
     def close(self) -> None:
-        """Release every lease held (a clean stop: others take them at once)."""
+        """Release every lease held and forget this node (a clean stop: others
+        take its tables at once, and stop counting it as up)."""
         try:
+            if self._address is not None:
+                with self._lock:
+                    self._connected().execute(_LEAVE, {"node": self.node})
+                    self._address = None
             if self.held():
                 self.release()
         except (psycopg.Error, UnavailableError) as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -25,6 +25,23 @@ class FencedError(ConflictError):
 
     A kind of ConflictError: whoever stops a table on a conflict stops it on a
     fence too, which is what a node that lost a table must do."""
+
+
+TakenFrom = Literal["new", "own", "handed", "released", "expired"]
+"""Whose a lease was before a take: nobody's (no lease yet), this node's own,
+another node's that it handed to this one (a hand-off), that it released
+otherwise (a clean stop, a step-down), or that ran out (a takeover: that
+node died, was paused or cut off)."""
+
+
+@attrs.frozen
+class Taken:
+    """A lease taken: its new epoch, and whose it was before."""
+
+    epoch: int
+    taken_from: TakenFrom
+    previous_owner: str | None = None
+    """The node that held it before (None for a new lease)."""
 
 
 @attrs.frozen

@@ -18,6 +18,7 @@ from pokerd.store.records import (
     ConflictError,
     HandRow,
     PendingAppend,
+    Taken,
 )
 from pokerd.wire import codec
 
@@ -184,10 +185,18 @@ class LocalLeases:
             self._held[table_id] = LOCAL_EPOCH
         return LOCAL_EPOCH
 
+    def take_over(self, table_id: str) -> Taken | None:
+        with self._lock:
+            before = self._held.get(table_id)
+            self._held[table_id] = LOCAL_EPOCH
+        return Taken(LOCAL_EPOCH, "new" if before is None else "own", None)
+
     def renew(self) -> set[str]:
         return set()
 
-    def release(self, table_ids: Sequence[str] | None = None) -> None:
+    def release(
+        self, table_ids: Sequence[str] | None = None, *, handed_to: str | None = None
+    ) -> None:
         with self._lock:
             for table_id in list(self._held) if table_ids is None else table_ids:
                 self._held.pop(table_id, None)
@@ -208,6 +217,9 @@ class LocalLeases:
 
     def announce(self, address: str) -> None:
         pass
+
+    def nodes_up(self, join_delay_s: float) -> dict[str, str]:
+        return {}  # one node, no router in front: nothing is placed
 
     def free_tables(self) -> list[str]:
         connection = self._backend.reader()

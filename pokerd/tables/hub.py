@@ -100,6 +100,8 @@ class Subscription:
         """Why the table ended this subscription, if it did."""
         self.moved = False
         """The table ended here because another node runs it now."""
+        self.moved_to: str | None = None
+        """That node's base URL, when known (a hand-off)."""
         self._on_drop = on_drop
         """Called once when the hub drops this subscriber (it must not raise):
         a connection closes at once instead of when its reader drains."""
@@ -205,6 +207,7 @@ class TableHub:
         self.ended: str | None = None
         """Why the table ended, once it did (`end`)."""
         self.moved = False
+        self.moved_to: str | None = None
 
     def subscribe(
         self,
@@ -228,6 +231,7 @@ class TableHub:
         if self.ended is not None:
             subscription.ended = self.ended
             subscription.moved = self.moved
+            subscription.moved_to = self.moved_to
             subscription.finish()
         else:
             self._subscribers.add(subscription)
@@ -255,16 +259,21 @@ class TableHub:
             self._subscribers.discard(subscription)
         subscription.drop()
 
-    def end(self, reason: str, *, moved: bool = False) -> None:
+    def end(
+        self, reason: str, *, moved: bool = False, moved_to: str | None = None
+    ) -> None:
         """The table is gone: each subscriber reads what was queued, then the
         end (not a drop: there is nothing to resume), with `reason` in
         `Subscription.ended`. `moved`: gone from this node only (another node
-        runs it now), so the subscriber should resume there."""
+        runs it now), so the subscriber should resume there: at `moved_to`
+        (that node's base URL) when it is known."""
         self.ended = reason
         self.moved = moved
+        self.moved_to = moved_to
         for subscription in list(self._subscribers):
             subscription.ended = reason
             subscription.moved = moved
+            subscription.moved_to = moved_to
             subscription.finish()
         self._subscribers.clear()
 

@@ -19,6 +19,13 @@ whose append the fence refused, steps down: it is unloaded at once (not
 stopped for good) and its streams are told it moved, so their clients
 reconnect to whichever node owns it now.
 
+With cluster routing, a node also places tables where the cluster's router
+sends them (docs/design.md, "Where a table runs"): on each keeper tick it
+reads which nodes are up, hands each table it holds whose slot ranks another
+node up first to that node (unloaded, lease released naming it, streams sent
+there), and its scan takes only the free tables whose slot ranks it first,
+or that stayed free longer than a grace.
+
 Exceptions that `Table.execute` raises to its caller (RuleError, and
 ConflictError, which also stops the table) are the caller's to handle.
 """
@@ -28,12 +35,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from functools import partial
 
 import attrs
 import trio
 
 from pokerd.engine.commands import CreateTable
 from pokerd.engine.config import TableConfig
+from pokerd.ops.metrics import Metrics
+from pokerd.ops.ring import node_of
 from pokerd.ops.settings import DEFAULTS
 from pokerd.store.errors import DATABASE_ERRORS, UnavailableError
 from pokerd.store.log import ConflictError, EventStore, FencedError
@@ -104,6 +114,22 @@ WATCH_SHARE = 0.05
 """How often, as a share of the lease ttl, the node looks for leases that ran
 out by its own clock."""
 
+JOIN_DELAY_S = 2.0
+"""How long after its start a node counts as up for placing tables: the
+router sends a node nothing before its health checks pass (`rise 2` at
+`inter 500ms` in the cluster's HAProxy, 1 s), so tables handed to it
+earlier would be asked for at the nodes they just left."""
+
+GRACE_TTLS = 2.0
+"""How long, in lease ttls, a free table that must run waits for the node its
+slot ranks first before any node takes it (docs/design.md, "Where a table
+runs"): longer than it takes every node to see a dead node gone (a ttl) plus
+a scan (ttl/3), so it only acts when the nodes' views disagree for longer."""
+
+NEW_ID_TRIES = 64
+"""Random ids drawn for a new table until one whose slot ranks this node first
+(with N nodes up, N draws on average)."""
+
 MAX_RESTARTS_IN_WINDOW = 5
 RESTART_WINDOW_S = 60.0
 """A table restarted this many times within the window is stopped instead."""
@@ -134,15 +160,33 @@ class Supervisor:
         clock: Callable[[], int] = wall_clock_ms,
         next_hand_delay_ms: int = DEFAULTS.next_hand_delay_ms,
         on_stopped: Callable[[StoppedTable], None] | None = None,
-        on_moved: Callable[[str, str], None] | None = None,
+        on_moved: Callable[[str, str, str | None], None] | None = None,
+        metrics: Metrics | None = None,
+        cluster_routing: bool = DEFAULTS.cluster_routing,
     ) -> None:
         self.store = store
         self._publish = publish
         self._on_stopped = on_stopped
         """Told of each table it stops (must not raise), e.g. to end streams."""
         self._on_moved = on_moved
-        """Told of each table that stepped down (id, why; must not raise):
-        another node owns it now, its streams must reconnect there."""
+        """Told of each table that stepped down (id, why, and the base URL of
+        the node it was handed to, if any; must not raise): another node owns
+        it now, its streams must reconnect there."""
+        self.metrics = Metrics() if metrics is None else metrics
+        self.cluster_routing = cluster_routing and store.fenced
+        self.up: dict[str, str] = {}
+        """The nodes up at the last keeper tick, each with its address."""
+        self._grace_s = GRACE_TTLS * store.leases.ttl_s
+        self._free_since: dict[str, float] = {}
+        """When (trio's clock) each free table was first seen free by a scan."""
+        self._handing: dict[str, tuple[str, str]] = {}
+        """Tables being handed off now: the node they go to, and its address."""
+        self._handed_to: dict[str, tuple[str, str, float]] = {}
+        """Tables handed off, with the node, its address and when: a request
+        for one goes there (for a grace) rather than taking it back."""
+        self._adopted: dict[str, frozenset[str]] = {}
+        """Tables taken past the grace although another node ranks first,
+        with the nodes up then: not handed back while those stay the same."""
         self.moves = 0
         self._releasing: set[str] = set()
         """Tables that stepped down since the start (fenced stores)."""
@@ -167,6 +211,7 @@ class Supervisor:
             async with trio.open_nursery() as nursery:
                 if self.store.fenced:
                     self._nursery = nursery
+                    await self._read_nodes_up()
                     await self._take_free_tables()
                     nursery.start_soon(self._keep_leases)
                     task_status.started()
@@ -194,7 +239,7 @@ class Supervisor:
         Raises RuleError when `config` is refused (nothing is written then).
         """
         nursery = self._running()
-        table_id = secrets.token_urlsafe(9)
+        table_id = self._new_table_id()
         if self.store.fenced:
             # Taken before the first event: the append needs it, and nobody
             # else can have a lease on an id nobody has seen.
@@ -216,6 +261,20 @@ class Supervisor:
             raise
         slot = self._slots[table_id] = _Slot()
         await nursery.start(self._supervise, slot, table)
+        return table_id
+
+    def _new_table_id(self) -> str:
+        """A new random id; with cluster routing, one whose slot ranks this
+        node first among the nodes up, so the router sends its clients here
+        and no hand-off follows its creation."""
+        table_id = secrets.token_urlsafe(9)
+        me = self.store.leases.node
+        if not self.cluster_routing or me not in self.up:
+            return table_id
+        for _ in range(NEW_ID_TRIES):
+            if node_of(table_id, self.up) == me:
+                break
+            table_id = secrets.token_urlsafe(9)
         return table_id
 
     def get(self, table_id: str) -> Table | None:
@@ -271,13 +330,29 @@ class Supervisor:
                     return slot.table
                 await slot.ready.wait()
             self._raise_if_stopped(table_id)
+            self._raise_if_handed_off(table_id)
             await self._take_and_run(table_id, only_if_must_run=False)
             table = self.get(table_id)
             if table is not None:
                 return table
         raise TableElsewhereError(table_id, None, None)  # it keeps moving
 
-    async def _take_and_run(self, table_id: str, *, only_if_must_run: bool) -> None:
+    def _raise_if_handed_off(self, table_id: str) -> None:
+        """TableElsewhereError, naming the node, for a table this node handed
+        off lately to a node still up: taking it back now would only hand it
+        off again at the next tick (its new node takes it on its next scan,
+        or on the first request sent there)."""
+        handed = self._handed_to.get(table_id)
+        if handed is None:
+            return
+        node, address, at = handed
+        if node in self.up and trio.current_time() - at < self._grace_s:
+            raise TableElsewhereError(table_id, node, address)
+        del self._handed_to[table_id]
+
+    async def _take_and_run(
+        self, table_id: str, *, only_if_must_run: bool, adopted: bool = False
+    ) -> None:
         """Take the table's lease, then load it from the log and run it.
 
         TableElsewhereError if another node holds the lease. Taking first
@@ -292,8 +367,8 @@ class Supervisor:
             return
         slot = self._slots[table_id] = _Slot()
         try:
-            epoch = await trio.to_thread.run_sync(leases.take, table_id)
-            if epoch is None:
+            taken = await trio.to_thread.run_sync(leases.take_over, table_id)
+            if taken is None:
                 owner = await trio.to_thread.run_sync(leases.owner, table_id)
                 node, address = owner if owner is not None else (None, None)
                 raise TableElsewhereError(table_id, node, address)
@@ -302,12 +377,22 @@ class Supervisor:
                 await trio.to_thread.run_sync(leases.release, [table_id])
                 return
             log.info(
-                "table %s: taken at lease epoch %d, resumed at seq %d%s",
+                "table %s: taken at lease epoch %d (%s%s), resumed at seq %d%s%s",
                 table_id,
-                epoch,
+                taken.epoch,
+                taken.taken_from,
+                f" from node {taken.previous_owner}" if taken.previous_owner else "",
                 loaded.seq,
                 " in the middle of a hand" if loaded.state.hand_in_progress else "",
+                f"; free for over {self._grace_s:g} s, so adopted" if adopted else "",
             )
+            if taken.taken_from == "expired":
+                self.metrics.takeovers.inc()
+            elif taken.taken_from == "handed":
+                self.metrics.handoffs.inc("in")
+            self._handed_to.pop(table_id, None)
+            if adopted:
+                self._adopted[table_id] = frozenset(self.up)
             await nursery.start(self._supervise, slot, self._table(loaded))
         finally:
             if slot.table is None and self._slots.get(table_id) is slot:
@@ -315,17 +400,31 @@ class Supervisor:
             slot.ready.set()
 
     async def _take_free_tables(self) -> None:
-        """Take and run every table that must run and whose lease is free."""
+        """Take and run every table that must run and whose lease is free
+        (with cluster routing: whose slot ranks this node first among the
+        nodes up, or that stayed free longer than the grace)."""
         try:
             free = await trio.to_thread.run_sync(self.store.leases.free_tables)
         except LEASE_ERRORS as error:
             log.warning("the free tables could not be read: %s", error)
             return
+        now = trio.current_time()
+        self._free_since = {
+            table_id: self._free_since.get(table_id, now) for table_id in free
+        }
+        me = self.store.leases.node
         for table_id in free:
             if table_id in self._slots or table_id in self._stopped:
                 continue
+            adopted = False
+            if self.cluster_routing and node_of(table_id, self.up) != me:
+                if now - self._free_since[table_id] < self._grace_s:
+                    continue  # the node its slot ranks first takes it
+                adopted = True
             try:
-                await self._take_and_run(table_id, only_if_must_run=True)
+                await self._take_and_run(
+                    table_id, only_if_must_run=True, adopted=adopted
+                )
             except TableElsewhereError:
                 continue  # another node took it first
             except LEASE_ERRORS as error:
@@ -339,7 +438,52 @@ class Supervisor:
             nursery.start_soon(self._watch_expiry)
             while True:
                 await trio.sleep(self.store.leases.ttl_s / 3)
+                if await self._read_nodes_up():
+                    self._hand_off_misplaced()
                 await self._take_free_tables()
+
+    async def _read_nodes_up(self) -> bool:
+        """Say this node is alive and read which nodes are up (one statement,
+        on the keeper's schedule: never per request); False if it failed."""
+        try:
+            up = await trio.to_thread.run_sync(self.store.leases.nodes_up, JOIN_DELAY_S)
+        except LEASE_ERRORS as error:
+            log.warning("the nodes up could not be read: %s", error)
+            return False
+        if self.cluster_routing and set(up) != set(self.up):
+            log.info("nodes up: %s", ", ".join(sorted(up)) or "none")
+        self.up = up
+        return True
+
+    def _hand_off_misplaced(self) -> None:
+        """Hand each table held whose slot ranks another node up first to it.
+
+        Only while this node is up itself: a node starting (or whose own row
+        lags) would otherwise hand everything away on a view without itself.
+        """
+        me = self.store.leases.node
+        if not self.cluster_routing or me not in self.up:
+            return
+        up = frozenset(self.up)
+        self._adopted = {
+            table_id: seen
+            for table_id, seen in self._adopted.items()
+            if table_id in self._slots
+        }
+        for table_id in self.table_ids():
+            target = node_of(table_id, up)
+            if target is None or target == me or table_id in self._handing:
+                continue
+            if self._adopted.get(table_id) == up:
+                continue  # adopted under these very nodes: its node takes none
+            self.hand_off(table_id, target, self.up[target])
+
+    def hand_off(self, table_id: str, node: str, address: str) -> None:
+        """Give the table to `node` (at `address`): unloaded here, its lease
+        released naming that node, its streams sent there."""
+        self._handing[table_id] = (node, address)
+        self._handed_to[table_id] = (node, address, trio.current_time())
+        self.step_down(table_id, f"handed off to node {node} at {address}")
 
     async def _renew_leases(self) -> None:
         leases = self.store.leases
@@ -349,8 +493,10 @@ class Supervisor:
                 lost = await trio.to_thread.run_sync(leases.renew)
             except LEASE_ERRORS as error:
                 # The watch steps the tables down if this lasts too long.
+                self.metrics.lease_renewals.inc("failed")
                 log.warning("the leases could not be renewed: %s", error)
                 continue
+            self.metrics.lease_renewals.inc("ok")
             for table_id in sorted(lost):
                 self.step_down(table_id, "its lease was taken by another node")
 
@@ -372,13 +518,15 @@ class Supervisor:
             # Nothing runs it (a table created but refused): the lease goes.
             self._nursery.start_soon(self._release, table_id)
 
-    async def _release(self, table_id: str) -> None:
+    async def _release(self, table_id: str, handed_to: str | None = None) -> None:
         if table_id in self._releasing:
             return
         self._releasing.add(table_id)
         try:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self.store.leases.release, [table_id])
+                await trio.to_thread.run_sync(
+                    partial(self.store.leases.release, [table_id], handed_to=handed_to)
+                )
         except LEASE_ERRORS as error:
             log.warning("table %s: lease not released: %s", table_id, error)
         finally:
@@ -539,9 +687,25 @@ class Supervisor:
 
     async def _move(self, table: Table, conflict: ConflictError) -> None:
         """Step down: give the lease up (if it is still this node's), tell
-        the streams the table moved."""
+        the streams the table moved (and where, for a hand-off)."""
         self.moves += 1
         reason = str(conflict)
+        handing = self._handing.pop(table.table_id, None)
+        if handing is not None and table.conflict is conflict:
+            node, address = handing
+            log.info(
+                "table %s: handed off at seq %d to node %s at %s",
+                table.table_id,
+                table.seq,
+                node,
+                address,
+            )
+            await self._release(table.table_id, handed_to=node)
+            self.metrics.handoffs.inc("out")
+            if self._on_moved is not None:
+                self._on_moved(table.table_id, reason, address)
+            return
+        self._handed_to.pop(table.table_id, None)
         log.warning(
             "table %s: stepped down at seq %d, another node may own it now: %s",
             table.table_id,
@@ -550,7 +714,7 @@ class Supervisor:
         )
         await self._release(table.table_id)
         if self._on_moved is not None:
-            self._on_moved(table.table_id, reason)
+            self._on_moved(table.table_id, reason, None)
 
     def _stop(self, table: Table, reason: str, error: BaseException) -> None:
         stopped = StoppedTable(table.table_id, table.seq, reason)

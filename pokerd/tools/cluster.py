@@ -346,8 +346,14 @@ class LocalCluster:
             state = f"pid {node.pid}" if node.running() else "not started"
             yield f"{name}: {node.url} ({node.url}/metrics), {state}, log {node.log}"
         yield f"database: {self.database_url}"
-        yield f"PostgreSQL's data and log: {self.postgres.folder}"
-        yield f"HAProxy: configuration {self.router.config}, log {self.router.log}"
+        yield (
+            f"PostgreSQL: pid {self.postgres.pid}, data and log in "
+            f"{self.postgres.folder}"
+        )
+        yield (
+            f"HAProxy: pid {self.router.pid}, configuration {self.router.config}, "
+            f"log {self.router.log}"
+        )
 
 
 def _tail(path: Path) -> str:
