@@ -28,6 +28,7 @@ from pokerd.tools.cluster import LocalCluster
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
 ROUTING = "--cluster-routing"
+START_ATTEMPTS = 3
 
 
 def get(port: int, path: str) -> str:
@@ -63,10 +64,20 @@ class ClusterTarget:
         self.routed = ROUTING in serve_flags()
         if self.routed and ROUTING not in getattr(cluster_tool, "ROUTING_FLAGS", ()):
             flags.append(ROUTING)
-        self.cluster = LocalCluster(
-            folder / "cluster", nodes=nodes, port=0, node_flags=flags
-        )
-        self.cluster.start()
+        for attempt in range(START_ATTEMPTS):
+            self.cluster = LocalCluster(
+                folder / f"cluster{attempt}", nodes=nodes, port=0, node_flags=flags
+            )
+            try:
+                self.cluster.start()
+                break
+            except OSError:
+                # Seen under load: HAProxy's runtime socket not there yet
+                # when its port already answered (or another process took
+                # the free port picked). LocalCluster stopped what it had
+                # started; a fresh one, on other ports.
+                if attempt + 1 == START_ATTEMPTS:
+                    raise
         self.port = self.cluster.port
         self.live_port = self.port
 

@@ -234,11 +234,16 @@ class Stats:
     """`table_moved` answers (HTTP 307, or the hello's error): asked again
     through the same address, as the router sends it to the owner once the
     table is there."""
+    hello_refused: dict[str, int] = field(default_factory=dict)
+    """Hellos answered with another error (`table_restarting`), by code."""
     setup_retries: int = 0
     """Set-up requests asked again (307, or 502/503 from the router)."""
     arrivals: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     """`--failover`: per table, (time.monotonic(), seq) of each event's
     first receipt by any seat; the orchestrator's clock is the same."""
+    resumes: dict[str, list[float]] = field(default_factory=dict)
+    """`--failover`: per table, when each of its seats' sockets was resumed
+    (a welcome with `recovered: true`)."""
 
     def closed(self, code: int | None) -> None:
         key = "none" if code is None else str(code)
@@ -326,8 +331,10 @@ class Worker:
                 "connect_failures": stats.connect_failures,
                 "closes": stats.closes,
                 "moved": stats.moved,
+                "hello_refused": stats.hello_refused,
                 "setup_retries": stats.setup_retries,
                 "arrivals": stats.arrivals,
+                "resumes": stats.resumes,
             }
         )
 
@@ -400,6 +407,8 @@ class Worker:
         view_seq = 0
         """The last view, kept across sockets: after a resume with nothing
         new the bot still knows whether it is to act."""
+        decided: tuple[int, str, int | None] | None = None
+        """The seq of the view last acted on, and the action sent."""
         while self.running:
             try:
                 async with limiter:
@@ -429,6 +438,11 @@ class Worker:
                         if epoch is not None:
                             if message["recovered"]:
                                 self.stats.resumed += 1
+                                if self.trace and self.measuring:
+                                    resumes = self.stats.resumes
+                                    resumes.setdefault(run.table, []).append(
+                                        time.monotonic()
+                                    )
                             else:
                                 self.stats.not_recovered += 1
                         epoch = message["epoch"]
@@ -475,6 +489,13 @@ class Worker:
                         if kind == "error" and message["code"] == "table_moved":
                             moved = True  # the close (4006) follows
                             self.stats.moved += 1
+                        elif kind == "error" and message["id"] is None:
+                            # The hello refused: `table_restarting` while a
+                            # node takes the table over; the close follows.
+                            moved = True
+                            self.stats.hello_refused[message["code"]] = (
+                                self.stats.hello_refused.get(message["code"], 0) + 1
+                            )
                         elif kind == "error":
                             self.stats.error(message["code"])
                             if message["code"] == ErrorCode.RATE_LIMITED:
@@ -488,8 +509,14 @@ class Worker:
                         continue
                     if view["to_act"] == seat and view["legal"]:
                         acted_at = view_seq
-                        await trio.sleep(self.thinking())
-                        action, amount = choose(view["legal"], self.rng)
+                        if decided is not None and decided[0] == view_seq:
+                            # Sent before, lost with its socket: decided
+                            # already, so sent again at once.
+                            _, action, amount = decided
+                        else:
+                            await trio.sleep(self.thinking())
+                            action, amount = choose(view["legal"], self.rng)
+                        decided = (view_seq, action, amount)
                         requests += 1
                         waiting.add(f"{seat}-{requests}")
                         run.pending, run.seen_by = (seat, time.perf_counter()), set()
@@ -958,11 +985,15 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
     elapsed = max(report["elapsed"] for report in reports)
     errors: dict[str, int] = {}
     closes: dict[str, int] = {}
+    refused: dict[str, int] = {}
     for report in reports:
-        for code, count in report["errors"].items():
-            errors[code] = errors.get(code, 0) + count
-        for code, count in report["closes"].items():
-            closes[code] = closes.get(code, 0) + count
+        for totals, counts in (
+            (errors, report["errors"]),
+            (closes, report["closes"]),
+            (refused, report["hello_refused"]),
+        ):
+            for code, count in counts.items():
+                totals[code] = totals.get(code, 0) + count
     players = scenario.tables * SEATS
     parts_cpu = {
         name: round(100 * (parts1[name] - parts0[name]) / wall, 1) for name in parts0
@@ -1015,12 +1046,17 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
         figures["closed_by_server"] = closes
         figures["table_moved"] = sum(report["moved"] for report in reports)
+        figures["hello_refused"] = refused
         figures["setup_retries"] = sum(report["setup_retries"] for report in reports)
     if killed is not None:
         arrivals: dict[str, list[list[float]]] = {}
+        resumes: dict[str, list[float]] = {}
         for report in reports:
             arrivals.update(report["arrivals"])
-        figures["failover"] = failover_figures(killed, arrivals, reports, verify)
+            resumes.update(report["resumes"])
+        figures["failover"] = failover_figures(
+            killed, arrivals, resumes, reports, verify
+        )
         # Rates that count a dead node's messages only until its death.
         del figures["messages_sent_per_s"], figures["events_appended_per_s"]
     return figures
@@ -1061,15 +1097,24 @@ def kill_a_node(target: ClusterTarget) -> Json:
 
 
 def spans(
-    tables: list[str], arrivals: dict[str, list[list[float]]], killed_at: float
+    tables: list[str],
+    arrivals: dict[str, list[list[float]]],
+    resumes: dict[str, list[float]],
+    killed_at: float,
 ) -> Json:
     """Per table, the silence across the kill: from its last event received
     before the kill to its first after (`unavailable_s`), and from the kill
-    to that first event (`kill_to_first_event_s`); tables that had none after."""
+    to that first event (`kill_to_first_event_s`); from the kill to the
+    first of its sockets resumed (`kill_to_first_resume_s`); tables that had
+    no event after."""
     silences: list[float] = []
     waits: list[float] = []
+    reconnects: list[float] = []
     silent = 0
     for table in tables:
+        again = [time_ for time_ in resumes.get(table, []) if time_ >= killed_at]
+        if again:
+            reconnects.append(min(again) - killed_at)
         times = [time_ for time_, _ in arrivals.get(table, [])]
         before = [time_ for time_ in times if time_ < killed_at]
         after = [time_ for time_ in times if time_ >= killed_at]
@@ -1080,7 +1125,9 @@ def spans(
         if before:
             silences.append(after[0] - before[-1])
 
-    def summary(values: list[float]) -> Json:
+    def summary(values: list[float]) -> Json | None:
+        if not values:
+            return None
         return {
             "p50": round(percentile(values, 50), 3),
             "p99": round(percentile(values, 99), 3),
@@ -1091,6 +1138,7 @@ def spans(
         "tables": len(tables),
         "unavailable_s": summary(silences),
         "kill_to_first_event_s": summary(waits),
+        "kill_to_first_resume_s": summary(reconnects),
         "no_event_after_kill": silent,
     }
 
@@ -1098,6 +1146,7 @@ def spans(
 def failover_figures(
     killed: Json,
     arrivals: dict[str, list[list[float]]],
+    resumes: dict[str, list[float]],
     reports: list[Json],
     verify: list[str] | None,
 ) -> Json:
@@ -1106,8 +1155,8 @@ def failover_figures(
     return {
         "killed": killed["node"],
         "goal_s": FAILOVER_GOAL_S,
-        "moved_tables": spans(killed["moved"], arrivals, killed["at"]),
-        "other_tables": spans(killed["stayed"], arrivals, killed["at"]),
+        "moved_tables": spans(killed["moved"], arrivals, resumes, killed["at"]),
+        "other_tables": spans(killed["stayed"], arrivals, resumes, killed["at"]),
         "resumed_recovered": sum(report["resumed"] for report in reports),
         "resumed_not_recovered": sum(report["not_recovered"] for report in reports),
         "gaps": sum(report["gaps"] for report in reports),
