@@ -1034,6 +1034,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "server_rss_peak_mb": round(max(peak, hwm), 1),
         "server_kb_per_player": round((max(peak, hwm) - rss_idle) * 1024 / players, 1),
         "errors": errors,
+        "hello_refused": refused,
         "slow_consumers_dropped": dropped,
         "gaps": sum(report["gaps"] for report in reports),
         "duplicates": sum(report["duplicates"] for report in reports),
@@ -1046,7 +1047,6 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
         figures["closed_by_server"] = closes
         figures["table_moved"] = sum(report["moved"] for report in reports)
-        figures["hello_refused"] = refused
         figures["setup_retries"] = sum(report["setup_retries"] for report in reports)
     if killed is not None:
         arrivals: dict[str, list[list[float]]] = {}
