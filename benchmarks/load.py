@@ -1327,12 +1327,19 @@ def machine() -> Json:
         cwd=ROOT,
     ).stdout.strip()
     return {
+        "loadavg": loadavg(),
         "cores": os.cpu_count(),
         "memory_gb": round(total_kb / 1024 / 1024, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "commit": commit + ("+dirty" if dirty else ""),
     }
+
+
+def loadavg() -> list[float]:
+    """The machine's load averages (1, 5, 15 minutes): how busy the other
+    work on it was."""
+    return [round(load, 2) for load in os.getloadavg()]
 
 
 def out(name: str, value: object) -> None:
@@ -1534,6 +1541,8 @@ def main() -> None:
                     figures[mode]["latency_ms"]["p50"] / push["latency_ms"]["p50"], 1
                 ),
             )
+    results["loadavg_at_end"] = loadavg()
+    out("loadavg_at_end", results["loadavg_at_end"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = RESULTS / f"load-{stamp}{'-quick' if quick else ''}.json"
