@@ -97,13 +97,18 @@ SEATS = 6
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CONNECT_CONCURRENCY = 32
-SETUP_TRIES = 120
 """Tables being set up at once per worker (HTTP calls and handshakes)."""
+SETUP_TRIES = 120
+SETUP_TABLE_TRIES = 3
 SATURATION_P99_MS = 50.0
 CHAOS_DROP = 0.05
 BUY_IN = 200
 
 Json = dict[str, Any]
+
+
+class AnswerLostError(Exception):
+    """A set-up request was applied but its answer did not come back."""
 
 
 # Shared helpers
@@ -237,6 +242,10 @@ class Stats:
     hello_refused: dict[str, int] = field(default_factory=dict)
     """Hellos answered with another error (`table_restarting`), by code."""
     setup_retries: int = 0
+    setup_answers: dict[str, int] = field(default_factory=dict)
+    """Set-up answers other than 201, by status and code."""
+    tables_abandoned: int = 0
+    """Tables left with some bots seated, a seat's answer lost (set up again)."""
     """Set-up requests asked again (307, or 502/503 from the router)."""
     arrivals: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     """`--failover`: per table, (time.monotonic(), seq) of each event's
@@ -280,7 +289,15 @@ class Worker:
 
         async def setup() -> None:
             async with limiter:
-                tables.append(await self.create_table())
+                for _ in range(SETUP_TABLE_TRIES):
+                    try:
+                        tables.append(await self.create_table())
+                        return
+                    except AnswerLostError:
+                        # A seat's answer was lost after it was taken (its
+                        # token with it): a table of bots needs all six.
+                        self.stats.tables_abandoned += 1
+                raise RuntimeError("could not seat a table's six bots")
 
         async with trio.open_nursery() as nursery:
             for _ in range(self.spec["tables"]):
@@ -333,6 +350,8 @@ class Worker:
                 "moved": stats.moved,
                 "hello_refused": stats.hello_refused,
                 "setup_retries": stats.setup_retries,
+                "setup_answers": stats.setup_answers,
+                "tables_abandoned": stats.tables_abandoned,
                 "arrivals": stats.arrivals,
                 "resumes": stats.resumes,
             }
@@ -363,11 +382,17 @@ class Worker:
         """POST `body`, expecting 201. Behind a router a new table may still
         be on the node that created it while the router already sends its
         requests to the node its id names (307 until the creator hands it
-        over), or no node may be up (502/503): ask the same address again."""
-        for _ in range(SETUP_TRIES):
+        over), or no node may be up (502/503): ask the same address again.
+        Every other answer is counted by status and code."""
+        for attempt in range(SETUP_TRIES):
             status, answer = await http.call("POST", path, body)
             if status == 201:
                 return dict(answer)
+            code = answer.get("code") if isinstance(answer, dict) else None
+            key = f"{status} {code}" if code else str(status)
+            self.stats.setup_answers[key] = self.stats.setup_answers.get(key, 0) + 1
+            if attempt and code == "seat_taken":
+                raise AnswerLostError(path)
             if status not in (307, 502, 503):
                 break
             self.stats.setup_retries += 1
@@ -1048,6 +1073,14 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         figures["closed_by_server"] = closes
         figures["table_moved"] = sum(report["moved"] for report in reports)
         figures["setup_retries"] = sum(report["setup_retries"] for report in reports)
+        answers: dict[str, int] = {}
+        for report in reports:
+            for key, count in report["setup_answers"].items():
+                answers[key] = answers.get(key, 0) + count
+        figures["setup_answers"] = answers
+        figures["tables_abandoned"] = sum(
+            report["tables_abandoned"] for report in reports
+        )
     if killed is not None:
         arrivals: dict[str, list[list[float]]] = {}
         resumes: dict[str, list[float]] = {}
