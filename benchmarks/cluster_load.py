@@ -16,14 +16,18 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
 
 from pokerd.tools import cluster as cluster_tool
 from pokerd.tools.cluster import LocalCluster
+from pokerd.tools.haproxy import DEFAULT_CHECKS, Checks
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +60,14 @@ class ClusterTarget:
     """PostgreSQL, `nodes` nodes (node1..nodeN) and HAProxy, started at once,
     in `folder` (the nodes' and HAProxy's logs under `folder`/logs)."""
 
-    def __init__(self, folder: Path, nodes: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        nodes: int,
+        *,
+        lease_ttl_s: float | None = None,
+        checks: Checks | None = None,
+    ) -> None:
         # PostgreSQL runs as its own user when we are root: it must be able
         # to go through `folder` to its data folder.
         folder.chmod(0o711)
@@ -66,7 +77,12 @@ class ClusterTarget:
             flags.append(ROUTING)
         for attempt in range(START_ATTEMPTS):
             self.cluster = LocalCluster(
-                folder / f"cluster{attempt}", nodes=nodes, port=0, node_flags=flags
+                folder / f"cluster{attempt}",
+                nodes=nodes,
+                port=0,
+                node_flags=flags,
+                lease_ttl_s=lease_ttl_s or cluster_tool.LEASE_TTL_S,
+                checks=checks or DEFAULT_CHECKS,
             )
             try:
                 self.cluster.start()
@@ -105,6 +121,17 @@ class ClusterTarget:
                     total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def marked_down(self) -> int:
+        """How many times HAProxy's checks have marked a node down so far
+        (its log: a node too slow to answer /healthz within `inter` twice
+        in a row is down for the router, and its sockets are cut)."""
+        try:
+            text = self.cluster.router.log.read_text(errors="replace")
+        except OSError:
+            return 0
+        down = re.compile(r"\[WARNING\].* Server nodes/\S+ is DOWN")
+        return sum(1 for line in text.splitlines() if down.match(line))
+
     def owners(self) -> dict[str, str]:
         """Every table with a live lease: the node that holds it."""
         url = self.cluster.database_url
@@ -142,6 +169,12 @@ class ClusterTarget:
 
     def stop(self) -> None:
         self.cluster.stop()
+        # The nodes' and HAProxy's logs outlive the run's folder: where to
+        # look when a figure surprises.
+        kept = Path(tempfile.gettempdir()) / f"pokerd-load-logs-{os.getpid()}"
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(self.cluster.logs, kept)
+        print(f"cluster logs: {kept}", file=sys.stderr, flush=True)
 
 
 def tree_pids(pid: int) -> list[int]:

@@ -90,6 +90,7 @@ from procstats import cpu_seconds, emit, percentile, raise_nofile
 from wsclient import ClosedError, HandshakeError, LeanSocket
 
 from pokerd.ops.collector import FreezingCollector
+from pokerd.tools.haproxy import Checks
 from pokerd.wire.protocol import ErrorCode
 
 HOST = "127.0.0.1"
@@ -931,6 +932,10 @@ class Scenario:
     """0: one node on SQLite; N: N nodes on PostgreSQL behind HAProxy."""
     failover: bool = False
     """Kill -9 the last node half-way through the measured time."""
+    lease_ttl_s: float | None = None
+    """The cluster's nodes' lease ttl (None: `pokerd cluster`'s)."""
+    checks: Checks | None = None
+    """HAProxy's health checks (None: `pokerd cluster`'s)."""
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -942,7 +947,12 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
     with tempfile.TemporaryDirectory(prefix="pokerd-load-") as tmp:
         target: Server | ClusterTarget
         if scenario.nodes:
-            target = ClusterTarget(Path(tmp), scenario.nodes)
+            target = ClusterTarget(
+                Path(tmp),
+                scenario.nodes,
+                lease_ttl_s=scenario.lease_ttl_s,
+                checks=scenario.checks,
+            )
         else:
             target = Server(Path(tmp), scenario.server_flags, scenario.own_live_port)
         workers: list[Child] = []
@@ -974,6 +984,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             parts = target.parts()
             parts0 = sample_cpu(parts)
             parts1 = dict(parts0)
+            moves0 = cluster_moves(target)
             sent0 = target.metric("pokerd_messages_sent_total")
             appended0 = target.metric("pokerd_events_appended_total")
             bots0 = sum(cpu_seconds(child.process.pid) for child in workers)
@@ -997,6 +1008,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             sent1 = target.metric("pokerd_messages_sent_total")
             appended1 = target.metric("pokerd_events_appended_total")
             dropped = target.metric("pokerd_slow_consumers_dropped_total")
+            moves1 = cluster_moves(target)
             reports = [child.expect("done") for child in workers]
             hwm = rss(target.node_pids(), "VmHWM")
             if isinstance(target, ClusterTarget) and scenario.failover:
@@ -1072,6 +1084,9 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
         figures["closed_by_server"] = closes
         figures["table_moved"] = sum(report["moved"] for report in reports)
+        figures["measured_moves"] = {
+            name: moves1[name] - moves0[name] for name in moves0
+        }
         figures["setup_retries"] = sum(report["setup_retries"] for report in reports)
         answers: dict[str, int] = {}
         for report in reports:
@@ -1099,6 +1114,21 @@ NODE_PARTS = re.compile(r"server|node\d+")
 ROUTED_RETRY_S = 0.25
 """Behind the router, a bot whose socket could not be opened, or was sent
 away, tries again after about this long (0.5 s for a single node)."""
+
+
+def cluster_moves(target: Server | ClusterTarget) -> dict[str, float]:
+    """Counters of tables moving between nodes, and of the router marking
+    a node down (none for a single node)."""
+    if not isinstance(target, ClusterTarget):
+        return {}
+    return {
+        "router_marked_node_down": target.marked_down(),
+        "takeovers": target.metric("pokerd_takeovers_total"),
+        "handoffs_out": target.metric('pokerd_handoffs_total{direction="out"}'),
+        "lease_renewals_failed": target.metric(
+            'pokerd_lease_renewals_total{result="failed"}'
+        ),
+    }
 
 
 def rss(pids: list[int], key: str) -> float:
@@ -1429,6 +1459,17 @@ def main() -> None:
         "(the scenario `failover`)",
     )
     parser.add_argument(
+        "--lease-ttl",
+        type=float,
+        help="the cluster's nodes' lease ttl in seconds (default: pokerd cluster's)",
+    )
+    parser.add_argument(
+        "--router-checks",
+        metavar="INTER_MS,FALL,RISE",
+        help="HAProxy's health checks in the cluster runs (default: pokerd "
+        "cluster's, 500,2,2)",
+    )
+    parser.add_argument(
         "--steps",
         help="saturation's numbers of tables, comma-separated "
         "(default 5,10,20,40,80,160; 2,5 with --quick)",
@@ -1446,6 +1487,11 @@ def main() -> None:
     if args.failover:
         chosen.append("failover")
     nodes = args.cluster or 2
+    checks = None
+    if args.router_checks:
+        inter_ms, fall, rise = (int(part) for part in args.router_checks.split(","))
+        checks = Checks(inter_ms=inter_ms, fall=fall, rise=rise)
+    cluster = {"lease_ttl_s": args.lease_ttl, "checks": checks}
     quick = args.quick
     duration = args.duration or (5.0 if quick else 60.0)
     warmup = 2.0 if quick else 10.0
@@ -1454,6 +1500,8 @@ def main() -> None:
     large = args.large or large
     results: Json = {
         "machine": machine(),
+        "lease_ttl_s": args.lease_ttl,
+        "router_checks": args.router_checks,
         "quick": quick,
         "ports": args.ports,
         "repeat": args.repeat,
@@ -1481,7 +1529,7 @@ def main() -> None:
         )
     if "cluster" in chosen:
         scenario = Scenario("human1000", large, human, duration, warmup, workers=2)
-        clustered = run(replace(scenario, nodes=nodes))
+        clustered = run(replace(scenario, nodes=nodes, **cluster))
         record(f"cluster{nodes}", clustered)
         single = run(scenario)
         record("single", single)
@@ -1500,6 +1548,7 @@ def main() -> None:
                     warmup,
                     nodes=2,
                     failover=True,
+                    **cluster,
                 )
             ),
         )
