@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -171,7 +172,8 @@ class ClusterTarget:
         self.cluster.stop()
         # The nodes' and HAProxy's logs outlive the run's folder: where to
         # look when a figure surprises.
-        kept = Path(tempfile.gettempdir()) / f"pokerd-load-logs-{os.getpid()}"
+        stamp = time.strftime("%H%M%S")
+        kept = Path(tempfile.gettempdir()) / f"pokerd-load-logs-{os.getpid()}-{stamp}"
         shutil.rmtree(kept, ignore_errors=True)
         shutil.copytree(self.cluster.logs, kept)
         print(f"cluster logs: {kept}", file=sys.stderr, flush=True)
