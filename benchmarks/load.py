@@ -41,6 +41,8 @@ A cluster (docs/cluster.md), through `benchmarks/cluster_load.py`:
   so a table is often quiet that long anyway); the bots' resumes, gaps and
   repeats; `pokerd replay --verify` of every table.
 
+Both use `pokerd cluster`'s settings unless `--lease-ttl` (the nodes'
+lease ttl) and `--router-checks` (HAProxy's health checks) say otherwise.
 Behind the router a bot asks again through the same address when it is sent
 away (a 307, a `table_moved`, HAProxy's 503 while a node is going down): the
 router sends it to the table's node once the table is there.
@@ -58,7 +60,8 @@ benchmarks/results/ with the machine and the git commit.
 
     python benchmarks/load.py [--quick] [--scenarios a,b] [--duration S]
         [--large N] [--ports one|two|both] [--repeat N] [--steps 5,10]
-        [--cluster N] [--failover]
+        [--cluster N] [--failover] [--lease-ttl S]
+        [--router-checks INTER_MS,FALL,RISE]
 """
 
 from __future__ import annotations
