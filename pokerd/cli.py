@@ -162,7 +162,8 @@ def _add_cluster(
         help="run a whole cluster on this machine: PostgreSQL, N nodes, HAProxy",
         description="Start PostgreSQL in --folder (made on first start, kept: the "
         "tables survive a restart), --nodes `pokerd serve` nodes on PostgreSQL "
-        "(node1..nodeN at 127.0.0.1, ports --port + 1..N) and HAProxy on "
+        "(node1..nodeN at 127.0.0.1, ports --port + 1..N, with --cluster-routing) "
+        "and HAProxy on "
         "127.0.0.1:--port, which sends each table to its node (docs/cluster.md). "
         "Print where everything is, then watch: a node that dies is said and "
         "started again (not if it died within 10 s of its start). SIGINT or "

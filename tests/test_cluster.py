@@ -115,15 +115,30 @@ def test_pokerd_cluster_serves_through_haproxy_and_sigint_stops_every_child(
         public = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{public}/healthz", timeout=STEP_S).json()["ok"] is True
         table = new_table(public)
-        view: Any = httpx.get(f"{public}/tables/{table}", timeout=STEP_S).json()
+        # Served by the node HAProxy sends it to, once the node that created
+        # it (any node: round robin) has handed it over, with no redirect.
+        view: Any = eventually_ok(f"{public}/tables/{table}").json()
         assert view["seq"] >= 1
         process.send_signal(signal.SIGINT)
         assert process.wait(STEP_S * 2) == 0
         assert [pid for pid in pids if not gone(pid)] == []
     finally:
-        if process.poll() is None:
+        stop_leftovers(process, said)
+
+
+def stop_leftovers(process: subprocess.Popen[bytes], said: Path) -> None:
+    """After a failure: SIGINT (it stops its children), SIGKILL if it lingers,
+    then SIGKILL to any child it said it started that still runs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(2 * STEP_S)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    for pid in re.findall(r"pid (\d+)", said.read_text()):
+        if not gone(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def wait_said(path: Path, process: subprocess.Popen[bytes], words: str) -> str:
@@ -155,6 +170,13 @@ def test_the_lobby_answers_through_a_killed_node_and_the_tables_outlive_it(
     cluster.start()
     for table in tables:
         eventually_ok(f"{public}/tables/{table}")
+    node1 = cluster.pid("node1")
+    assert node1 is not None
+    os.kill(node1, signal.SIGKILL)  # not through the cluster: a death to report
+    deadline = time.monotonic() + STEP_S
+    while cluster.dead() != ["node1"]:
+        assert time.monotonic() < deadline, cluster.dead()
+        time.sleep(0.05)
 
 
 def test_the_printed_haproxy_configuration_is_the_ring_and_haproxy_takes_it(

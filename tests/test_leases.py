@@ -35,6 +35,7 @@ from pokerd.store import (
     read_events,
 )
 from pokerd.store.postgres_leases import _TAKE
+from pokerd.store.records import Taken
 
 WAIT_S = 20.0
 """Bound on waiting for another connection to block (never expected)."""
@@ -338,6 +339,66 @@ def test_a_fenced_append_costs_the_other_tables_of_its_batch_nothing(
     reader = node_a.reader()
     assert (last_seq(reader, "first"), last_seq(reader, "kept")) == (2, 2)
     assert last_seq(reader, "lost") == 1
+
+
+# Whose a lease was, and the nodes up (cluster routing).
+
+
+def test_a_take_says_whose_the_lease_was_before(
+    postgres_url: str, node_a: EventStore, node_b: EventStore
+) -> None:
+    assert node_a.leases.take_over("t") == Taken(1, "new")
+    assert node_a.leases.take_over("t") == Taken(2, "own", "a")
+    assert node_b.leases.take_over("t") is None  # a's, live
+    node_a.leases.release(["t"])
+    assert node_b.leases.take_over("t") == Taken(3, "released", "a")
+    node_b.leases.release(["t"], handed_to="a")
+    assert node_a.leases.take_over("t") == Taken(4, "handed", "b")
+    expire(postgres_url, "t")
+    assert node_b.leases.take_over("t") == Taken(5, "expired", "a")
+    # A hand-off names one node: to any other it is a release like another.
+    node_b.leases.release(["t"], handed_to="c")
+    assert node_a.leases.take_over("t") == Taken(6, "released", "b")
+
+
+def age_nodes(url: str, *, seen_s: float = 0.0, started_s: float = 0.0) -> None:
+    """Every node's row as if it were seen and started that long ago."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE nodes SET seen_at = now() - make_interval(secs => %s),"
+            " started_at = now() - make_interval(secs => %s)",
+            (seen_s, started_s),
+        )
+
+
+def test_the_nodes_up_were_seen_within_the_ttl_and_started_the_join_delay_ago(
+    postgres_url: str,
+) -> None:
+    with (
+        EventStore(postgres_url, node="a", lease_ttl_s=10.0) as node_a,
+        EventStore(postgres_url, node="b", lease_ttl_s=10.0) as node_b,
+    ):
+        node_a.leases.announce("http://127.0.0.1:8001")
+        node_b.leases.announce("http://127.0.0.1:8002")
+        # Just started: not up before the join delay.
+        assert node_a.leases.nodes_up(5.0) == {}
+        age_nodes(postgres_url, started_s=6.0)
+        up = {"a": "http://127.0.0.1:8001", "b": "http://127.0.0.1:8002"}
+        assert node_a.leases.nodes_up(5.0) == up
+        # Not seen within the ttl: down. A look marks its node seen for the
+        # looks after it (one statement reads the rows as they were before).
+        age_nodes(postgres_url, seen_s=11.0, started_s=6.0)
+        assert node_a.leases.nodes_up(5.0) == {}
+        assert node_b.leases.nodes_up(5.0) == {"a": up["a"]}
+        assert node_a.leases.nodes_up(5.0) == up
+        # A restart under the same id starts the join delay again.
+        node_b.leases.announce("http://127.0.0.1:9002")
+        assert node_a.leases.nodes_up(5.0) == {"a": up["a"]}
+        # A clean stop deletes the node's row.
+        node_b.close()
+        with psycopg.connect(postgres_url) as connection:
+            rows = connection.execute("SELECT node FROM nodes").fetchall()
+        assert rows == [("a",)]
 
 
 def test_sqlite_grants_every_lease_and_fences_nothing(tmp_path: Path) -> None:

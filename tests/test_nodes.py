@@ -61,8 +61,9 @@ class Node:
         return f"ws://127.0.0.1:{self.port}"
 
 
-async def start(node: Node, db: str) -> None:
-    """Start (or start again) the node, and wait for its /healthz."""
+async def start(node: Node, db: str, *flags: str) -> None:
+    """Start (or start again) the node, with `flags` besides the usual ones,
+    and wait for its /healthz."""
     command = [
         sys.executable,
         "-m",
@@ -80,6 +81,7 @@ async def start(node: Node, db: str) -> None:
         "0",
         "--shutdown-grace-s",
         str(GRACE_S),
+        *flags,
     ]
     with log_file(node.log) as output:
         node.process = await trio.lowlevel.open_process(

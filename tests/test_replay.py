@@ -627,9 +627,10 @@ def test_migrate_creates_a_postgresql_schema_then_finds_it_up_to_date(
     assert first.splitlines() == [
         "applied 0001_event_log.sql",
         "applied 0002_nodes.sql",
-        f"{postgres_url}: now at schema version 2",
+        "applied 0003_placement.sql",
+        f"{postgres_url}: now at schema version 3",
     ]
-    assert second.splitlines() == [f"{postgres_url}: up to date at schema version 2"]
+    assert second.splitlines() == [f"{postgres_url}: up to date at schema version 3"]
     assert replay(capsys, "--db", postgres_url, "--verify") == (0, "no tables\n", "")
 
 

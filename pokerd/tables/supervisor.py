@@ -20,7 +20,7 @@ stopped for good) and its streams are told it moved, so their clients
 reconnect to whichever node owns it now.
 
 With cluster routing, a node also places tables where the cluster's router
-sends them (docs/design.md, "Where a table runs"): on each keeper tick it
+sends them (docs/design.md, "Where a table runs"): after each renewal it
 reads which nodes are up, hands each table it holds whose slot ranks another
 node up first to that node (unloaded, lease released naming it, streams sent
 there), and its scan takes only the free tables whose slot ranks it first,
@@ -188,6 +188,11 @@ class Supervisor:
         """Tables taken past the grace although another node ranks first,
         with the nodes up then: not handed back while those stay the same."""
         self.moves = 0
+        self.keeper_rounds = 0
+        """Scan rounds begun (each waits a tick, then scans), and renewal
+        rounds (each waits a tick, renews, looks at the nodes up and hands
+        off): a test can tell when one of each has run."""
+        self.renewal_rounds = 0
         self._releasing: set[str] = set()
         """Tables that stepped down since the start (fenced stores)."""
         self._clock = clock
@@ -437,9 +442,8 @@ class Supervisor:
             nursery.start_soon(self._renew_leases)
             nursery.start_soon(self._watch_expiry)
             while True:
+                self.keeper_rounds += 1  # and asleep, with no checkpoint between
                 await trio.sleep(self.store.leases.ttl_s / 3)
-                if await self._read_nodes_up():
-                    self._hand_off_misplaced()
                 await self._take_free_tables()
 
     async def _read_nodes_up(self) -> bool:
@@ -486,8 +490,13 @@ class Supervisor:
         self.step_down(table_id, f"handed off to node {node} at {address}")
 
     async def _renew_leases(self) -> None:
+        """Renew the leases, then say this node is alive, read the nodes up
+        and hand off what belongs elsewhere, every ttl/3: in a loop of their
+        own, so a long scan never delays them (a node whose row is a ttl old
+        counts as down to the others, who would give its tables away)."""
         leases = self.store.leases
         while True:
+            self.renewal_rounds += 1  # and asleep, with no checkpoint between
             await trio.sleep(leases.ttl_s / 3)
             try:
                 lost = await trio.to_thread.run_sync(leases.renew)
@@ -499,6 +508,8 @@ class Supervisor:
             self.metrics.lease_renewals.inc("ok")
             for table_id in sorted(lost):
                 self.step_down(table_id, "its lease was taken by another node")
+            if await self._read_nodes_up():
+                self._hand_off_misplaced()
 
     async def _watch_expiry(self) -> None:
         """Step down each table whose lease ran out by this node's clock,

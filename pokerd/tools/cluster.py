@@ -40,9 +40,8 @@ DEFAULT_FOLDER = Path("data/cluster")
 DATABASE = "pokerd"
 LEASE_TTL_S = 2.0
 """The nodes' lease ttl: a killed node's tables are taken over in about this."""
-ROUTING_FLAGS: tuple[str, ...] = ()
-"""What turns on a node's placement as the router places (`--cluster-routing`),
-once `pokerd serve` has it; until then, nodes take tables where requests land."""
+ROUTING_FLAGS: tuple[str, ...] = ("--cluster-routing",)
+"""Each node places tables as HAProxy routes them (docs/cluster.md)."""
 NODE_START_TIMEOUT_S = 30.0
 NODE_STOP_TIMEOUT_S = 20.0
 """Bound on a node's clean stop: its shutdown grace (5 s) and closing its log."""
@@ -271,7 +270,10 @@ class LocalCluster:
                 name: "UP" if node.running() else "DOWN"
                 for name, node in self.nodes.items()
             }
-            states = self.router.states()
+            try:
+                states = self.router.states()
+            except OSError as error:  # the runtime API not answering yet
+                states = {"runtime API": str(error)}
             if states == expected:
                 return
             if time.monotonic() > deadline:

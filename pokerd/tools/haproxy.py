@@ -83,8 +83,10 @@ def configuration(
     check = f"check inter {checks.inter_ms}ms fall {checks.fall} rise {checks.rise}"
     lines = [
         "# Written by pokerd (pokerd/tools/haproxy.py) from the node list.",
+        # No `log` line: in the foreground (-db) HAProxy writes its warnings
+        # and alerts (a node down or up) to stderr itself; a `log stderr`
+        # wrote each twice. Add your own log lines for syslog.
         "global",
-        "    log stderr format short local0 notice",
     ]
     if maxconn is not None:
         lines.append(f"    maxconn {maxconn}")
@@ -94,8 +96,6 @@ def configuration(
         "",
         "defaults",
         "    mode http",
-        "    log global",
-        "    option dontlognull",
         "    timeout connect 2s",
         # A long poll waits up to LONG_POLL_S for events before it answers.
         f"    timeout client {LONG_POLL_S + 30}s",
@@ -250,6 +250,7 @@ class Router:
         check_configuration(self.config, self.binary)
         if accepts(self.bind):
             raise RouterError(f"{self.bind} is in use already")
+        self.admin_socket.unlink(missing_ok=True)  # a previous run's
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
                 [str(self.binary), "-db", "-f", str(self.config)],
@@ -259,7 +260,9 @@ class Router:
                 start_new_session=True,  # a Ctrl-C to the caller is not its
             )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not accepts(self.bind):
+        # Serving: the public port accepts and the runtime API's socket is there
+        # (the socket can come a moment after the port).
+        while not (accepts(self.bind) and self.admin_socket.exists()):
             if self._process.poll() is not None:
                 code = self._process.returncode
                 self._process = None
