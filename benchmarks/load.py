@@ -515,7 +515,7 @@ class Worker:
                         # Then look at the view again: the turn may have come
                         # back while this answer was on its way.
                         waiting.discard(message["id"])
-                        if kind == "error" and message["code"] == "table_moved":
+                        if kind == "error" and message["code"] == ErrorCode.TABLE_MOVED:
                             moved = True  # the close (4006) follows
                             self.stats.moved += 1
                         elif kind == "error" and message["id"] is None:
@@ -1086,7 +1086,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
     if scenario.nodes:
         figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
         figures["closed_by_server"] = closes
-        figures["table_moved"] = sum(report["moved"] for report in reports)
+        figures["moved_answers"] = sum(report["moved"] for report in reports)
         figures["measured_moves"] = {
             name: moves1[name] - moves0[name] for name in moves0
         }
