@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/connect.py
 	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/load.py --cluster 2 --failover
 	$(BIN)/python benchmarks/fuzz.py
 	$(BIN)/python benchmarks/short_connections.py
 	$(BIN)/python benchmarks/lobby.py

@@ -27,6 +27,26 @@ Scenarios (`--scenarios`, all by default; `--quick` shrinks every one):
   redaction) with as many sockets as the saturation step that held, messages
   of the same size, saturated: what the stack itself can deliver.
 
+A cluster (docs/cluster.md), through `benchmarks/cluster_load.py`:
+
+- `--cluster N` (the scenario `cluster`): scenario 2 against N nodes on one
+  PostgreSQL behind HAProxy (the bots reach only HAProxy's port), then
+  against one node on SQLite, in the same run; the CPU of each part (each
+  node, PostgreSQL's processes, HAProxy, the bots) and the ratios cluster
+  to single node.
+- `--failover` (the scenario `failover`): scenario 1 on two nodes behind
+  HAProxy; half-way, kill -9 the second node. Per table it held, the time
+  from its last event received before the kill to its first after (on the
+  new owner), beside the same for the other node's tables (bots think 1-3 s,
+  so a table is often quiet that long anyway); the bots' resumes, gaps and
+  repeats; `pokerd replay --verify` of every table.
+
+Both use `pokerd cluster`'s settings unless `--lease-ttl` (the nodes'
+lease ttl) and `--router-checks` (HAProxy's health checks) say otherwise.
+Behind the router a bot asks again through the same address when it is sent
+away (a 307, a `table_moved`, HAProxy's 503 while a node is going down): the
+router sends it to the table's node once the table is there.
+
 The server serves the page, the API and the live stream on one port, as by
 default; `--ports two` gives the stream a port of its own (`--live-port`),
 and `--ports both` runs every scenario both ways, interleaved, `--repeat`
@@ -40,6 +60,8 @@ benchmarks/results/ with the machine and the git commit.
 
     python benchmarks/load.py [--quick] [--scenarios a,b] [--duration S]
         [--large N] [--ports one|two|both] [--repeat N] [--steps 5,10]
+        [--cluster N] [--failover] [--lease-ttl S]
+        [--router-checks INTER_MS,FALL,RISE]
 """
 
 from __future__ import annotations
@@ -51,6 +73,7 @@ import math
 import os
 import platform
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -65,10 +88,12 @@ from typing import Any
 
 import trio
 import trio_websocket
+from cluster_load import ClusterTarget, tree_cpu_seconds
 from procstats import cpu_seconds, emit, percentile, raise_nofile
 from wsclient import ClosedError, HandshakeError, LeanSocket
 
 from pokerd.ops.collector import FreezingCollector
+from pokerd.tools.haproxy import Checks
 from pokerd.wire.protocol import ErrorCode
 
 HOST = "127.0.0.1"
@@ -77,11 +102,17 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CONNECT_CONCURRENCY = 32
 """Tables being set up at once per worker (HTTP calls and handshakes)."""
+SETUP_TRIES = 120
+SETUP_TABLE_TRIES = 3
 SATURATION_P99_MS = 50.0
 CHAOS_DROP = 0.05
 BUY_IN = 200
 
 Json = dict[str, Any]
+
+
+class AnswerLostError(Exception):
+    """A set-up request was applied but its answer did not come back."""
 
 
 # Shared helpers
@@ -150,7 +181,10 @@ class Http:
             await self._more()
         content, self._buffer = self._buffer[:length], self._buffer[length:]
         status = int(status_line.split()[1])
-        return status, json.loads(content) if content else None
+        try:
+            return status, json.loads(content) if content else None
+        except ValueError:  # a router's own error page
+            return status, content.decode(errors="replace")
 
     async def _more(self) -> None:
         assert self._stream is not None
@@ -203,6 +237,30 @@ class Stats:
     resumed: int = 0
     not_recovered: int = 0
     connect_failures: int = 0
+    closes: dict[str, int] = field(default_factory=dict)
+    """Sockets the server ended, by close code ("none": the TCP just ended)."""
+    moved: int = 0
+    """`table_moved` answers (HTTP 307, or the hello's error): asked again
+    through the same address, as the router sends it to the owner once the
+    table is there."""
+    hello_refused: dict[str, int] = field(default_factory=dict)
+    """Hellos answered with another error (`table_restarting`), by code."""
+    setup_retries: int = 0
+    setup_answers: dict[str, int] = field(default_factory=dict)
+    """Set-up answers other than 201, by status and code."""
+    tables_abandoned: int = 0
+    """Tables left with some bots seated, a seat's answer lost (set up again)."""
+    """Set-up requests asked again (307, or 502/503 from the router)."""
+    arrivals: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    """`--failover`: per table, (time.monotonic(), seq) of each event's
+    first receipt by any seat; the orchestrator's clock is the same."""
+    resumes: dict[str, list[float]] = field(default_factory=dict)
+    """`--failover`: per table, when each of its seats' sockets was resumed
+    (a welcome with `recovered: true`)."""
+
+    def closed(self, code: int | None) -> None:
+        key = "none" if code is None else str(code)
+        self.closes[key] = self.closes.get(key, 0) + 1
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -219,6 +277,11 @@ class Worker:
         self.think = (float(low), float(high))
         self.chaos: float = spec.get("chaos", 0.0)
         self.mode: str = spec.get("mode", "push")
+        self.trace: bool = spec.get("trace", False)
+        self.retry_s: float = spec.get("retry_s", 0.5)
+        """The pause before a socket is opened again after a refusal or a
+        move; short behind a router (the next try may already reach the new
+        owner)."""
         self.rng = random.Random(spec["seed"])
         self.stats = Stats()
         self.running = True
@@ -230,7 +293,15 @@ class Worker:
 
         async def setup() -> None:
             async with limiter:
-                tables.append(await self.create_table())
+                for _ in range(SETUP_TABLE_TRIES):
+                    try:
+                        tables.append(await self.create_table())
+                        return
+                    except AnswerLostError:
+                        # A seat's answer was lost after it was taken (its
+                        # token with it): a table of bots needs all six.
+                        self.stats.tables_abandoned += 1
+                raise RuntimeError("could not seat a table's six bots")
 
         async with trio.open_nursery() as nursery:
             for _ in range(self.spec["tables"]):
@@ -279,31 +350,59 @@ class Worker:
                 "resumed": stats.resumed,
                 "not_recovered": stats.not_recovered,
                 "connect_failures": stats.connect_failures,
+                "closes": stats.closes,
+                "moved": stats.moved,
+                "hello_refused": stats.hello_refused,
+                "setup_retries": stats.setup_retries,
+                "setup_answers": stats.setup_answers,
+                "tables_abandoned": stats.tables_abandoned,
+                "arrivals": stats.arrivals,
+                "resumes": stats.resumes,
             }
         )
 
     async def create_table(self) -> TableRun:
         http = Http(self.http_port)
         try:
-            status, created = await http.call(
-                "POST",
+            created = await self.setup_call(
+                http,
                 "/tables",
                 {"max_seats": SEATS, "max_buy_in": BUY_IN, "min_buy_in": 40},
             )
-            assert status == 201, created
             table = created["table"]
             tokens = []
             for seat in range(SEATS):
-                status, seated = await http.call(
-                    "POST",
+                seated = await self.setup_call(
+                    http,
                     f"/tables/{table}/seats",
                     {"seat": seat, "name": f"bot{seat}", "buy_in": BUY_IN},
                 )
-                assert status == 201, seated
                 tokens.append(seated["token"])
         finally:
             await http.aclose()
         return TableRun(table, tokens)
+
+    async def setup_call(self, http: Http, path: str, body: Json) -> Json:
+        """POST `body`, expecting 201. Behind a router a new table may still
+        be on the node that created it while the router already sends its
+        requests to the node its id names (307 until the creator hands it
+        over), or no node may be up (502/503): ask the same address again.
+        Every other answer is counted by status and code."""
+        for attempt in range(SETUP_TRIES):
+            status, answer = await http.call("POST", path, body)
+            if status == 201:
+                return dict(answer)
+            code = answer.get("code") if isinstance(answer, dict) else None
+            key = f"{status} {code}" if code else str(status)
+            self.stats.setup_answers[key] = self.stats.setup_answers.get(key, 0) + 1
+            if attempt and code == "seat_taken":
+                raise AnswerLostError(path)
+            if status not in (307, 502, 503):
+                break
+            self.stats.setup_retries += 1
+            await http.aclose()  # the router may pick another node
+            await trio.sleep(self.retry_s)
+        raise AssertionError(f"POST {path}: {status} {answer}")
 
     def thinking(self) -> float:
         low, high = self.think
@@ -333,14 +432,21 @@ class Worker:
         acted_at = -1
         requests = 0
         path = f"/tables/{run.table}/live"
+        view: Json | None = None
+        view_seq = 0
+        """The last view, kept across sockets: after a resume with nothing
+        new the bot still knows whether it is to act."""
+        decided: tuple[int, str, int | None] | None = None
+        """The seq of the view last acted on, and the action sent."""
         while self.running:
             try:
                 async with limiter:
                     ws = await LeanSocket.connect(self.live_host, self.live_port, path)
             except (OSError, HandshakeError):
                 self.stats.connect_failures += 1
-                await trio.sleep(0.5)
+                await self.pause()
                 continue
+            moved = False
             try:
                 resume = None if epoch is None else {"epoch": epoch, "offset": offset}
                 await ws.send(
@@ -349,8 +455,6 @@ class Worker:
                 if first:
                     ready()
                     first = False
-                view: Json | None = None
-                view_seq = 0
                 waiting: set[str] = set()
                 """Requests sent and not answered: a bot acts on a view only
                 once its previous request was answered."""
@@ -363,14 +467,27 @@ class Worker:
                         if epoch is not None:
                             if message["recovered"]:
                                 self.stats.resumed += 1
+                                if self.trace and self.measuring:
+                                    resumes = self.stats.resumes
+                                    resumes.setdefault(run.table, []).append(
+                                        time.monotonic()
+                                    )
                             else:
                                 self.stats.not_recovered += 1
                         epoch = message["epoch"]
                         if not message["recovered"]:
                             offset = message["seq"]
-                        continue
-                    if kind == "snapshot":
+                            continue
+                        if message["seq"] != offset or view_seq != acted_at:
+                            continue
+                        # Nothing happened since the view this bot acted on:
+                        # its action died with the socket (a node's death);
+                        # act again.
+                        acted_at = -1
+                    elif kind == "snapshot":
                         offset = message["seq"]
+                        if message["seq"] == acted_at:
+                            acted_at = -1  # as above
                         view, view_seq = message["view"], message["seq"]
                     elif kind == "event":
                         seq = message["seq"]
@@ -382,6 +499,8 @@ class Worker:
                         offset = seq
                         if self.measuring:
                             self.stats.events += 1
+                            if self.trace:
+                                self.arrived(run.table, seq)
                         event = message["event"]
                         if (
                             event["type"] == "action_taken"
@@ -396,7 +515,17 @@ class Worker:
                         # Then look at the view again: the turn may have come
                         # back while this answer was on its way.
                         waiting.discard(message["id"])
-                        if kind == "error":
+                        if kind == "error" and message["code"] == ErrorCode.TABLE_MOVED:
+                            moved = True  # the close (4006) follows
+                            self.stats.moved += 1
+                        elif kind == "error" and message["id"] is None:
+                            # The hello refused: `table_restarting` while a
+                            # node takes the table over; the close follows.
+                            moved = True
+                            self.stats.hello_refused[message["code"]] = (
+                                self.stats.hello_refused.get(message["code"], 0) + 1
+                            )
+                        elif kind == "error":
                             self.stats.error(message["code"])
                             if message["code"] == ErrorCode.RATE_LIMITED:
                                 # Not applied: look again after the limit's
@@ -409,8 +538,14 @@ class Worker:
                         continue
                     if view["to_act"] == seat and view["legal"]:
                         acted_at = view_seq
-                        await trio.sleep(self.thinking())
-                        action, amount = choose(view["legal"], self.rng)
+                        if decided is not None and decided[0] == view_seq:
+                            # Sent before, lost with its socket: decided
+                            # already, so sent again at once.
+                            _, action, amount = decided
+                        else:
+                            await trio.sleep(self.thinking())
+                            action, amount = choose(view["legal"], self.rng)
+                        decided = (view_seq, action, amount)
                         requests += 1
                         waiting.add(f"{seat}-{requests}")
                         run.pending, run.seen_by = (seat, time.perf_counter()), set()
@@ -455,11 +590,27 @@ class Worker:
                                         }
                                     )
                                 )
-            except ClosedError:
-                pass
+            except (ClosedError, trio.BrokenResourceError, OSError):
+                # The server closed (a move, 4006), or its node died.
+                self.stats.closed(ws.close_code)
             finally:
                 # Abrupt: the chaos drop and the end of a run just cut the TCP.
                 await ws.abort()
+            if moved:
+                # This node does not run the table yet: the router sends the
+                # next socket to the same node until the table is there.
+                await self.pause()
+
+    async def pause(self) -> None:
+        """Before opening a socket again: `retry_s`, jittered so that the
+        seats of a dead node do not come back all at once."""
+        await trio.sleep(self.retry_s * (0.5 + self.rng.random()))
+
+    def arrived(self, table: str, seq: int) -> None:
+        """`seq` reached a seat of `table`: kept if it is the first seat."""
+        arrivals = self.stats.arrivals.setdefault(table, [])
+        if not arrivals or arrivals[-1][1] < seq:
+            arrivals.append((time.monotonic(), seq))
 
     # Polling: the view once a second, or the events by long poll.
 
@@ -740,6 +891,12 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    def parts(self) -> dict[str, int]:
+        return {"server": self.pid}
+
+    def node_pids(self) -> list[int]:
+        return [self.pid]
+
     def get(self, path: str) -> str:
         import http.client
 
@@ -774,6 +931,14 @@ class Scenario:
     workers: int = 1
     server_flags: tuple[str, ...] = ()
     own_live_port: bool = False
+    nodes: int = 0
+    """0: one node on SQLite; N: N nodes on PostgreSQL behind HAProxy."""
+    failover: bool = False
+    """Kill -9 the last node half-way through the measured time."""
+    lease_ttl_s: float | None = None
+    """The cluster's nodes' lease ttl (None: `pokerd cluster`'s)."""
+    checks: Checks | None = None
+    """HAProxy's health checks (None: `pokerd cluster`'s)."""
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -781,17 +946,28 @@ def split(total: int, parts: int) -> list[int]:
 
 
 def run_scenario(scenario: Scenario, seed: int) -> Json:
-    """One scenario on a fresh server; its figures."""
+    """One scenario on a fresh server (or cluster); its figures."""
     with tempfile.TemporaryDirectory(prefix="pokerd-load-") as tmp:
-        server = Server(Path(tmp), scenario.server_flags, scenario.own_live_port)
+        target: Server | ClusterTarget
+        if scenario.nodes:
+            target = ClusterTarget(
+                Path(tmp),
+                scenario.nodes,
+                lease_ttl_s=scenario.lease_ttl_s,
+                checks=scenario.checks,
+            )
+        else:
+            target = Server(Path(tmp), scenario.server_flags, scenario.own_live_port)
         workers: list[Child] = []
+        killed: Json | None = None
+        verify: list[str] | None = None
         try:
-            rss_idle = proc_status(server.pid, "VmRSS")
+            rss_idle = rss(target.node_pids(), "VmRSS")
             setup0 = time.perf_counter()
             for index, tables in enumerate(split(scenario.tables, scenario.workers)):
                 spec = {
-                    "http_port": server.port,
-                    "live": f"ws://{HOST}:{server.live_port}",
+                    "http_port": target.port,
+                    "live": f"ws://{HOST}:{target.live_port}",
                     "tables": tables,
                     "think": scenario.think,
                     "duration": scenario.duration,
@@ -799,47 +975,77 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
                     "mode": scenario.mode,
                     "chaos": scenario.chaos,
                     "seed": seed * 1000 + index,
+                    "trace": scenario.failover,
+                    "retry_s": ROUTED_RETRY_S if scenario.nodes else 0.5,
                 }
                 workers.append(Child("--worker", json.dumps(spec)))
             for child in workers:
                 child.expect("connected")
             setup = time.perf_counter() - setup0
-            rss_connected = proc_status(server.pid, "VmRSS")
+            rss_connected = rss(target.node_pids(), "VmRSS")
             time.sleep(scenario.warmup)
-            cpu0, sent0 = (
-                cpu_seconds(server.pid),
-                server.metric("pokerd_messages_sent_total"),
-            )
-            appended0 = server.metric("pokerd_events_appended_total")
+            parts = target.parts()
+            parts0 = sample_cpu(parts)
+            parts1 = dict(parts0)
+            moves0 = cluster_moves(target)
+            sent0 = target.metric("pokerd_messages_sent_total")
+            appended0 = target.metric("pokerd_events_appended_total")
             bots0 = sum(cpu_seconds(child.process.pid) for child in workers)
             wall0 = time.perf_counter()
             peak = rss_connected
             while time.perf_counter() - wall0 < scenario.duration:
                 time.sleep(min(1.0, scenario.duration))
-                peak = max(peak, proc_status(server.pid, "VmRSS"))
+                if (
+                    isinstance(target, ClusterTarget)
+                    and scenario.failover
+                    and killed is None
+                    and time.perf_counter() - wall0 >= scenario.duration / 2
+                ):
+                    parts1.update(sample_cpu(parts))
+                    killed = kill_a_node(target)
+                parts1.update(sample_cpu(parts))
+                peak = max(peak, rss(target.node_pids(), "VmRSS"))
             wall = time.perf_counter() - wall0
-            cpu1 = cpu_seconds(server.pid)
+            parts1.update(sample_cpu(parts))
             bots1 = sum(cpu_seconds(child.process.pid) for child in workers)
-            sent1 = server.metric("pokerd_messages_sent_total")
-            appended1 = server.metric("pokerd_events_appended_total")
-            dropped = server.metric("pokerd_slow_consumers_dropped_total")
+            sent1 = target.metric("pokerd_messages_sent_total")
+            appended1 = target.metric("pokerd_events_appended_total")
+            dropped = target.metric("pokerd_slow_consumers_dropped_total")
+            moves1 = cluster_moves(target)
             reports = [child.expect("done") for child in workers]
-            hwm = proc_status(server.pid, "VmHWM")
+            hwm = rss(target.node_pids(), "VmHWM")
+            if isinstance(target, ClusterTarget) and scenario.failover:
+                verify = target.verify()
         finally:
             for child in workers:
                 child.stop()
-            server.stop()
+            target.stop()
     latencies = [x for report in reports for x in report["latencies_ms"]]
     actions = sum(report["actions"] for report in reports)
     elapsed = max(report["elapsed"] for report in reports)
     errors: dict[str, int] = {}
+    closes: dict[str, int] = {}
+    refused: dict[str, int] = {}
     for report in reports:
-        for code, count in report["errors"].items():
-            errors[code] = errors.get(code, 0) + count
+        for totals, counts in (
+            (errors, report["errors"]),
+            (closes, report["closes"]),
+            (refused, report["hello_refused"]),
+        ):
+            for code, count in counts.items():
+                totals[code] = totals.get(code, 0) + count
     players = scenario.tables * SEATS
-    return {
+    parts_cpu = {
+        name: round(100 * (parts1[name] - parts0[name]) / wall, 1) for name in parts0
+    }
+    server_cpu = sum(
+        parts1[name] - parts0[name] for name in parts0 if NODE_PARTS.fullmatch(name)
+    )
+    figures: Json = {
         "tables": scenario.tables,
         "players": players,
+        "nodes": scenario.nodes or 1,
+        "store": "postgresql" if scenario.nodes else "sqlite",
         "mode": scenario.mode,
         "think_s": list(scenario.think),
         "duration_s": round(elapsed, 2),
@@ -854,16 +1060,21 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "actions_per_s": round(actions / elapsed, 1),
         "events_appended_per_s": round((appended1 - appended0) / wall, 1),
         "messages_sent_per_s": round((sent1 - sent0) / wall, 1),
-        "server_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+        "server_cpu_pct": round(100 * server_cpu / wall, 1),
         "server_cpu_ms_per_action": round(
-            1000 * (cpu1 - cpu0) / wall / max(actions / elapsed, 1e-9), 3
+            1000 * server_cpu / wall / max(actions / elapsed, 1e-9), 3
         ),
         "bots_cpu_pct": round(100 * (bots1 - bots0) / wall, 1),
+        "parts_cpu_pct": {**parts_cpu, "bots": round(100 * (bots1 - bots0) / wall, 1)},
+        "total_cpu_pct": round(
+            sum(parts_cpu.values()) + 100 * (bots1 - bots0) / wall, 1
+        ),
         "server_rss_idle_mb": round(rss_idle, 1),
         "server_rss_connected_mb": round(rss_connected, 1),
         "server_rss_peak_mb": round(max(peak, hwm), 1),
         "server_kb_per_player": round((max(peak, hwm) - rss_idle) * 1024 / players, 1),
         "errors": errors,
+        "hello_refused": refused,
         "slow_consumers_dropped": dropped,
         "gaps": sum(report["gaps"] for report in reports),
         "duplicates": sum(report["duplicates"] for report in reports),
@@ -872,6 +1083,156 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "chaos_not_recovered": sum(report["not_recovered"] for report in reports),
         "connect_failures": sum(report["connect_failures"] for report in reports),
     }
+    if scenario.nodes:
+        figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
+        figures["closed_by_server"] = closes
+        figures["moved_answers"] = sum(report["moved"] for report in reports)
+        figures["measured_moves"] = {
+            name: moves1[name] - moves0[name] for name in moves0
+        }
+        figures["setup_retries"] = sum(report["setup_retries"] for report in reports)
+        answers: dict[str, int] = {}
+        for report in reports:
+            for key, count in report["setup_answers"].items():
+                answers[key] = answers.get(key, 0) + count
+        figures["setup_answers"] = answers
+        figures["tables_abandoned"] = sum(
+            report["tables_abandoned"] for report in reports
+        )
+    if killed is not None:
+        arrivals: dict[str, list[list[float]]] = {}
+        resumes: dict[str, list[float]] = {}
+        for report in reports:
+            arrivals.update(report["arrivals"])
+            resumes.update(report["resumes"])
+        figures["failover"] = failover_figures(
+            killed, arrivals, resumes, reports, verify
+        )
+        # Rates that count a dead node's messages only until its death.
+        del figures["messages_sent_per_s"], figures["events_appended_per_s"]
+    return figures
+
+
+NODE_PARTS = re.compile(r"server|node\d+")
+ROUTED_RETRY_S = 0.25
+"""Behind the router, a bot whose socket could not be opened, or was sent
+away, tries again after about this long (0.5 s for a single node)."""
+
+
+def cluster_moves(target: Server | ClusterTarget) -> dict[str, float]:
+    """Counters of tables moving between nodes, and of the router marking
+    a node down (none for a single node)."""
+    if not isinstance(target, ClusterTarget):
+        return {}
+    return {
+        "router_marked_node_down": target.marked_down(),
+        "takeovers": target.metric("pokerd_takeovers_total"),
+        "handoffs_out": target.metric('pokerd_handoffs_total{direction="out"}'),
+        "lease_renewals_failed": target.metric(
+            'pokerd_lease_renewals_total{result="failed"}'
+        ),
+    }
+
+
+def rss(pids: list[int], key: str) -> float:
+    return sum(proc_status(pid, key) for pid in pids)
+
+
+def sample_cpu(parts: dict[str, int]) -> dict[str, float]:
+    """The CPU seconds of each part still running (a part's main process
+    and its descendants)."""
+    found = {}
+    for name, pid in parts.items():
+        if os.path.exists(f"/proc/{pid}"):
+            found[name] = tree_cpu_seconds(pid)
+    return found
+
+
+def kill_a_node(target: ClusterTarget) -> Json:
+    """kill -9 the last node; which tables it held (and the others), when."""
+    victim = target.names[-1]
+    owners = target.owners()
+    killed_at = time.monotonic()
+    target.kill(victim)
+    return {
+        "node": victim,
+        "at": killed_at,
+        "moved": sorted(table for table, owner in owners.items() if owner == victim),
+        "stayed": sorted(table for table, owner in owners.items() if owner != victim),
+    }
+
+
+def spans(
+    tables: list[str],
+    arrivals: dict[str, list[list[float]]],
+    resumes: dict[str, list[float]],
+    killed_at: float,
+) -> Json:
+    """Per table, the silence across the kill: from its last event received
+    before the kill to its first after (`unavailable_s`), and from the kill
+    to that first event (`kill_to_first_event_s`); from the kill to the
+    first of its sockets resumed (`kill_to_first_resume_s`); tables that had
+    no event after."""
+    silences: list[float] = []
+    waits: list[float] = []
+    reconnects: list[float] = []
+    silent = 0
+    for table in tables:
+        again = [time_ for time_ in resumes.get(table, []) if time_ >= killed_at]
+        if again:
+            reconnects.append(min(again) - killed_at)
+        times = [time_ for time_, _ in arrivals.get(table, [])]
+        before = [time_ for time_ in times if time_ < killed_at]
+        after = [time_ for time_ in times if time_ >= killed_at]
+        if not after:
+            silent += 1
+            continue
+        waits.append(after[0] - killed_at)
+        if before:
+            silences.append(after[0] - before[-1])
+
+    def summary(values: list[float]) -> Json | None:
+        if not values:
+            return None
+        return {
+            "p50": round(percentile(values, 50), 3),
+            "p99": round(percentile(values, 99), 3),
+            "max": round(max(values, default=math.nan), 3),
+        }
+
+    return {
+        "tables": len(tables),
+        "unavailable_s": summary(silences),
+        "kill_to_first_event_s": summary(waits),
+        "kill_to_first_resume_s": summary(reconnects),
+        "no_event_after_kill": silent,
+    }
+
+
+def failover_figures(
+    killed: Json,
+    arrivals: dict[str, list[list[float]]],
+    resumes: dict[str, list[float]],
+    reports: list[Json],
+    verify: list[str] | None,
+) -> Json:
+    """What the kill cost the dead node's tables, the others' as a baseline
+    (bots think 1-3 s, so a table is often quiet that long anyway)."""
+    return {
+        "killed": killed["node"],
+        "goal_s": FAILOVER_GOAL_S,
+        "moved_tables": spans(killed["moved"], arrivals, resumes, killed["at"]),
+        "other_tables": spans(killed["stayed"], arrivals, resumes, killed["at"]),
+        "resumed_recovered": sum(report["resumed"] for report in reports),
+        "resumed_not_recovered": sum(report["not_recovered"] for report in reports),
+        "gaps": sum(report["gaps"] for report in reports),
+        "duplicates": sum(report["duplicates"] for report in reports),
+        "tables_failing_replay_verify": len(verify or []),
+        "replay_verify_failures": (verify or [])[:5],
+    }
+
+
+FAILOVER_GOAL_S = 3.0
 
 
 PORTS = {"one": (False,), "two": (True,), "both": (False, True)}
@@ -902,6 +1263,29 @@ def median_figures(runs: list[Json]) -> Json:
         else:
             medians[key] = first
     return medians
+
+
+CLUSTER_COMPARED = (
+    ("latency_ms", "p50"),
+    ("latency_ms", "p99"),
+    ("latency_ms", "p999"),
+    ("actions_per_s",),
+    ("server_cpu_pct",),
+    ("server_cpu_ms_per_action",),
+    ("total_cpu_pct",),
+)
+"""The figures whose ratio cluster to single node `--cluster` reports."""
+
+
+def ratios(clustered: Json, single: Json) -> Json:
+    """Each compared figure's cluster-to-single-node ratio."""
+    found: Json = {}
+    for path in CLUSTER_COMPARED:
+        below = figure(single, path)
+        found["_".join(path)] = (
+            round(figure(clustered, path) / below, 3) if below else math.nan
+        )
+    return found
 
 
 def figure(figures: Json, path: tuple[str, ...]) -> float:
@@ -1009,6 +1393,7 @@ def machine() -> Json:
         cwd=ROOT,
     ).stdout.strip()
     return {
+        "loadavg": loadavg(),
         "cores": os.cpu_count(),
         "memory_gb": round(total_kb / 1024 / 1024, 1),
         "python": platform.python_version(),
@@ -1017,13 +1402,19 @@ def machine() -> Json:
     }
 
 
+def loadavg() -> list[float]:
+    """The machine's load averages (1, 5, 15 minutes): how busy the other
+    work on it was."""
+    return [round(load, 2) for load in os.getloadavg()]
+
+
 def out(name: str, value: object) -> None:
     print(f"{name}: {value}", flush=True)
 
 
 def print_figures(prefix: str, figures: Json) -> None:
     for key, value in figures.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             print_figures(f"{prefix}.{key}", value)
         else:
             out(f"{prefix}.{key}", value)
@@ -1035,7 +1426,7 @@ SCENARIOS = ("human100", "human1000", "saturation", "chaos", "poll1s", "longpoll
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small, short runs")
-    parser.add_argument("--scenarios", default=",".join((*SCENARIOS, "ceiling")))
+    parser.add_argument("--scenarios")
     parser.add_argument("--duration", type=float, help="seconds measured per run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -1057,13 +1448,53 @@ def main() -> None:
         help="runs of each scenario (each way), whose medians are reported",
     )
     parser.add_argument(
+        "--cluster",
+        type=int,
+        metavar="N",
+        help="run scenario 2 on N nodes (PostgreSQL, HAProxy) and on one node "
+        "(SQLite), and their ratios (the scenario `cluster`, alone unless "
+        "--scenarios names others)",
+    )
+    parser.add_argument(
+        "--failover",
+        action="store_true",
+        help="scenario 1 on two nodes behind HAProxy, one killed half-way "
+        "(the scenario `failover`)",
+    )
+    parser.add_argument(
+        "--lease-ttl",
+        type=float,
+        help="the cluster's nodes' lease ttl in seconds (default: pokerd cluster's)",
+    )
+    parser.add_argument(
+        "--router-checks",
+        metavar="INTER_MS,FALL,RISE",
+        help="HAProxy's health checks in the cluster runs (default: pokerd "
+        "cluster's, 500,2,2)",
+    )
+    parser.add_argument(
         "--steps",
         help="saturation's numbers of tables, comma-separated "
         "(default 5,10,20,40,80,160; 2,5 with --quick)",
     )
     args = parser.parse_args()
     raise_nofile()
-    chosen = args.scenarios.split(",")
+    if args.scenarios is not None:
+        chosen = args.scenarios.split(",")
+    elif args.cluster or args.failover:
+        chosen = []
+    else:
+        chosen = [*SCENARIOS, "ceiling"]
+    if args.cluster:
+        chosen.append("cluster")
+    if args.failover:
+        chosen.append("failover")
+    nodes = args.cluster or 2
+    checks = None
+    if args.router_checks:
+        inter_ms, fall, rise = (int(part) for part in args.router_checks.split(","))
+        checks = Checks(inter_ms=inter_ms, fall=fall, rise=rise)
+    cluster = {"lease_ttl_s": args.lease_ttl, "checks": checks}
     quick = args.quick
     duration = args.duration or (5.0 if quick else 60.0)
     warmup = 2.0 if quick else 10.0
@@ -1072,6 +1503,8 @@ def main() -> None:
     large = args.large or large
     results: Json = {
         "machine": machine(),
+        "lease_ttl_s": args.lease_ttl,
+        "router_checks": args.router_checks,
         "quick": quick,
         "ports": args.ports,
         "repeat": args.repeat,
@@ -1096,6 +1529,31 @@ def main() -> None:
         record(
             "human1000",
             run(Scenario("human1000", large, human, duration, warmup, workers=2)),
+        )
+    if "cluster" in chosen:
+        scenario = Scenario("human1000", large, human, duration, warmup, workers=2)
+        clustered = run(replace(scenario, nodes=nodes, **cluster))
+        record(f"cluster{nodes}", clustered)
+        single = run(scenario)
+        record("single", single)
+        record(f"cluster{nodes}_to_single", ratios(clustered, single))
+    if "failover" in chosen:
+        record(
+            "failover",
+            run(
+                Scenario(
+                    "failover",
+                    small,
+                    human,
+                    # Long enough after the kill for the takeover (the lease
+                    # ttl, 2 s) and the play that follows, even with --quick.
+                    args.duration or 30.0 if quick else duration,
+                    warmup,
+                    nodes=2,
+                    failover=True,
+                    **cluster,
+                )
+            ),
         )
     if "chaos" in chosen:
         record(
@@ -1168,6 +1626,8 @@ def main() -> None:
                     figures[mode]["latency_ms"]["p50"] / push["latency_ms"]["p50"], 1
                 ),
             )
+    results["loadavg_at_end"] = loadavg()
+    out("loadavg_at_end", results["loadavg_at_end"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = RESULTS / f"load-{stamp}{'-quick' if quick else ''}.json"

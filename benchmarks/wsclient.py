@@ -54,6 +54,8 @@ class LeanSocket:
         self._buffer = bytearray(buffered)
         self._messages: deque[str] = deque()
         self._closed = False
+        self.close_code: int | None = None
+        """The code of the server's close frame, once one came."""
 
     @classmethod
     async def connect(cls, host: str, port: int, path: str) -> LeanSocket:
@@ -142,6 +144,8 @@ class LeanSocket:
             elif opcode == 0x8:
                 # Answer the close (echoing its code), then stop reading.
                 self._closed = True
+                if len(payload) >= 2:
+                    (self.close_code,) = struct.unpack_from("!H", payload)
                 await self.stream.send_all(frame(0x8, payload[:2]))
                 break
         del buffer[:start]

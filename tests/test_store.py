@@ -250,6 +250,29 @@ def test_reading_a_window_of_the_log(store: EventStore) -> None:
     assert read_events(reader, "nobody") == []
 
 
+async def test_reads_keep_their_connections_when_worker_threads_come_and_go(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # trio retires a worker thread idle for 10 s and starts another when
+    # needed: a read connection per thread was a new connection each time,
+    # never closed, until PostgreSQL refused clients ("too many clients
+    # already", seen under load with two nodes). Here threads retire at once.
+    append_game(store, "t", GAME[:3])
+    monkeypatch.setattr(trio._core._thread_cache, "IDLE_TIMEOUT", 0.001)
+    threads: list[threading.Thread] = []
+
+    def read(reader: ReadConnection) -> int:
+        if threading.current_thread() not in threads:
+            threads.append(threading.current_thread())
+        return len(read_events(reader, "t"))
+
+    with trio.fail_after(30):
+        while len(threads) < 4:
+            assert await store.read(read) == 3
+            await trio.sleep(0.02)  # the worker thread retires meanwhile
+    assert store.read_connections == 1
+
+
 def test_an_append_beyond_the_end_of_the_log_is_a_conflict(store: EventStore) -> None:
     end = append_game(store, "t", GAME[:5])
     for first_seq in (end + 2, end + 100, end, 1, 0):

@@ -93,6 +93,8 @@ class EventStore:
         self._queue: queue.SimpleQueue[PendingAppend | object] = queue.SimpleQueue()
         self._local = threading.local()
         self._readers: list[ReadConnection] = []
+        self._idle_readers: list[ReadConnection] = []
+        """Connections of `read` not in use: the store's, not a thread's."""
         self._readers_lock = threading.Lock()
         self._stats = {
             "transactions": 0,
@@ -138,6 +140,7 @@ class EventStore:
             for reader in self._readers:
                 reader.close()
             self._readers.clear()
+            self._idle_readers.clear()
 
     def __enter__(self) -> EventStore:
         return self
@@ -156,8 +159,36 @@ class EventStore:
         return connection
 
     async def read(self, function: Callable[..., T], *args: object) -> T:
-        """Run `function(reader, *args)` on a worker thread's own connection."""
-        return await trio.to_thread.run_sync(lambda: function(self.reader(), *args))
+        """Run `function(reader, *args)` on a worker thread, with a read
+        connection no other read uses meanwhile.
+
+        The connections belong to the store, not to the threads: trio retires
+        a worker thread idle for 10 s and starts another when reads come
+        again, and a connection per thread was a new connection each time,
+        open until the store closed, until PostgreSQL refused clients (too
+        many). So there are as many as reads ever ran at once.
+        """
+
+        def run() -> T:
+            with self._readers_lock:
+                connection = self._idle_readers.pop() if self._idle_readers else None
+            if connection is None:
+                connection = self._backend.reader()
+                with self._readers_lock:
+                    self._readers.append(connection)
+            try:
+                return function(connection, *args)
+            finally:
+                with self._readers_lock:
+                    self._idle_readers.append(connection)
+
+        return await trio.to_thread.run_sync(run)
+
+    @property
+    def read_connections(self) -> int:
+        """Connections open for reads (`read`'s and `reader`'s)."""
+        with self._readers_lock:
+            return len(self._readers)
 
     def statistics(self) -> WriterStatistics:
         return WriterStatistics(largest_batch=self._largest_batch, **self._stats)
