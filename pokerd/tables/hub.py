@@ -100,6 +100,8 @@ class Subscription:
         """Why the table ended this subscription, if it did."""
         self.moved = False
         """The table ended here because another node runs it now."""
+        self.closed = False
+        """The table ended because its creator closed it (for good)."""
         self._on_drop = on_drop
         """Called once when the hub drops this subscriber (it must not raise):
         a connection closes at once instead of when its reader drains."""
@@ -205,6 +207,7 @@ class TableHub:
         self.ended: str | None = None
         """Why the table ended, once it did (`end`)."""
         self.moved = False
+        self.closed = False
 
     def subscribe(
         self,
@@ -228,6 +231,7 @@ class TableHub:
         if self.ended is not None:
             subscription.ended = self.ended
             subscription.moved = self.moved
+            subscription.closed = self.closed
             subscription.finish()
         else:
             self._subscribers.add(subscription)
@@ -255,16 +259,19 @@ class TableHub:
             self._subscribers.discard(subscription)
         subscription.drop()
 
-    def end(self, reason: str, *, moved: bool = False) -> None:
+    def end(self, reason: str, *, moved: bool = False, closed: bool = False) -> None:
         """The table is gone: each subscriber reads what was queued, then the
         end (not a drop: there is nothing to resume), with `reason` in
         `Subscription.ended`. `moved`: gone from this node only (another node
-        runs it now), so the subscriber should resume there."""
+        runs it now), so the subscriber should resume there. `closed`: its
+        creator closed it, after the batch that said so."""
         self.ended = reason
         self.moved = moved
+        self.closed = closed
         for subscription in list(self._subscribers):
             subscription.ended = reason
             subscription.moved = moved
+            subscription.closed = closed
             subscription.finish()
         self._subscribers.clear()
 
