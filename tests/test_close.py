@@ -210,12 +210,12 @@ async def test_a_closed_tables_streams_end_as_for_a_table_that_is_gone(
             page = await api.events(table, None, after=seq, wait=STEP_S)
         assert page["events"] == [] and page["recovered"]
 
-    async with served(db) as server:  # and so after a restart
-        async with live_client(server.live, table) as late:
-            snapshot = await late.receive()
-            assert snapshot["view"]["closed"]
-            error = await late.receive()
-            assert (error["code"], await late.closed()) == (
-                "table_closed",
-                CloseCode.TABLE_GONE,
-            )
+    # And so after a restart.
+    async with served(db) as server, live_client(server.live, table) as late:
+        snapshot = await late.receive()
+        assert snapshot["view"]["closed"]
+        error = await late.receive()
+        assert (error["code"], await late.closed()) == (
+            "table_closed",
+            CloseCode.TABLE_GONE,
+        )
