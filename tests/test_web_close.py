@@ -13,7 +13,7 @@ from pathlib import Path
 
 import trio
 from playwright.sync_api import Page
-from served import STEP_S, log_file, pokerd_serve, served, sit, stop
+from served import STEP_S, log_file, pokerd_env, pokerd_serve, served, sit, stop
 from test_web import (
     ANN_ACTED,
     DESKTOP,
@@ -147,7 +147,7 @@ async def test_a_person_plays_at_an_open_seat_among_bots_until_they_leave(
         command += ["--think", "0.05", "--seconds", str(BOT_SECONDS)]
         with log_file(tmp_path / "bots.out") as output:
             bots = await trio.lowlevel.open_process(
-                command, stdout=output, stderr=output
+                command, stdout=output, stderr=output, env=pokerd_env()
             )
         try:
 

@@ -260,7 +260,9 @@ function drawSeats(view) {
     box.classList.toggle("folded", seat.folded);
     // Cards shown at showdown stay bright, whatever the seat does next.
     box.classList.toggle("out", (kind === "sitting-out" || kind === "waiting") && !seat.shown_hand);
-    box.dataset.half = Math.sin(angle) < -0.2 ? "top" : "bottom";
+    // The seat at the foot has the action area right below it: its hand's
+    // name goes above its cards, on the felt, as across the table.
+    box.dataset.half = Math.sin(angle) < -0.2 ? "top" : Math.sin(angle) > 0.95 ? "foot" : "bottom";
     box.classList.toggle("to-act", view.to_act === index);
     box.dataset.inHand = String(seat.in_hand);
     box.dataset.status = kind;
