@@ -84,6 +84,7 @@ async def test_the_creator_closes_the_table_from_its_page(tmp_path: Path) -> Non
                 assert not creator.is_visible("#close-dialog")
                 assert not json_view(server, table)["closing"]
                 creator.click("#close-table")
+                creator.screenshot(path=SCREENSHOTS / "table-close-dialog-desktop.png")
                 creator.click("#close-confirm")
                 for page in (creator, watcher):
                     page.wait_for_selector("#closing:visible")
