@@ -107,6 +107,13 @@ class Process:
     process: trio.Process
 
 
+def pokerd_env() -> dict[str, str]:
+    """The environment of a pokerd process a test starts: this one without
+    POKERD_SCREENSHOTS, the tests' own setting (tests/test_web.py), which
+    pokerd would refuse as a setting it does not know."""
+    return {k: v for k, v in os.environ.items() if k != "POKERD_SCREENSHOTS"}
+
+
 @asynccontextmanager
 async def pokerd_serve(
     db: Path | str, log: Path, *flags: str
@@ -130,7 +137,7 @@ async def pokerd_serve(
     ]
     with log_file(log) as output:
         process = await trio.lowlevel.open_process(
-            command, stdout=output, stderr=output
+            command, stdout=output, stderr=output, env=pokerd_env()
         )
     try:
         client = HttpApi(port)

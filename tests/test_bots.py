@@ -23,6 +23,7 @@ from served import (
     HttpApi,
     free_port,
     log_file,
+    pokerd_env,
     pokerd_serve,
     served,
     sit,
@@ -168,6 +169,7 @@ async def bots(url: str, *flags: str) -> tuple[int, str]:
             capture_stdout=True,
             capture_stderr=True,
             check=False,
+            env=pokerd_env(),
         )
     return done.returncode, done.stdout.decode() + done.stderr.decode()
 
@@ -297,7 +299,7 @@ async def test_a_person_joins_an_open_seat_and_sigterm_ends_the_bots_and_the_tab
         command += ["--tables", "1", "--seats", "3", "--open-seats", "1"]
         with log_file(tmp_path / "bots.out") as output:
             process = await trio.lowlevel.open_process(
-                command, stdout=output, stderr=output
+                command, stdout=output, stderr=output, env=pokerd_env()
             )
         try:
             table = await wait_for_table(api)
@@ -364,7 +366,11 @@ async def test_on_a_terminal_a_progress_line_is_drawn_in_place(
             command += ["--tables", "1", "--seats", "2", "--hands", "2"]
             with trio.fail_after(STEP_S):
                 done = trio.run_process(
-                    command, stderr=attached, capture_stdout=True, check=False
+                    command,
+                    stderr=attached,
+                    capture_stdout=True,
+                    check=False,
+                    env=pokerd_env(),
                 )
                 async with trio.open_nursery() as nursery:
                     finished: list[subprocess.CompletedProcess[bytes]] = []

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from served import STEP_S, HttpApi, served, sit
+from served import STEP_S, HttpApi, live_client, served, sit
 
 from pokerd.client import HttpError
+from pokerd.wire.protocol import CloseCode
 
 SLOW_CLOCK = {"max_seats": 6, "action_clock_ms": 600_000}
 """The hand waits for its players (the clock would end it in ten minutes)."""
@@ -165,3 +166,56 @@ async def test_a_table_with_no_hand_closes_at_once_and_stays_closed_after_a_rest
             body={"seat": 0, "name": "bo", "buy_in": 100},
         )
         assert (status, refused["code"]) == (409, "table_closed")
+
+
+async def test_a_closed_tables_streams_end_as_for_a_table_that_is_gone(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "close.db"
+    async with served(db) as server:
+        api = server.api
+        table, creator = await create(api, max_seats=3, action_clock_ms=600_000)
+        ann = await sit(api, table, 0, "ann")
+        async with (
+            live_client(server.live, table) as watcher,
+            live_client(server.live, table, token=ann) as player,
+        ):
+            for socket in (watcher, player):
+                await socket.receive()  # the snapshot
+            status, closing = await api.call(
+                "POST", f"/tables/{table}/close", token=creator
+            )
+            assert (status, closing["closed"]) == (200, True)
+            ends = []
+            for socket in (watcher, player):
+                await socket.until_event("table_closed")
+                error = await socket.receive()
+                ends.append((error["type"], error["code"], await socket.closed()))
+            # The last view says the table is closed, before the close.
+            assert watcher.view()["closed"] is True
+        assert ends == [("error", "table_closed", CloseCode.TABLE_GONE)] * 2
+
+        # Joining a closed table: its view, then the same end.
+        async with live_client(server.live, table) as late:
+            snapshot = await late.receive()
+            assert snapshot["type"] == "snapshot" and snapshot["view"]["closed"]
+            error = await late.receive()
+            assert (error["code"], await late.closed()) == (
+                "table_closed",
+                CloseCode.TABLE_GONE,
+            )
+        # A long poll of a closed table answers at once: nothing will come.
+        seq = closing["seq"]
+        with trio.fail_after(STEP_S / 2):
+            page = await api.events(table, None, after=seq, wait=STEP_S)
+        assert page["events"] == [] and page["recovered"]
+
+    # And so after a restart.
+    async with served(db) as server, live_client(server.live, table) as late:
+        snapshot = await late.receive()
+        assert snapshot["view"]["closed"]
+        error = await late.receive()
+        assert (error["code"], await late.closed()) == (
+            "table_closed",
+            CloseCode.TABLE_GONE,
+        )

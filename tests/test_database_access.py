@@ -23,7 +23,16 @@ from typing import Any
 import attrs
 import pytest
 import trio
-from served import STEP_S, HttpApi, free_port, new_table, pokerd_serve, sit, stop
+from served import (
+    STEP_S,
+    HttpApi,
+    free_port,
+    new_table,
+    pokerd_env,
+    pokerd_serve,
+    sit,
+    stop,
+)
 
 from pokerd.engine import CreateTable, SitDown, TableConfig, TableState, handle
 from pokerd.store import EventStore, InUseError, read_events, table_ids
@@ -46,6 +55,7 @@ async def pokerd(*arguments: str, prefix: tuple[str, ...] = ()) -> Finished:
             capture_stdout=True,
             capture_stderr=True,
             check=False,
+            env=pokerd_env(),
         )
     return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())
 

@@ -29,6 +29,7 @@ from served import (
     live_client,
     log_file,
     new_table,
+    pokerd_env,
     sit,
     wait_healthy,
 )
@@ -85,7 +86,7 @@ async def start(node: Node, db: str, *flags: str) -> None:
     ]
     with log_file(node.log) as output:
         node.process = await trio.lowlevel.open_process(
-            command, stdout=output, stderr=output
+            command, stdout=output, stderr=output, env=pokerd_env()
         )
     await wait_healthy(HttpApi(node.port))
 

@@ -384,8 +384,7 @@ async def test_two_browsers_and_bots_play_to_showdown(tmp_path: Path) -> None:
                         assert face_cards(bob, seat["seat"]) == seat["cards"]
                 winners = result_lines(spectator)
                 assert ann.locator("#results .winner").all_inner_texts() == winners
-                ann.screenshot(path=SCREENSHOTS / "table-showdown-desktop.png")
-                bob.screenshot(path=SCREENSHOTS / "table-showdown-phone.png")
+                # (The showdown's screenshots, two pots: tests/test_web_table.py.)
 
         await in_browser(scenario)
         nursery.cancel_scope.cancel()

@@ -186,6 +186,10 @@ async def test_an_unknown_table_gets_a_404_page_that_leads_to_the_lobby(
 
         def scenario() -> None:
             with chromium() as browser:
+                desktop = new_page(browser, DESKTOP)
+                answer = desktop.goto(base_url(server) + "/tables/nope")
+                assert answer is not None and answer.status == 404
+                desktop.screenshot(path=SCREENSHOTS / "missing-desktop.png")
                 page = new_page(browser, PHONE, is_mobile=True)
                 answer = page.goto(base_url(server) + "/tables/nope")
                 assert answer is not None and answer.status == 404

@@ -59,6 +59,7 @@ from pokerd.wire.codec import (
     parse_json,
 )
 from pokerd.wire.protocol import (
+    TABLE_CLOSED,
     TABLE_GONE_CODES,
     CloseCode,
     Error,
@@ -508,7 +509,13 @@ class LiveConnection:
                         break
                     queued = [item, *subscription.take_queued()]
                 await self._write_items(queued)
-                if self._seat_lost and self._unanswered == 0:
+                # A closed table ends every stream (below), a player's too:
+                # its seat went with the close, but so did the table.
+                if (
+                    self._seat_lost
+                    and self._unanswered == 0
+                    and not subscription.closed
+                ):
                     self.close(CloseCode.SEAT_LOST, "this token holds no seat")
                     return
         except SlowConsumerError:
@@ -518,6 +525,11 @@ class LiveConnection:
             # Handed off: the reason is the new node's base URL, the client
             # reconnects there; else empty, any node will send it on.
             self.close(CloseCode.TABLE_MOVED, subscription.moved_to or "")
+            return
+        if subscription.closed:
+            message = subscription.ended or "the table is closed"
+            await self._send_now(Error(code=TABLE_CLOSED, message=message))
+            self.close(CloseCode.TABLE_GONE, "the table is closed")
             return
         ended = subscription.ended or "the table was stopped"
         await self._send_now(Error(code=ErrorCode.TABLE_STOPPED, message=ended))

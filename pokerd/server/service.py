@@ -190,6 +190,10 @@ class RequestMemory:
             ids[request_id] = Settled(pending.request, answer)
 
 
+TABLE_CLOSED_REASON = "the table is closed"
+"""Why a closed table's streams end (docs/protocol.md, Closing a table)."""
+
+
 @attrs.define(eq=False)
 class ServedTable:
     """What the service keeps of one running table, beside the supervisor's
@@ -318,6 +322,10 @@ class PokerService:
         served = self._tables.get(table_id)
         if served is not None:
             served.hub.publish(events, state)
+            if state.closed:
+                # After the batch that closed it: nothing can follow, so the
+                # streams end, as for a table that is gone.
+                served.hub.end(TABLE_CLOSED_REASON, closed=True)
         self.lobby.record(table_id, events, state)
 
     # Tables
@@ -749,6 +757,8 @@ class PokerService:
         served = self._tables.get(table_id)
         if served is None:
             hub = TableHub(self._subscriber_queue)
+            if table.state.closed:  # closed before this process opened it
+                hub.end(TABLE_CLOSED_REASON, closed=True)
             served = self._tables[table_id] = ServedTable(epoch=epoch, hub=hub)
         return table, served
 

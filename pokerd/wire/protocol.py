@@ -127,6 +127,9 @@ RETRY_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.TABLE_RESTARTING})
 TABLE_GONE_CODES = frozenset({ErrorCode.NO_SUCH_TABLE, ErrorCode.TABLE_STOPPED})
 """Errors after which a table's stream cannot be of use: it does not exist
 or was stopped."""
+TABLE_CLOSED = "table_closed"
+"""The engine's rule code for a closed table (`RuleError`): the error a
+closed table's live stream ends with, before close 4004 (TABLE_GONE)."""
 
 
 # What a client sends.

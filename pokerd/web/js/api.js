@@ -1,4 +1,4 @@
-// HTTP calls to pokerd's API and the seat tokens kept in this browser.
+// HTTP calls to pokerd's API and the seat and creator tokens kept in this browser.
 
 export async function call(method, path, { body = null, token = null } = {}) {
   const headers = { Accept: "application/json" };
@@ -40,4 +40,19 @@ export function saveSeat(table, seated) {
 
 export function forgetSeat(table) {
   localStorage.removeItem(KEY(table));
+}
+
+// The creator token of each table this browser created, which may close it.
+const CREATOR_KEY = (table) => `pokerd.creator.${table}`;
+
+export function savedCreator(table) {
+  return localStorage.getItem(CREATOR_KEY(table));
+}
+
+export function saveCreator(table, token) {
+  localStorage.setItem(CREATOR_KEY(table), token);
+}
+
+export function forgetCreator(table) {
+  localStorage.removeItem(CREATOR_KEY(table));
 }

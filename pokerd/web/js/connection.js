@@ -46,7 +46,8 @@ export class Backoff {
 
 // Events dispatched: "mode" (detail: mode), "event" (detail: {seq, event}),
 // "view" (detail: view), "snapshot", "notice" (detail: error message),
-// "seat" (detail: seat or null), "ended" (detail: "seat_lost" | "table_gone").
+// "seat" (detail: seat or null), "ended" (detail: "seat_lost" | "table_gone" |
+// "table_closed").
 export class TableConnection extends EventTarget {
   constructor({ table, token = null, liveUrl, httpBase = "" }) {
     super();
@@ -394,6 +395,9 @@ export class TableConnection extends EventTarget {
     this.view = view;
     this.setSeat(view.viewer);
     this.emit("view", view);
+    // Nothing follows a closed table: stop here (a long poll of it answers
+    // at once, so polling on would only spin; the socket gets 4004).
+    if (view.closed && !this.stopped) this.end("table_closed");
   }
 
   setSeat(seat) {

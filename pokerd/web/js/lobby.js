@@ -1,7 +1,7 @@
 // The lobby: every table's line, followed live by long poll (GET /lobby sends
 // only what changed), filters, and the form that creates a table.
 
-import { call } from "./api.js";
+import { call, saveCreator } from "./api.js";
 
 const WAIT_S = 25; // a long poll's wait; the server answers sooner on a change
 const PAUSE_MS = 1000; // between answers: a busy server costs a lobby one a second
@@ -260,6 +260,8 @@ $("#create").addEventListener("submit", async (submitted) => {
       showRefusal(data.message);
       return;
     }
+    // Kept as seat tokens are: the table's page offers its creator "Close table".
+    saveCreator(data.table, data.creator_token);
     location.href = `/tables/${encodeURIComponent(data.table)}`;
   } catch (failure) {
     $("#create-error").textContent = "The server cannot be reached: try again.";

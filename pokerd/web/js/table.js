@@ -1,6 +1,6 @@
 // The table page: draws the viewer's view of one table and sends its requests.
 
-import { call, forgetSeat, liveUrl, saveSeat, savedSeat } from "./api.js";
+import { call, forgetCreator, forgetSeat, liveUrl, saveSeat, savedCreator, savedSeat } from "./api.js";
 import { card, cardBack, cardText } from "./cards.js";
 import { TableConnection } from "./connection.js";
 import { TurnAlert } from "./alert.js";
@@ -43,14 +43,18 @@ function announce(text) {
   setText("#announcer", text);
 }
 
-// The table is gone (stopped, or no longer in the log): said for good, with
-// the way back to the lobby; nothing here can be played any more.
-function showGone() {
-  showNotice("This table is gone.");
+// The table is gone (stopped, or no longer in the log) or closed: said for
+// good, with the way back to the lobby; nothing here can be played any more.
+function showGone(text = "This table is gone.", badgeText = "table gone") {
+  if (state.gone) return; // said already (a closed table's stream then ends)
+  showNotice(text);
   state.gone = true;
   clearTimeout(showNotice.timer);
   const notice = $("#notice");
   notice.dataset.kind = "gone";
+  // Said where the actions were, clear of the seats: nothing is played here now.
+  $("#action-area").append(notice);
+  $("#waiting-note").hidden = true;
   const back = document.createElement("a");
   back.href = "/";
   back.className = "button";
@@ -58,11 +62,24 @@ function showGone() {
   notice.append(" ", back);
   $("#actions").hidden = true;
   $("#controls").hidden = true;
-  for (const button of document.querySelectorAll("#seats button")) button.hidden = true;
+  if (state.view) drawSeats(state.view); // empty seats say so, with no "Sit here"
   document.body.classList.add("gone");
   const badge = $("#conn");
   badge.dataset.mode = "closed";
-  badge.textContent = "table gone";
+  badge.textContent = badgeText;
+  $("#close-table").hidden = true;
+  $("#pre-actions").hidden = true;
+}
+
+// Closing after this hand, or closed: from the view's `closing`/`closed`.
+function drawClosing(view) {
+  $("#closing").hidden = !view.closing || view.closed;
+  $("#close-table").hidden = !savedCreator(table) || view.closing || view.closed || Boolean(state.gone);
+  if (!view.closed) return;
+  // Its tokens hold nothing now.
+  forgetSeat(table);
+  forgetCreator(table);
+  showGone("This table is closed.", "closed");
 }
 
 function nameOf(seat) {
@@ -224,7 +241,7 @@ function drawSeats(view) {
     if (seat === null) {
       box.classList.add("empty");
       box.setAttribute("aria-label", `Seat ${index + 1}: empty`);
-      if (view.viewer === null) {
+      if (view.viewer === null && !view.closing && !view.closed && !state.gone) {
         const button = document.createElement("button");
         button.className = "sit";
         button.textContent = "Sit here";
@@ -243,7 +260,9 @@ function drawSeats(view) {
     box.classList.toggle("folded", seat.folded);
     // Cards shown at showdown stay bright, whatever the seat does next.
     box.classList.toggle("out", (kind === "sitting-out" || kind === "waiting") && !seat.shown_hand);
-    box.dataset.half = Math.sin(angle) < -0.2 ? "top" : "bottom";
+    // The seat at the foot has the action area right below it: its hand's
+    // name goes above its cards, on the felt, as across the table.
+    box.dataset.half = Math.sin(angle) < -0.2 ? "top" : Math.sin(angle) > 0.95 ? "foot" : "bottom";
     box.classList.toggle("to-act", view.to_act === index);
     box.dataset.inHand = String(seat.in_hand);
     box.dataset.status = kind;
@@ -380,7 +399,11 @@ function drawCenter(view) {
   const hand = $("#hand-number");
   hand.dataset.hand = view.hand;
   hand.dataset.inProgress = String(view.hand_in_progress);
-  hand.textContent = view.hand ? `Hand #${view.hand}${view.hand_in_progress ? "" : " · over"}` : "Waiting for players";
+  hand.textContent = view.closed
+    ? "Closed"
+    : view.hand
+      ? `Hand #${view.hand}${view.hand_in_progress ? "" : " · over"}`
+      : "Waiting for players";
 }
 
 function mySeat(view) {
@@ -498,11 +521,12 @@ function drawControls(view) {
 function drawWaitingNote(view) {
   const mine = mySeat(view);
   const note = $("#waiting-note");
-  const shown = $("#actions").hidden && $("#pre-actions").hidden;
+  const shown = $("#actions").hidden && $("#pre-actions").hidden && !state.gone;
   note.hidden = !shown;
   if (!shown) return;
   let text = "";
-  if (mine === null) text = view.viewer === null ? "Watching. Pick an empty seat to play." : "";
+  if (mine === null && view.closing) text = "Watching. The table closes after this hand.";
+  else if (mine === null) text = view.viewer === null ? "Watching. Pick an empty seat to play." : "";
   else if (mine.sitting_out) text = "You are sitting out.";
   else if (mine.all_in && view.hand_in_progress) text = "You are all in.";
   else if (mine.folded) text = "You folded. Next hand soon.";
@@ -545,6 +569,7 @@ function draw(view) {
     noticeTurn(view);
   }
   drawWaitingNote(view);
+  drawClosing(view);
   nameHandsInLog(view);
   tick();
 }
@@ -648,7 +673,7 @@ function stepAmount(direction, big) {
 function wireKeyboard() {
   document.addEventListener("keydown", (pressed) => {
     if (pressed.ctrlKey || pressed.metaKey || pressed.altKey) return;
-    if ($("#sit-dialog").open) return;
+    if ($("#sit-dialog").open || $("#close-dialog").open) return;
     const target = pressed.target;
     const onAmount = target === $("#amount") || target === $("#amount-range");
     if (onAmount && ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(pressed.key)) {
@@ -725,6 +750,37 @@ function wireSitDialog() {
   });
 }
 
+// Closing the table (its creator only: this browser created it)
+
+function wireCloseDialog() {
+  const dialog = $("#close-dialog");
+  $("#close-table").addEventListener("click", () => {
+    $("#close-error").textContent = "";
+    dialog.showModal();
+  });
+  $("#close-cancel").addEventListener("click", () => dialog.close());
+  $("#close-form").addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const token = savedCreator(table);
+    const confirm = $("#close-confirm");
+    confirm.disabled = true;
+    try {
+      const { ok, data } = await call("POST", `/tables/${table}/close`, { token });
+      // Refused as closing or closed already: a close got there first.
+      if (!ok && data.code !== "already_closing" && data.code !== "table_closed") {
+        $("#close-error").textContent = data.message;
+        return;
+      }
+      dialog.close();
+      $("#close-table").hidden = true; // the view says closing or closed next
+    } catch (failure) {
+      $("#close-error").textContent = "The server cannot be reached: try again.";
+    } finally {
+      confirm.disabled = false;
+    }
+  });
+}
+
 // The connection
 
 function follow(token) {
@@ -748,7 +804,9 @@ function follow(token) {
   });
   connection.addEventListener("notice", ({ detail }) => showNotice(detail.message));
   connection.addEventListener("ended", ({ detail }) => {
-    if (detail === "seat_lost") {
+    if (detail === "table_closed") {
+      showGone("This table is closed.", "closed");
+    } else if (detail === "seat_lost") {
       forgetSeat(table);
       showNotice("You are no longer seated: watching.", "info");
     } else {
@@ -771,6 +829,7 @@ async function main() {
   wireActions();
   wireKeyboard();
   wireSitDialog();
+  wireCloseDialog();
   setInterval(tick, 250);
   state.live = await liveUrl();
   const seated = savedSeat(table);
