@@ -585,7 +585,7 @@ def test_migrate_refuses_a_newer_database_and_leaves_it_untouched(
     connection = open_database(path)
     connection.execute(
         "INSERT INTO schema_version (version, name, applied_at)"
-        " VALUES (2, '0002_from_the_future.sql', 0)"
+        " VALUES (3, '0003_from_the_future.sql', 0)"
     )
     connection.close()
     before = path.read_bytes()
@@ -595,7 +595,7 @@ def test_migrate_refuses_a_newer_database_and_leaves_it_untouched(
     captured = capsys.readouterr()
     assert status == 2
     assert captured.out == ""
-    assert "schema version 2" in captured.err
+    assert "schema version 3" in captured.err
     assert "newer pokerd" in captured.err
     assert path.read_bytes() == before
     assert replay(capsys, "--db", path, "--verify")[0] == 2
