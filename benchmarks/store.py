@@ -11,7 +11,9 @@ unless it says otherwise; PostgreSQL runs parts 1 (group commit only), 2 and
    fast as its commits return, first with group commit, then with one
    transaction per event, then (one line) with group commit at
    synchronous=NORMAL. Events/s, commit latency (calling `append` to its
-   return: encoding included) and the writer's statistics.
+   return: encoding included) and the writer's statistics. Every append
+   carries a seat request's identity, as a player's action does (the
+   `events.request` column).
 2. Paced: every table appends one event a second, start times spread over the
    first second, with group commit: commit latency.
 3. Recovery: a database of N tables and about a million events, with a
@@ -76,7 +78,7 @@ from pokerd.store import (
     read_events,
     table_ids,
 )
-from pokerd.store.log import HandRow
+from pokerd.store.log import AppliedRequest, HandRow
 from pokerd.store.postgres import PostgresConnection
 from pokerd.store.postgres import connect as pg_connect
 from pokerd.tables.dealer import random_action, start_hand
@@ -98,6 +100,10 @@ CLONE_BATCH = 25
 """Tables copied per transaction when building the recovery database."""
 START_MS = 1_767_225_600_000
 """2026-01-01, the templates' clock at their first command."""
+
+SEAT_REQUEST = AppliedRequest("a" * 64, "request-12345", "b" * 24)
+"""What an append made for a seat request carries (a token hash, an id, a
+digest): the sizes of a real one."""
 
 
 # The templates: real games, kept per command and per event.
@@ -272,7 +278,12 @@ def flat_out(
                 return
             start = clock()
             await store.append(
-                name, seq, (step.event,), snapshot=step.snapshot, hand=step.hand
+                name,
+                seq,
+                (step.event,),
+                snapshot=step.snapshot,
+                hand=step.hand,
+                request=SEAT_REQUEST,
             )
             result.latencies.append(clock() - start)
             result.events += 1
@@ -311,7 +322,12 @@ def paced(
             await trio.sleep_until(first + seq - 1)
             began = clock()
             await store.append(
-                name, seq, (step.event,), snapshot=step.snapshot, hand=step.hand
+                name,
+                seq,
+                (step.event,),
+                snapshot=step.snapshot,
+                hand=step.hand,
+                request=SEAT_REQUEST,
             )
             result.latencies.append(clock() - began)
             result.events += 1

@@ -568,9 +568,10 @@ def test_migrate_creates_a_new_database_then_finds_it_up_to_date(
 
     assert first.splitlines() == [
         "applied 0001_event_log.sql",
-        f"{path}: now at schema version 1",
+        "applied 0002_request_ids.sql",
+        f"{path}: now at schema version 2",
     ]
-    assert second.splitlines() == [f"{path}: up to date at schema version 1"]
+    assert second.splitlines() == [f"{path}: up to date at schema version 2"]
     connection = sqlite3.connect(path)
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     connection.close()
@@ -584,7 +585,7 @@ def test_migrate_refuses_a_newer_database_and_leaves_it_untouched(
     connection = open_database(path)
     connection.execute(
         "INSERT INTO schema_version (version, name, applied_at)"
-        " VALUES (2, '0002_from_the_future.sql', 0)"
+        " VALUES (3, '0003_from_the_future.sql', 0)"
     )
     connection.close()
     before = path.read_bytes()
@@ -594,7 +595,7 @@ def test_migrate_refuses_a_newer_database_and_leaves_it_untouched(
     captured = capsys.readouterr()
     assert status == 2
     assert captured.out == ""
-    assert "schema version 2" in captured.err
+    assert "schema version 3" in captured.err
     assert "newer pokerd" in captured.err
     assert path.read_bytes() == before
     assert replay(capsys, "--db", path, "--verify")[0] == 2
@@ -628,9 +629,10 @@ def test_migrate_creates_a_postgresql_schema_then_finds_it_up_to_date(
         "applied 0001_event_log.sql",
         "applied 0002_nodes.sql",
         "applied 0003_placement.sql",
-        f"{postgres_url}: now at schema version 3",
+        "applied 0004_request_ids.sql",
+        f"{postgres_url}: now at schema version 4",
     ]
-    assert second.splitlines() == [f"{postgres_url}: up to date at schema version 3"]
+    assert second.splitlines() == [f"{postgres_url}: up to date at schema version 4"]
     assert replay(capsys, "--db", postgres_url, "--verify") == (0, "no tables\n", "")
 
 

@@ -21,6 +21,7 @@ from served import pokerd_serve, stop
 
 from pokerd.cli import main
 from pokerd.engine import ActionTaken, HandStarted, PlayerSeated, SitDown
+from pokerd.ops.settings import Database, is_postgresql
 from pokerd.server import PokerService, create_app
 from pokerd.server import service as service_module
 from pokerd.store import EventStore, load_table, read_events
@@ -903,3 +904,33 @@ async def test_pokerd_serve_plays_a_hand_over_http_stops_on_sigterm_and_resumes(
     assert resumed["hand"] == 2
     assert resumed["hand_in_progress"] is True
     assert resumed["seats"][0]["cards"] != []
+
+
+async def test_a_request_applied_before_a_kill_is_acked_again_after_the_restart(
+    database: Database, tmp_path: Path
+) -> None:
+    # The answer to an applied request is in the log, not only in the killed
+    # process: sent again (a client whose connection dropped before the ack),
+    # it gets its first ack, not a refusal of a turn that moved on.
+    db, log = database, tmp_path / "serve.log"
+    # On PostgreSQL the node restarts under its own id: it takes its tables
+    # back at once.
+    node = ("--node-id", "n1") if is_postgresql(db) else ()
+    async with pokerd_serve(db, log, *node) as running:
+        table, tokens = await dealt_heads_up(running.api)
+        seat = seat_to_act(await table_view(running.api, table, None))
+        first = await act(running.api, table, tokens[seat], "c1", "call")
+        running.process.kill()
+        await running.process.wait()
+    async with pokerd_serve(db, log, *node) as restarted:
+        again = await act(restarted.api, table, tokens[seat], "c1", "call")
+        reused = await act(restarted.api, table, tokens[seat], "c1", "fold")
+        await stop(restarted.process, log)
+    with EventStore(db) as store:
+        logged = read_events(store.reader(), table)
+
+    assert first[0] == 200
+    assert again == first
+    assert (reused[0], reused[1]["code"]) == (422, "id_reused")
+    calls = [s.event for s in logged if isinstance(s.event, ActionTaken)]
+    assert [(c.seat, c.action) for c in calls] == [(seat, "call")]

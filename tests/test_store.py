@@ -65,13 +65,15 @@ from pokerd.store import (
     hand_rows,
     last_seq,
     load_table,
+    load_table_to_run,
     read_events,
+    recent_requests,
     snapshot_rows,
     table_epoch,
     table_ids,
     tables_to_resume,
 )
-from pokerd.store.log import HandRow
+from pokerd.store.log import AppliedRequest, HandRow
 from pokerd.store.sqlite_log import SqliteBackend
 from pokerd.tables.dealer import random_action, start_hand
 from pokerd.wire import codec
@@ -271,6 +273,33 @@ async def test_reads_keep_their_connections_when_worker_threads_come_and_go(
             assert await store.read(read) == 3
             await trio.sleep(0.02)  # the worker thread retires meanwhile
     assert store.read_connections == 1
+
+
+def test_the_request_an_append_answers_is_kept_and_read_back(
+    store: EventStore,
+) -> None:
+    end = append_game(store, "t", GAME[:10])
+    first, second = GAME[10].events, GAME[11].events
+    sent = AppliedRequest("hash1", "id with spaces", "digest1")
+    store.append_blocking("t", end + 1, first, request=sent)
+    end += len(first)
+    store.append_blocking("t", end + 1, second)  # a timer's, say: no request
+    reader = store.reader()
+
+    # On the append's last event, with that event's seq (its ack's).
+    at_end = attrs.evolve(sent, seq=end)
+    assert recent_requests(reader, "t", end + len(second)) == [at_end]
+    loaded = load_table_to_run(reader, "t")
+    assert loaded is not None and loaded.requests == (at_end,)
+    # Only the last `events` events are read back; the events are unchanged.
+    assert recent_requests(reader, "t", end + len(second), events=len(second)) == []
+    assert [s.event for s in read_events(reader, "t")] == EVENTS[: end + len(second)]
+    with closing(raw_connection(store.database)) as connection:
+        rows = connection.execute(
+            "SELECT seq FROM events WHERE table_id = ? AND request IS NOT NULL",
+            ("t",),
+        ).fetchall()
+    assert [row[0] for row in rows] == [end]
 
 
 def test_an_append_beyond_the_end_of_the_log_is_a_conflict(store: EventStore) -> None:

@@ -10,15 +10,17 @@ hub, epoch, lock and request memory) is one `ServedTable`, dropped when the
 supervisor stops the table. A seat token's requests are remembered by their
 id (the last `REMEMBERED_IDS` of each token, per table) so that a request sent
 again gets its first answer instead of being applied twice, and the same
-id sent with other content is refused (`id_reused`). That memory lives
-in this process only: after a restart, a request sent again is decided afresh
-(it is then usually refused, the turn having moved on).
+id sent with other content is refused (`id_reused`). A request that changed
+the table is kept with its events in the log (`AppliedRequest`), and a node
+that loads the table fills the memory from the log's recent ones: a request
+sent again after a restart or to the table's next node gets its first ack.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -34,7 +36,13 @@ from pokerd.ops.metrics import Metrics
 from pokerd.ops.settings import DEFAULTS
 from pokerd.store.backend import ReadConnection
 from pokerd.store.errors import DATABASE_ERRORS
-from pokerd.store.log import ConflictError, EventStore, FencedError, StoredEvent
+from pokerd.store.log import (
+    AppliedRequest,
+    ConflictError,
+    EventStore,
+    FencedError,
+    StoredEvent,
+)
 from pokerd.store.reader import (
     HandResult,
     hand_rows,
@@ -124,20 +132,28 @@ class Answer:
     message: Ack | Error
 
 
+def request_digest(request: SeatRequest) -> str:
+    """What tells a resend (same content) from another request under the same
+    id: a hash of the request's wire form, kept in the log with its events."""
+    text = codec.compact_json(codec.unstructure_message(request))
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
 @attrs.define(eq=False)
 class _Pending:
     """A request id's answer, or the promise of it while the request runs."""
 
-    request: SeatRequest
+    digest: str
     done: trio.Event = attrs.Factory(trio.Event)
     answer: Answer | None = None
 
 
 @attrs.frozen
 class Settled:
-    """A request id's request and the answer it got, kept once it is done."""
+    """A request id's request (its digest) and the answer it got, kept once
+    it is done."""
 
-    request: SeatRequest
+    digest: str
     answer: Answer
 
 
@@ -158,10 +174,25 @@ class RequestMemory:
         ids = self._tokens.get(hashed)
         return None if ids is None else ids.get(request_id)
 
-    def claim(self, hashed: str, request: SeatRequest) -> _Pending:
-        """Register `request` as running under its id (no await between `get`
+    def claim(self, hashed: str, request_id: str, digest: str) -> _Pending:
+        """Register a request as running under its id (no await between `get`
         and this)."""
-        request_id = request.id
+        pending = _Pending(digest)
+        self._keep(hashed, request_id, pending)
+        return pending
+
+    def recall(self, applied: Iterable[AppliedRequest]) -> None:
+        """Remember requests the log says were applied, oldest first, each
+        answered with an ack at the seq of the last event it caused."""
+        for request in applied:
+            answer = Answer(200, Ack(id=request.request_id, seq=request.seq))
+            self._keep(
+                request.token_hash,
+                request.request_id,
+                Settled(request.digest, answer),
+            )
+
+    def _keep(self, hashed: str, request_id: str, kept: _Pending | Settled) -> None:
         ids = self._tokens.get(hashed)
         if ids is None:
             ids = self._tokens[hashed] = OrderedDict()
@@ -169,10 +200,10 @@ class RequestMemory:
                 self._tokens.popitem(last=False)
         else:
             self._tokens.move_to_end(hashed)
-        pending = ids[request_id] = _Pending(request)
+        ids.pop(request_id, None)  # a recalled id: last, as if claimed now
+        ids[request_id] = kept
         while len(ids) > self._ids_per_token:
             ids.popitem(last=False)
-        return pending
 
     def forget(self, hashed: str, request_id: str, pending: _Pending) -> None:
         """Drop a request that got no answer (so that it may be sent again)."""
@@ -187,7 +218,7 @@ class RequestMemory:
         ids = self._tokens.get(hashed)
         answer = pending.answer
         if ids is not None and answer is not None and ids.get(request_id) is pending:
-            ids[request_id] = Settled(pending.request, answer)
+            ids[request_id] = Settled(pending.digest, answer)
 
 
 TABLE_CLOSED_REASON = "the table is closed"
@@ -505,9 +536,10 @@ class PokerService:
         if problem is not None:
             raise ServiceError(400, ErrorCode.BAD_REQUEST, problem)
         hashed = token_hash(token)
+        digest = request_digest(request)
         memory = served.memory
         while (known := memory.get(hashed, request.id)) is not None:
-            if known.request != request:
+            if known.digest != digest:
                 # A resend has the same content; this is another request, and
                 # answering it with the first one's answer would tell the
                 # client that it was applied.
@@ -522,9 +554,10 @@ class PokerService:
                 return known.answer
             assert isinstance(known, _Pending)
             await known.done.wait()  # the same request, still running
-        pending = memory.claim(hashed, request)
+        pending = memory.claim(hashed, request.id, digest)
         try:
-            pending.answer = await self._apply(served, table_id, hashed, request)
+            applied = AppliedRequest(hashed, request.id, digest)
+            pending.answer = await self._apply(served, table_id, applied, request)
             return pending.answer
         finally:
             # An error that is not the table's answer (a bad token, a table
@@ -536,10 +569,14 @@ class PokerService:
             pending.done.set()
 
     async def _apply(
-        self, served: ServedTable, table_id: str, hashed: str, request: SeatRequest
+        self,
+        served: ServedTable,
+        table_id: str,
+        applied: AppliedRequest,
+        request: SeatRequest,
     ) -> Answer:
         def command_for(table: Table) -> Command:
-            seat = table.state.seat_of_token(hashed)
+            seat = table.state.seat_of_token(applied.token_hash)
             if seat is None:
                 raise ServiceError(
                     401,
@@ -554,7 +591,7 @@ class PokerService:
             # and the command reaching the table, so the seat cannot change
             # hands in between.
             async with served.lock:
-                stored, table = await self._execute_on(table_id, command_for)
+                stored, table = await self._execute_on(table_id, command_for, applied)
         except RuleError as error:
             return Answer(
                 409, Error(code=error.code, message=error.message, id=request.id)
@@ -569,7 +606,10 @@ class PokerService:
         return stored
 
     async def _execute_on(
-        self, table_id: str, command_for: Callable[[Table], Command]
+        self,
+        table_id: str,
+        command_for: Callable[[Table], Command],
+        request: AppliedRequest | None = None,
     ) -> tuple[list[StoredEvent], Table]:
         """Run the command on the live table, again if it was restarted meanwhile.
 
@@ -580,7 +620,7 @@ class PokerService:
         for _ in range(ATTEMPTS):
             table = await self._open(table_id)
             try:
-                return await table.execute(command_for(table)), table
+                return await table.execute(command_for(table), request), table
             except TableClosedError:
                 continue
             except FencedError:
@@ -760,6 +800,10 @@ class PokerService:
             if table.state.closed:  # closed before this process opened it
                 hub.end(TABLE_CLOSED_REASON, closed=True)
             served = self._tables[table_id] = ServedTable(epoch=epoch, hub=hub)
+            # What the log says this table's requests were answered (it was
+            # loaded on this node: a start, a takeover, a hand-off).
+            served.memory.recall(table.recalled)
+            table.recalled = ()
         return table, served
 
     async def _epoch(self, table_id: str) -> str:

@@ -26,7 +26,9 @@ from pokerd.ops.settings import DEFAULTS, Database, Synchronous, database_name
 from pokerd.store.backend import Backend, Leases, ReadConnection, open_backend
 from pokerd.store.records import (
     SNAPSHOT_FORMAT,
+    AppliedRequest,
     ConflictError,
+    EventRow,
     FencedError,
     HandRow,
     PendingAppend,
@@ -38,6 +40,7 @@ from pokerd.wire import codec
 
 __all__ = [
     "SNAPSHOT_FORMAT",
+    "AppliedRequest",
     "ConflictError",
     "EventStore",
     "FencedError",
@@ -204,6 +207,7 @@ class EventStore:
         snapshot: TableState | None = None,
         hand: HandRow | None = None,
         now_ms: int | None = None,
+        request: AppliedRequest | None = None,
     ) -> list[str]:
         """Append `events` as seqs first_seq, first_seq + 1, ...; durable on
         return, which is their JSON as stored.
@@ -212,29 +216,31 @@ class EventStore:
         record of the hand they end. Raises ConflictError if the log does not
         end at first_seq - 1, FencedError (a ConflictError) if the store is
         fenced and this node does not hold the table's lease at the epoch it
-        took. Once queued, the append completes even if the caller is
+        took. `request` is the seat request the events answer, kept with
+        the last of them. Once queued, the append completes even if the caller is
         cancelled: an event is never half-written or lost in flight.
         """
         token = trio.lowlevel.current_trio_token()
         done = trio.Event()
-        request = self._request(
+        pending = self._request(
             table_id,
             first_seq=first_seq,
             events=events,
             snapshot=snapshot,
             hand=hand,
             now_ms=now_ms,
+            request=request,
         )
-        request.wake = lambda: token.run_sync_soon(done.set)
+        pending.wake = lambda: token.run_sync_soon(done.set)
         queued = time.perf_counter()
-        self._queue.put(request)
+        self._queue.put(pending)
         with trio.CancelScope(shield=True):
             await done.wait()
-        if request.error is not None:
-            raise request.error
+        if pending.error is not None:
+            raise pending.error
         if self._on_append is not None:
             self._on_append(len(events), time.perf_counter() - queued)
-        return [row[3] for row in request.rows]
+        return [row[3] for row in pending.rows]
 
     def append_blocking(
         self,
@@ -245,22 +251,24 @@ class EventStore:
         snapshot: TableState | None = None,
         hand: HandRow | None = None,
         now_ms: int | None = None,
+        request: AppliedRequest | None = None,
     ) -> None:
         """`append` for code outside trio (tools, tests)."""
         done = threading.Event()
-        request = self._request(
+        pending = self._request(
             table_id,
             first_seq=first_seq,
             events=events,
             snapshot=snapshot,
             hand=hand,
             now_ms=now_ms,
+            request=request,
         )
-        request.wake = done.set
-        self._queue.put(request)
+        pending.wake = done.set
+        self._queue.put(pending)
         done.wait()
-        if request.error is not None:
-            raise request.error
+        if pending.error is not None:
+            raise pending.error
 
     def _request(
         self,
@@ -271,6 +279,7 @@ class EventStore:
         snapshot: TableState | None,
         hand: HandRow | None,
         now_ms: int | None,
+        request: AppliedRequest | None,
     ) -> PendingAppend:
         # Checking and encoding happen here, on the caller's side, so a value
         # the codec cannot encode fails the caller and never reaches the writer.
@@ -287,11 +296,16 @@ class EventStore:
                 f"table {table_id}: node {self.leases.node} holds no lease on it"
             )
         at = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-        rows = []
+        rows: list[EventRow] = []
         for offset, event in enumerate(events):
             data = codec.unstructure_event(event)
             payload = codec.compact_json(data)
-            rows.append((table_id, first_seq + offset, data[codec.TAG], payload, at))
+            rows.append(
+                (table_id, first_seq + offset, data[codec.TAG], payload, at, None)
+            )
+        if request is not None and rows:
+            # On the last event: the seq a request's ack carries.
+            rows[-1] = (*rows[-1][:5], request.column)
         return PendingAppend(
             table_id=table_id,
             first_seq=first_seq,

@@ -44,10 +44,12 @@ _STARTED = codec.type_tag(HandStarted)
 _ENDED = codec.type_tag(HandEnded)
 
 _INSERT_TABLE = "INSERT INTO tables (table_id, epoch, created_at) VALUES (%s, %s, %s)"
-_COPY_EVENTS = "COPY events (table_id, seq, type, payload, recorded_at) FROM STDIN"
+_COPY_EVENTS = (
+    "COPY events (table_id, seq, type, payload, recorded_at, request) FROM STDIN"
+)
 _INSERT_EVENT = (
-    "INSERT INTO events (table_id, seq, type, payload, recorded_at)"
-    " VALUES (%s, %s, %s, %s, %s)"
+    "INSERT INTO events (table_id, seq, type, payload, recorded_at, request)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
 )
 _UPSERT_SNAPSHOT = (
     "INSERT INTO snapshots (table_id, seq, format, state) VALUES (%s, %s, %s, %s)"
@@ -217,7 +219,7 @@ class PostgresBackend:
         """The seq of the hand_started of the hand the append ends: in the
         append, in the batch's earlier appends of the table, or in the log."""
         last = hand_ended_seq(request)
-        for _, seq, kind, _, _ in reversed([*earlier, *request.rows]):
+        for _, seq, kind, _, _, _ in reversed([*earlier, *request.rows]):
             if kind == _STARTED and seq <= last:
                 return seq
         row = connection.execute(

@@ -14,7 +14,12 @@ import attrs
 from pokerd.engine.evolve import fold
 from pokerd.engine.state import TableState
 from pokerd.store.backend import ReadConnection
-from pokerd.store.records import SNAPSHOT_FORMAT, StoredEvent, decode_rows
+from pokerd.store.records import (
+    SNAPSHOT_FORMAT,
+    AppliedRequest,
+    StoredEvent,
+    decode_rows,
+)
 from pokerd.wire import codec
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,16 @@ class LoadedTable:
     """The last seq folded into `state`."""
     snapshot_seq: int
     """The snapshot it started from (0: folded from the first event)."""
+    requests: tuple[AppliedRequest, ...] = ()
+    """The seat requests applied in the log's last `RECALLED_EVENTS` events,
+    oldest first (read only for a table loaded to run: `load_table_to_run`)."""
+
+
+RECALLED_EVENTS = 1000
+"""How far back in a table's log a node that loads it reads the requests
+applied, to answer them again: a client resends only what was unanswered when
+its connection dropped, within seconds, and a hand is a few dozen events, so
+this is dozens of hands (docs/design.md, "Resuming across nodes")."""
 
 
 LARGEST_INTEGER = 2**63 - 1
@@ -219,15 +234,45 @@ def hand_rows(
 
 
 def tables_to_resume(connection: ReadConnection) -> list[LoadedTable]:
-    """Every table a restarting server must run: a hand unfinished or players seated."""
+    """Every table a restarting server must run: a hand unfinished or players
+    seated (each with its recent requests, as `load_table_to_run`)."""
     resumed = []
     for table_id in table_ids(connection):
         loaded = load_table(connection, table_id)
         if loaded is None:
             continue
         if must_run(loaded.state):
-            resumed.append(loaded)
+            resumed.append(_with_requests(connection, loaded))
     return resumed
+
+
+def load_table_to_run(connection: ReadConnection, table_id: str) -> LoadedTable | None:
+    """`load_table`, with the requests applied lately (`recent_requests`)."""
+    loaded = load_table(connection, table_id)
+    return None if loaded is None else _with_requests(connection, loaded)
+
+
+def _with_requests(connection: ReadConnection, loaded: LoadedTable) -> LoadedTable:
+    requests = recent_requests(connection, loaded.table_id, loaded.seq)
+    return attrs.evolve(loaded, requests=tuple(requests))
+
+
+def recent_requests(
+    connection: ReadConnection,
+    table_id: str,
+    seq: int,
+    events: int = RECALLED_EVENTS,
+) -> list[AppliedRequest]:
+    """The seat requests applied by the events in (seq - events, seq], oldest
+    first: a range of the primary key (logs written before the `request`
+    column have none)."""
+    rows = connection.execute(
+        "SELECT seq, request FROM events WHERE table_id = ? AND seq > ?"
+        " AND seq <= ? AND request IS NOT NULL ORDER BY seq",
+        (table_id, seq - events, seq),
+    )
+    found = (AppliedRequest.from_column(text, int(at)) for at, text in rows)
+    return [request for request in found if request is not None]
 
 
 def must_run(state: TableState) -> bool:

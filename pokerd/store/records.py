@@ -85,8 +85,39 @@ class WriterStatistics:
     """Appends refused by the lease fence (also counted in `conflicts`)."""
 
 
-EventRow = tuple[str, int, str, str, int]
-"""An event as a row of `events`: table_id, seq, type, payload, recorded_at."""
+EventRow = tuple[str, int, str, str, int, str | None]
+"""An event as a row of `events`: table_id, seq, type, payload, recorded_at,
+request (`AppliedRequest.column` on the last event of a seat request's append,
+else None)."""
+
+
+@attrs.frozen
+class AppliedRequest:
+    """A seat request whose events the log holds: who sent it (the hash of
+    their seat token), its id, a digest of its content, and the seq of the
+    last event it caused (its ack's seq). Kept in the `request` column of that
+    event's row, so that a node that loads the table answers a resend with
+    the first answer (docs/design.md, "Resuming across nodes")."""
+
+    token_hash: str
+    request_id: str
+    digest: str
+    seq: int = 0
+
+    @property
+    def column(self) -> str:
+        """The `request` column's text: the hash and digest (no spaces in
+        either) before the id (which may hold spaces)."""
+        return f"{self.token_hash} {self.digest} {self.request_id}"
+
+    @classmethod
+    def from_column(cls, text: str, seq: int) -> AppliedRequest | None:
+        """The request a column's text names, or None if it does not parse."""
+        parts = text.split(" ", 2)
+        if len(parts) != 3 or not all(parts):
+            return None
+        token_hash, digest, request_id = parts
+        return cls(token_hash, request_id, digest, seq)
 
 
 @attrs.define(eq=False)

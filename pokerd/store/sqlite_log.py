@@ -93,8 +93,8 @@ def _write(connection: sqlite3.Connection, request: PendingAppend) -> None:
             (request.table_id, uuid.uuid4().hex, request.rows[0][4]),
         )
     connection.executemany(
-        "INSERT INTO events (table_id, seq, type, payload, recorded_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO events (table_id, seq, type, payload, recorded_at, request)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
         request.rows,
     )
     if request.snapshot is not None:
@@ -116,7 +116,7 @@ def _write(connection: sqlite3.Connection, request: PendingAppend) -> None:
 def hand_ended_seq(request: PendingAppend) -> int:
     """The seq of the append's hand_ended (the last seq of its hand)."""
     ended = codec.type_tag(HandEnded)
-    return next(seq for _, seq, kind, _, _ in request.rows if kind == ended)
+    return next(seq for _, seq, kind, _, _, _ in request.rows if kind == ended)
 
 
 def hand_first_seq(connection: ReadConnection, request: PendingAppend) -> int:

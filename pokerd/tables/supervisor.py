@@ -49,7 +49,7 @@ from pokerd.store.errors import DATABASE_ERRORS, UnavailableError
 from pokerd.store.log import ConflictError, EventStore, FencedError
 from pokerd.store.reader import (
     LoadedTable,
-    load_table,
+    load_table_to_run,
     must_run,
     table_epoch,
     tables_to_resume,
@@ -309,7 +309,7 @@ class Supervisor:
         nursery = self._running()
         slot = self._slots[table_id] = _Slot()
         try:
-            loaded = await self.store.read(load_table, table_id)
+            loaded = await self.store.read(load_table_to_run, table_id)
             if loaded is None:
                 return None
             await nursery.start(self._supervise, slot, self._table(loaded))
@@ -378,7 +378,7 @@ class Supervisor:
                 owner = await trio.to_thread.run_sync(leases.owner, table_id)
                 node, address = owner if owner is not None else (None, None)
                 raise TableElsewhereError(table_id, node, address)
-            loaded = await self.store.read(load_table, table_id)
+            loaded = await self.store.read(load_table_to_run, table_id)
             if loaded is None or (only_if_must_run and not must_run(loaded.state)):
                 await trio.to_thread.run_sync(leases.release, [table_id])
                 return
@@ -659,7 +659,7 @@ class Supervisor:
             exc_info=failure,
         )
         try:
-            loaded = await self.store.read(load_table, table_id)
+            loaded = await self.store.read(load_table_to_run, table_id)
         except Exception as error:
             self._stop(table, f"its log could not be loaded again ({error!r})", error)
             return None

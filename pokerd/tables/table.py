@@ -23,7 +23,7 @@ from pokerd.engine.seating import next_deal
 from pokerd.engine.state import TableState
 from pokerd.hands.history import hand_row
 from pokerd.ops.settings import DEFAULTS
-from pokerd.store.log import ConflictError, EventStore, StoredEvent
+from pokerd.store.log import AppliedRequest, ConflictError, EventStore, StoredEvent
 from pokerd.store.reader import LoadedTable
 from pokerd.tables.dealer import start_hand
 
@@ -62,6 +62,11 @@ class Table:
         self.store = store
         self.state = TableState() if loaded is None else loaded.state
         self.seq = 0 if loaded is None else loaded.seq
+        self.recalled: tuple[AppliedRequest, ...] = (
+            () if loaded is None else loaded.requests
+        )
+        """The seat requests the log says were applied lately, for whoever
+        answers requests to fill its memory from (then it may drop them)."""
         self._since_snapshot = 0
         self._publish = publish
         self._clock = clock
@@ -74,8 +79,13 @@ class Table:
         table (another writer): from then on it can write nothing."""
         self._conflicted = trio.Event()
 
-    async def execute(self, command: Command) -> list[StoredEvent]:
+    async def execute(
+        self, command: Command, request: AppliedRequest | None = None
+    ) -> list[StoredEvent]:
         """Decide `command`, make its events durable, then apply and publish them.
+
+        `request` names the seat request the command comes from: it is kept
+        with the last of the events (its `seq` is not: the row has its own).
 
         Raises RuleError when the table refuses; nothing is written then.
         Raises ConflictError when another writer appended to the table's log
@@ -90,7 +100,7 @@ class Table:
             if not events:
                 return []
             try:
-                stored = await self._append(events, after)
+                stored = await self._append(events, after, request)
             except ConflictError as error:
                 if self.conflict is None:
                     self.conflict = error
@@ -104,7 +114,7 @@ class Table:
         return stored
 
     async def _append(
-        self, events: list[Event], after: TableState
+        self, events: list[Event], after: TableState, request: AppliedRequest | None
     ) -> list[StoredEvent]:
         self._since_snapshot += len(events)
         hand_ended = any(isinstance(event, HandEnded) for event in events)
@@ -118,6 +128,7 @@ class Table:
             snapshot=after if snapshot else None,
             hand=record,
             now_ms=now,
+            request=request,
         )
         if snapshot:
             self._since_snapshot = 0
