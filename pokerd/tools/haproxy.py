@@ -43,7 +43,7 @@ class Checks:
     `rise` successes up again. A node killed refuses the checks' connections
     at once and is out after about fall x inter (1.5 s by default; measured
     in docs/cluster.md); a node alive but busy is out only after fall checks
-    of `timeout_ms` each went unanswered (about 7 s), not at its first slow
+    of `timeout_ms` each went unanswered (7.5 s measured), not at its first slow
     answer. A node that starts gets traffic after rise x inter, which
     `pokerd.tables.supervisor.JOIN_DELAY_S` must cover."""
 
