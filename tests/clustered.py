@@ -44,11 +44,12 @@ POLL_S = 0.1
 THINK_S = 0.05
 """The bots' pause before acting: a hand in about a second, and CPU left on a
 2-core machine for the nodes, PostgreSQL and HAProxy."""
-CHECKS = Checks(inter_ms=500, fall=3, rise=2)
-"""HAProxy's health checks. A check waits `inter` for its answer, and a node
-marked down loses every session through HAProxy: with 200 ms and 2 checks,
-a node busy serving the bots' final log checks (16 logs of ~180 KB at once)
-was marked down and its sessions cut; 3 checks of 500 ms leave it 1.5 s."""
+CHECKS = Checks()
+"""HAProxy's health checks, the cluster's defaults (a check every 500 ms,
+given 2 s to answer, 3 failed in a row mark a node down). A node marked down
+loses every session through HAProxy: with checks that waited `inter` (200 ms)
+for their answer and 2 of them, a node busy serving the bots' final log
+checks (16 logs of ~180 KB at once) was marked down and its sessions cut."""
 
 
 def up(cluster: LocalCluster) -> set[str]:
@@ -79,13 +80,6 @@ def shared_cluster(nodes: int = 3) -> Iterator[LocalCluster]:
         checks=CHECKS,
         fsync=False,
     )
-    # The nodes send clients (HTTP 307, close 4006) to the router, not to
-    # themselves: behind a router a client may reach only its address, and
-    # the page may connect only to its own origin (its Content-Security-
-    # Policy). With each node's own address (pokerd.tools.cluster's default)
-    # the page, polling while its table's node was dead, followed a 307 to
-    # that node and the browser blocked it as a CSP violation.
-    cluster.node_flags = (*cluster.node_flags, "--advertise", cluster.public_url)
     try:
         cluster.start()
         yield cluster
@@ -244,7 +238,8 @@ def verify(db: str) -> None:
 
 def holders(cluster: LocalCluster, table: str) -> dict[str, int]:
     """What each running node answers for `table` itself (no redirect
-    followed): 200 from the node that runs it, 307 from the others."""
+    followed): 200 from the node that runs it, 503 `table_moving` from the
+    others (routed nodes never send a client to another node)."""
     answers = {}
     with httpx.Client(trust_env=False, timeout=STEP_S) as http:
         for name in sorted(up(cluster)):

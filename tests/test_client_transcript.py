@@ -286,6 +286,17 @@ def test_a_refused_hello_ends_the_client_only_if_the_table_or_seat_is_gone(
     assert (ended.final, ended.ending) == (final, ending)
 
 
+def test_a_table_moving_behind_the_router_is_a_pause_not_a_redirect() -> None:
+    # A routed node names no node to go to: the client stays where it came
+    # from (the router) and tries again after its backoff, never giving up.
+    refused = after_refusal(Error(code="table_moving", message="try again"))
+    closed = after_close(4006, welcomed=True, reason="")
+    for ended in (refused, closed):
+        assert (ended.final, ended.moved_to) == (False, "")
+    moved = after_close(4006, welcomed=True, reason="http://10.0.0.2:8000")
+    assert moved.moved_to == "http://10.0.0.2:8000"
+
+
 def http_error(status: int, code: str) -> HttpError:
     return HttpError(status, {"type": "error", "code": code, "message": code})
 
@@ -297,6 +308,7 @@ def http_error(status: int, code: str) -> HttpError:
         (http_error(409, "table_stopped"), "table_gone"),
         (http_error(401, "bad_token"), "seat_lost"),
         (http_error(503, "table_restarting"), None),
+        (http_error(503, "table_moving"), None),
         (HttpError(502, "Bad Gateway"), None),
         (HttpConnectionError("refused"), None),
         (trio.TooSlowError(), None),

@@ -22,8 +22,9 @@ from served import STEP_S, free_port
 
 from pokerd.cli import main
 from pokerd.ops.ring import SLOTS, ranking
+from pokerd.tables.supervisor import JOIN_DELAY_S
 from pokerd.tools.cluster import LocalCluster
-from pokerd.tools.haproxy import check_configuration
+from pokerd.tools.haproxy import DEFAULT_CHECKS, check_configuration, configuration
 
 TAKEOVER_BOUND_S = 4 * STEP_S
 """Bound on waiting for a dead node's table to be served again (never expected)."""
@@ -202,3 +203,19 @@ def test_print_haproxy_config_refuses_a_node_without_an_address(
 ) -> None:
     assert main(["cluster", "--print-haproxy-config", "--node", "a"]) == 2
     assert "NAME=HOST:PORT" in capsys.readouterr().err
+
+
+def test_a_health_check_gets_longer_than_its_interval_and_joining_waits_for_rise() -> (
+    None
+):
+    # Without `timeout check` a check gets `inter` to answer, and a node busy
+    # for half a second is marked down with every session through HAProxy.
+    text = configuration({"a": "127.0.0.1:8001", "b": "127.0.0.1:8002"})
+    nodes_backend = text.split("\nbackend nodes\n")[1].split("\n\n")[0]
+    assert f"    timeout check {DEFAULT_CHECKS.timeout_ms}ms\n" in nodes_backend
+    assert DEFAULT_CHECKS.timeout_ms > DEFAULT_CHECKS.inter_ms
+    assert "check inter 500ms fall 3 rise 2" in nodes_backend
+    # A node counts as up for placing tables only once HAProxy sends it
+    # requests: its first check (within `inter`) and `rise` checks passed.
+    rise_s = DEFAULT_CHECKS.rise * DEFAULT_CHECKS.inter_ms / 1000
+    assert rise_s + DEFAULT_CHECKS.inter_ms / 1000 <= JOIN_DELAY_S

@@ -5,7 +5,8 @@ Real `pokerd serve --cluster-routing` processes on one PostgreSQL database
 slot's ranking among the nodes up (`pokerd.ops.ring.node_of`); a node joining
 receives exactly the tables that rank it first, handed off by the others; a
 node stopped or killed leaves its tables to the next of each ranking; a
-client of a table handed off follows the close 4006 to the new node and
+client of a table handed off is closed with 4006, comes back (here through
+its list of servers, behind HAProxy through the router) to the new node and
 resumes there with every event once. No table ever runs on two nodes: the
 nodes' own counts (/metrics) never add up to more than the tables.
 """
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -47,6 +49,7 @@ from pokerd.tables.supervisor import (
 )
 from pokerd.tables.table import Table
 from pokerd.tools.bots import Report, run_bots
+from pokerd.tools.haproxy import Router
 
 ROUTED = ("--cluster-routing",)
 PLACEMENT_BOUND_S = 10 * (JOIN_DELAY_S + GRACE_TTLS * TTL_S)
@@ -159,7 +162,8 @@ async def test_tables_run_where_the_router_sends_them_as_nodes_join_leave_and_di
         was_at = next(n for n in nodes if n.name == owners(postgres_url)[moved[0]])
         async with live_client(was_at.live, moved[0]) as watcher:
             await start(third, postgres_url, *ROUTED)
-            # Its stream is closed with 4006 naming the node it was handed to.
+            # Its stream is closed with 4006 naming no node: behind the
+            # router, clients come back through it to the new node.
             with trio.fail_after(PLACEMENT_BOUND_S + STEP_S):
                 with pytest.raises(ConnectionClosed) as closed:
                     while True:
@@ -167,7 +171,7 @@ async def test_tables_run_where_the_router_sends_them_as_nodes_join_leave_and_di
         assert closed.value.reason is not None
         assert (closed.value.reason.code, closed.value.reason.reason) == (
             4006,
-            third.url,
+            None,  # an empty reason
         )
         await settle(postgres_url, nodes, lambda: joined)
         counted = await all_metrics(nodes)
@@ -200,39 +204,106 @@ async def test_tables_run_where_the_router_sends_them_as_nodes_join_leave_and_di
 
 
 async def test_a_client_of_a_table_handed_off_resumes_on_its_new_node(
-    postgres_url: str, tmp_path: Path
+    postgres_url: str, haproxy: Path, tmp_path: Path
 ) -> None:
     nodes = nodes_named(tmp_path, 2)
     first, second = nodes
+    # The bots reach the nodes through HAProxy, as in a cluster: a table
+    # handed off closes its streams with 4006 naming no node, and the bots
+    # come back through the router, which sends them to the new node.
+    front = Router(
+        {node.name: f"127.0.0.1:{node.port}" for node in nodes},
+        f"127.0.0.1:{free_port()}",
+        folder=tmp_path / "haproxy",
+    )
     async with routed(postgres_url, nodes, started=1):
         await wait_nodes_up([first], 1)
+        await trio.to_thread.run_sync(front.start)
         report: list[Report] = []
-        options = bots([first], tables=12, hands=14)
+        # Until stopped, not a number of hands: with 14 hands the games could
+        # end before the second node had joined (its start, the join delay
+        # and a keeper tick), and no stream was left to move ("resumed 0").
+        options = attrs.evolve(bots([first], tables=12, hands=0), url=front.url)
+        stop = trio.Event()
 
         async def play() -> None:
-            report.append(await run_bots(options, live=first.live))
+            live = front.url.replace("http://", "ws://")
+            report.append(await run_bots(options, live=live, stop=stop))
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(play)
-            with trio.fail_after(PLACEMENT_BOUND_S):
-                while len(owners(postgres_url)) < 12:
-                    await trio.sleep(0.1)
-            tables = sorted(owners(postgres_url))
-            # The second node joins mid-game: the tables ranking it first move.
-            await start(second, postgres_url, *ROUTED)
-            joined = placement(tables, nodes)
-            moved = [t for t, node in joined.items() if node == second.name]
-            assert moved, joined
-            await settle(postgres_url, nodes, lambda: joined)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(play)
+                with trio.fail_after(PLACEMENT_BOUND_S):
+                    while len(owners(postgres_url)) < 12:
+                        await trio.sleep(0.1)
+                tables = sorted(owners(postgres_url))
+                # The second node joins mid-game: the tables ranking it first
+                # move.
+                await start(second, postgres_url, *ROUTED)
+                joined = placement(tables, nodes)
+                moved = [t for t, node in joined.items() if node == second.name]
+                assert moved, joined
+                await settle(postgres_url, nodes, lambda: joined)
+                # Play on until the bots have acted at each moved table on
+                # its new node: they came back and resumed there.
+                async with httpx.AsyncClient(trust_env=False) as http:
+
+                    async def seq(table: str) -> int:
+                        answer = await http.get(f"{second.url}/tables/{table}")
+                        assert answer.status_code == 200, answer.text
+                        return int(answer.json()["seq"])
+
+                    settled = {table: await seq(table) for table in moved}
+                    with trio.fail_after(PLACEMENT_BOUND_S):
+                        for table in moved:
+                            while await seq(table) < settled[table] + 2:
+                                await trio.sleep(0.1)
+                stop.set()
+        finally:
+            await trio.to_thread.run_sync(front.stop)
         stream_checks_pass(report[0])
-        assert report[0].hands == 12 * 14
-        # The bots of the tables that moved followed the 4006 to the second
-        # node (it names itself in the close) and resumed there.
+        # The bots of the tables that moved went on, after the 4006, to the
+        # second node and resumed there.
         assert report[0].resumed >= len(moved)
         second_saw = await metrics(second)
         assert second_saw["pokerd_connections_opened_total"] >= len(moved)
         assert second_saw['pokerd_handoffs_total{direction="in"}'] == len(moved)
     verify(postgres_url)
+
+
+async def test_a_routed_node_asked_for_another_nodes_table_says_come_back_later(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # Behind the router a client must never be sent to a node's own address
+    # (a page's CSP forbids it, and a dead node's address leads nowhere).
+    nodes = nodes_named(tmp_path, 2)
+    first, second = nodes
+    async with routed(postgres_url, nodes):
+        await wait_nodes_up(nodes, 2)
+        table = await new_table(HttpApi(first.port))
+        await sit(HttpApi(first.port), table, 0, "ann")
+        assert owners(postgres_url) == {table: first.name}
+        # HTTP: 503 to send again later, here; no Location.
+        async with httpx.AsyncClient(trust_env=False) as raw:
+            answer = await raw.get(f"{second.url}/tables/{table}/events?after=0")
+        assert answer.status_code == 503
+        assert "location" not in answer.headers
+        assert answer.headers["retry-after"] == "1"
+        assert answer.json()["code"] == "table_moving"
+        # The live stream: the hello refused with table_moving, then 4006
+        # naming no node.
+        async with live_client(second.live, table, hello=False) as client:
+            await client.send({"type": "hello", "token": None, "resume": None})
+            refusal = await client.receive()
+            with trio.fail_after(STEP_S):
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await client.receive()
+        assert refusal["code"] == "table_moving"
+        assert closed.value.reason is not None
+        # An empty reason arrives as None.
+        assert (closed.value.reason.code, closed.value.reason.reason) == (4006, None)
+        assert owners(postgres_url) == {table: first.name}
 
 
 # One node's decisions, in this process: a supervisor on a fenced store, the
@@ -356,8 +427,9 @@ async def test_a_table_handed_off_is_released_to_its_node_and_not_taken_back(
         # b comes up: at the next tick a hands b the table b ranks first.
         node_b_up(postgres_url)
         await next_tick(supervisor, mock_clock)
-        # Its streams are sent to b, once it is unloaded and its lease released.
-        await eventually(lambda: moved == [(theirs, B)])
+        # Its streams are told it moved, once it is unloaded and its lease
+        # released, naming no node: clients come back through the router.
+        await eventually(lambda: moved == [(theirs, None)])
         assert supervisor.table_ids() == [mine]
         assert sql(
             postgres_url,
@@ -366,7 +438,8 @@ async def test_a_table_handed_off_is_released_to_its_node_and_not_taken_back(
             theirs,
         ) == [("a", "b", True)]
         assert supervisor.metrics.handoffs.value("out") == 1
-        # A request at a for it is sent to b rather than taken back.
+        # A request at a for it is not taken back (the service answers 503
+        # table_moving: tests above).
         with pytest.raises(TableElsewhereError) as elsewhere:
             await supervisor.open_table(theirs)
         assert (elsewhere.value.node, elsewhere.value.address) == ("b", B)

@@ -411,9 +411,13 @@ class Client:
             log.debug("table %s: %s; reconnecting", self.table, ended.reason)
             if ended.moved_to is not None:
                 self._move_to(ended.moved_to)
-                self._moves += 1
-                if self._moves <= MAX_HOPS:
-                    continue  # at once: the table runs now, elsewhere
+                if ended.moved_to:
+                    self._moves += 1
+                    if self._moves <= MAX_HOPS:
+                        continue  # at once: the table runs now, elsewhere
+                # A move that names no node (the table moving between nodes
+                # behind the router) is a pause: back where the client came
+                # from, after its backoff, for as long as it takes.
             await self._sleep(self._backoff.next_delay())
 
     def _use(self, http_url: str, live_url: str) -> None:

@@ -54,6 +54,8 @@ def after_refusal(error: Error) -> SessionEnd:
     if error.code == ErrorCode.TABLE_MOVED:
         moved_to = error.message if error.message.startswith("http://") else ""
         return SessionEnd("the table runs on another node", moved_to=moved_to)
+    if error.code == ErrorCode.TABLE_MOVING:
+        return SessionEnd("the table is moving between nodes", moved_to="")
     if error.code in TABLE_GONE_CODES:
         return SessionEnd(error.message, final=True, ending="table_gone")
     if error.code == ErrorCode.BAD_TOKEN:

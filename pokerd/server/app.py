@@ -171,9 +171,11 @@ def create_app(
     @app.errorhandler(ServiceError)
     async def service_error(failure: ServiceError) -> Response:
         response = error(failure.error, failure.status)
-        if failure.moved_to is not None:
+        if failure.moved_to:
             # The same request, at the node that runs the table.
             response.headers["Location"] = failure.moved_to + _path_and_query()
+        if failure.retry_after_s is not None:
+            response.headers["Retry-After"] = str(failure.retry_after_s)
         return response
 
     @app.errorhandler(HTTPException)

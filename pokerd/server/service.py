@@ -92,6 +92,10 @@ REMEMBERED_TOKENS = 32
 """Seat tokens per table whose request ids are remembered (least recently used
 forgotten first): the seated players', and those who left lately, so that a
 `leave` sent again still gets its first answer."""
+MOVING_RETRY_AFTER_S = 1
+"""`Retry-After` of a 503 `table_moving`: a hand-off or a takeover completes
+within about a keeper tick (ttl/3), and the router moves a slot within its
+health checks' `fall x inter` (docs/cluster.md)."""
 ATTEMPTS = 3
 """Tries of a command on a table that is being restarted under it."""
 PUBLIC_HAND_COLUMNS = (
@@ -116,12 +120,16 @@ class ServiceError(Exception):
         request_id: str | None = None,
         *,
         moved_to: str | None = None,
+        retry_after_s: int | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.error = Error(code=code, message=message, id=request_id)
         self.moved_to = moved_to
-        """The base URL of the node that runs the table (a 307 redirect)."""
+        """The table runs on another node: the base URL of that node (a 307
+        redirect), or "" behind the cluster's router (come back here later)."""
+        self.retry_after_s = retry_after_s
+        """Seconds for HTTP's `Retry-After`, if the answer has one."""
 
 
 @attrs.frozen
@@ -829,6 +837,17 @@ class PokerService:
             if elsewhere.address is None:
                 raise ServiceError(
                     503, ErrorCode.TABLE_RESTARTING, f"{elsewhere}: try again"
+                ) from None
+            if self.supervisor.cluster_routing:
+                # Behind the router a client never goes to a node directly
+                # (a page's CSP forbids it, and the node may be dead): the
+                # router sends it to the table's node once that node has it.
+                raise ServiceError(
+                    503,
+                    ErrorCode.TABLE_MOVING,
+                    f"table {table_id} is moving between nodes: try again",
+                    moved_to="",
+                    retry_after_s=MOVING_RETRY_AFTER_S,
                 ) from None
             raise ServiceError(
                 307,

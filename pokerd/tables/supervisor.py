@@ -117,8 +117,10 @@ out by its own clock."""
 JOIN_DELAY_S = 2.0
 """How long after its start a node counts as up for placing tables: the
 router sends a node nothing before its health checks pass (`rise 2` at
-`inter 500ms` in the cluster's HAProxy, 1 s), so tables handed to it
-earlier would be asked for at the nodes they just left."""
+`inter 500ms` in the cluster's HAProxy, 1 s, plus up to one `inter` before
+the first check; `pokerd.tools.haproxy.Checks`, tests/test_cluster.py checks
+the two agree), so tables handed to it earlier would be asked for at the
+nodes they just left."""
 
 GRACE_TTLS = 2.0
 """How long, in lease ttls, a free table that must run waits for the node its
@@ -715,7 +717,10 @@ class Supervisor:
             await self._release(table.table_id, handed_to=node)
             self.metrics.handoffs.inc("out")
             if self._on_moved is not None:
-                self._on_moved(table.table_id, reason, address)
+                # No address: hand-offs happen behind the cluster's router,
+                # and its clients come back through it, which sends them to
+                # the new node (up in HAProxy by then: JOIN_DELAY_S).
+                self._on_moved(table.table_id, reason, None)
             return
         self._handed_to.pop(table.table_id, None)
         log.warning(

@@ -228,6 +228,9 @@ class LocalCluster:
             "127.0.0.1",
             "--port",
             str(node.port),
+            # Only where its /metrics and /healthz are: with cluster routing
+            # a node never sends a client to another node's address (they go
+            # through HAProxy), so none goes to this one.
             "--advertise",
             node.url,
             "--lease-ttl-s",

@@ -38,13 +38,20 @@ NODES_BACKEND = "nodes"
 
 @attrs.frozen
 class Checks:
-    """How HAProxy tells a node up or down: `GET /healthz` every `inter_ms`;
-    `fall` failures in a row mark it down, `rise` successes up again. A node
-    killed is out after about fall x inter (1 s by default), and a node that
-    starts gets traffic after rise x inter."""
+    """How HAProxy tells a node up or down: `GET /healthz` every `inter_ms`,
+    each given `timeout_ms` to answer; `fall` failures in a row mark it down,
+    `rise` successes up again. A node killed refuses the checks' connections
+    at once and is out after about fall x inter (1.5 s by default; measured
+    in docs/cluster.md); a node alive but busy is out only after fall checks
+    of `timeout_ms` each went unanswered (7.5 s measured), not at its first slow
+    answer. A node that starts gets traffic after rise x inter, which
+    `pokerd.tables.supervisor.JOIN_DELAY_S` must cover."""
 
     inter_ms: int = 500
-    fall: int = 2
+    timeout_ms: int = 2000
+    """HAProxy's `timeout check`: unset, a check gets `inter` (500 ms), and
+    a node busy for a moment would be marked down and its sessions cut."""
+    fall: int = 3
     rise: int = 2
 
 
@@ -123,6 +130,7 @@ def configuration(
         f"backend {NODES_BACKEND}",
         "    balance roundrobin",
         "    option httpchk GET /healthz",
+        f"    timeout check {checks.timeout_ms}ms",
     ]
     for name, address in nodes.items():
         lines.append(f"    server {name} {address} {check}")

@@ -106,6 +106,10 @@ class ErrorCode(enum.StrEnum):
     TABLE_MOVED = "table_moved"
     """Another node runs the table: the message is its base URL
     (http://HOST:PORT) when known. HTTP answers it with 307 and a Location."""
+    TABLE_MOVING = "table_moving"
+    """A node behind the cluster's router (`--cluster-routing`) asked for a
+    table another node holds: not applied; send it again to the same address
+    after `Retry-After` (the router sends it to the table's node)."""
     UNAVAILABLE = "unavailable"
     """The log could not be read."""
     NO_SUCH_ENDPOINT = "no_such_endpoint"
@@ -122,7 +126,9 @@ class ErrorCode(enum.StrEnum):
     """HTTP 500: the server failed (a bug, logged)."""
 
 
-RETRY_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.TABLE_RESTARTING})
+RETRY_CODES = frozenset(
+    {ErrorCode.RATE_LIMITED, ErrorCode.TABLE_RESTARTING, ErrorCode.TABLE_MOVING}
+)
 """Errors that mean "not applied: send it again" (with the same id)."""
 TABLE_GONE_CODES = frozenset({ErrorCode.NO_SUCH_TABLE, ErrorCode.TABLE_STOPPED})
 """Errors after which a table's stream cannot be of use: it does not exist

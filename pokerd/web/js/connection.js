@@ -25,7 +25,7 @@ const SEAT_LOST = 4003;
 const TABLE_GONE = 4004;
 const ABNORMAL_CLOSURE = 1006;
 const BAD_TOKEN = "bad_token";
-const RETRY_CODES = new Set(["rate_limited", "table_restarting"]);
+const RETRY_CODES = new Set(["rate_limited", "table_restarting", "table_moving"]);
 const TABLE_GONE_CODES = new Set(["no_such_table", "table_stopped"]);
 
 export class Backoff {
@@ -204,7 +204,9 @@ export class TableConnection extends EventTarget {
             this.epoch = null;
             return;
           }
-          this.notice(data);
+          // A table moving between nodes is a pause, not news: the close
+          // (4006) that follows brings the reconnection, with its backoff.
+          if (!RETRY_CODES.has(data.code)) this.notice(data);
           if (TABLE_GONE_CODES.has(data.code)) this.end("table_gone");
           return;
         }
