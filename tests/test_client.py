@@ -455,19 +455,22 @@ async def test_a_polling_client_goes_back_to_the_socket_once_it_opens(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "client.db"
-    async with served(db) as server:
+    # Every socket is reset on accept until the proxy lets them through. (Not
+    # by changing the client's live_url: an attempt failing meanwhile sends
+    # the client back to its list of servers, the old address.)
+    async with served(db) as server, proxied(server.live, resets=10**9) as proxy:
         game = await heads_up(server)
         client = client_for(
             game,
             0,
-            f"ws://127.0.0.1:{free_port()}",
+            proxy.url,
             backoff=Backoff(FAST_BACKOFF_BASE_S, FAST_BACKOFF_CAP_S),
         )
         other = client_for(game, 1, server.live)
         async with running(client, other):
             await play_all([client, other], 1)
             assert client.mode == "polling"
-            client.live_url = server.live  # the socket can be opened now
+            proxy.resets = proxy.accepted  # the socket can be opened now
             with trio.fail_after(STEP_S):
                 await client.wait_for(lambda c: c.mode == "live")
             await play_all([client, other], 3)
