@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,89 +33,16 @@ from pathlib import Path
 
 import psycopg
 import trio
+from serve_nodes import Node, live_owners
 
-from pokerd.client import Http
 from pokerd.ops.ring import node_of
 from pokerd.tools.bots import BotsOptions, Report, run_bots
 from pokerd.tools.pgcluster import Cluster
 
-STARTUP_BOUND_S = 30.0
 SETTLE_BOUND_S = 60.0
 TTL_S = 2.0
 """As `pokerd cluster` runs its nodes."""
 HANDED = re.compile(r"table (\S+): handed off at seq (\d+) to node (\S+)")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class _Node:
-    def __init__(self, name: str, url: str, folder: Path) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.db = url
-        self.log = folder / f"{name}.log"
-        self.process: trio.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "pokerd",
-            "serve",
-            "--db",
-            self.db,
-            "--port",
-            str(self.port),
-            "--node-id",
-            self.name,
-            "--lease-ttl-s",
-            str(TTL_S),
-            "--cluster-routing",
-            "--next-hand-delay-ms",
-            "0",
-        ]
-        descriptor = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            self.process = await trio.lowlevel.open_process(
-                command, stdout=descriptor, stderr=descriptor
-            )
-        finally:
-            os.close(descriptor)
-        http = Http(self.url, timeout_s=2.0)
-        with trio.fail_after(STARTUP_BOUND_S):
-            while True:
-                try:
-                    await http.health()
-                    return
-                except Exception:
-                    await trio.sleep(0.05)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
-def _owners(url: str) -> dict[str, str]:
-    with closing(psycopg.connect(url, autocommit=True)) as connection:
-        rows = connection.execute(
-            "SELECT table_id, owner FROM leases WHERE lease_until >= now()"
-        ).fetchall()
-    return {str(table): str(owner) for table, owner in rows}
 
 
 async def _settle(url: str, tables: list[str], up: list[str]) -> None:
@@ -126,7 +51,7 @@ async def _settle(url: str, tables: list[str], up: list[str]) -> None:
     owners: dict[str, str] = {}
     try:
         with trio.fail_after(SETTLE_BOUND_S):
-            while (owners := await trio.to_thread.run_sync(_owners, url)) != wanted:
+            while (owners := await trio.to_thread.run_sync(live_owners, url)) != wanted:
                 await trio.sleep(0.05)
     except trio.TooSlowError:
         wrong = {t: (owners.get(t), n) for t, n in wanted.items() if owners.get(t) != n}
@@ -170,7 +95,9 @@ def _gaps(url: str) -> list[float]:
 async def _run(
     url: str, folder: Path, *, handoffs: int, tables: int
 ) -> tuple[Report, int]:
-    nodes = [_Node(f"node-{i}", url, folder) for i in range(3)]
+    nodes = [
+        Node(f"node-{i}", url, folder, TTL_S, ("--cluster-routing",)) for i in range(3)
+    ]
     first, second, third = nodes
     report: list[Report] = []
     rounds = 0
@@ -195,9 +122,9 @@ async def _run(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(play)
             with trio.fail_after(SETTLE_BOUND_S):
-                while len(await trio.to_thread.run_sync(_owners, url)) < tables:
+                while len(await trio.to_thread.run_sync(live_owners, url)) < tables:
                     await trio.sleep(0.1)
-            ids = sorted(await trio.to_thread.run_sync(_owners, url))
+            ids = sorted(await trio.to_thread.run_sync(live_owners, url))
             two = [first.name, second.name]
             await _settle(url, ids, two)
             while len(_handoffs(folder)) < handoffs:

@@ -12,94 +12,20 @@ checks every log. Prints figures, never asserts.
 from __future__ import annotations
 
 import json
-import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from pathlib import Path
 
-import psycopg
 import trio
+from serve_nodes import Node, live_owners
 
-from pokerd.client import Http
 from pokerd.tools.bots import BotsOptions, Report, run_bots
 from pokerd.tools.pgcluster import Cluster
 
-STARTUP_BOUND_S = 30.0
 TAKEOVER_BOUND_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class _Node:
-    def __init__(self, name: str, url: str, folder: Path, ttl_s: float) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.db = url
-        self.ttl_s = ttl_s
-        self.log = folder / f"{name}.log"
-        self.process: trio.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "pokerd",
-            "serve",
-            "--db",
-            self.db,
-            "--port",
-            str(self.port),
-            "--node-id",
-            self.name,
-            "--lease-ttl-s",
-            str(self.ttl_s),
-            "--next-hand-delay-ms",
-            "0",
-            "--log-level",
-            "WARNING",
-        ]
-        descriptor = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            self.process = await trio.lowlevel.open_process(
-                command, stdout=descriptor, stderr=descriptor
-            )
-        finally:
-            os.close(descriptor)
-        http = Http(self.url, timeout_s=2.0)
-        with trio.fail_after(STARTUP_BOUND_S):
-            while True:
-                try:
-                    await http.health()
-                    return
-                except Exception:
-                    await trio.sleep(0.05)
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
-def _owners(url: str) -> dict[str, str]:
-    with closing(psycopg.connect(url, autocommit=True)) as connection:
-        rows = connection.execute(
-            "SELECT table_id, owner FROM leases WHERE lease_until >= now()"
-        ).fetchall()
-    return {str(table): str(owner) for table, owner in rows}
 
 
 async def _takeover_s(url: str, dead: str, tables: list[str], since: float) -> float:
@@ -107,7 +33,7 @@ async def _takeover_s(url: str, dead: str, tables: list[str], since: float) -> f
     other than `dead`."""
     with trio.fail_after(TAKEOVER_BOUND_S):
         while True:
-            owners = await trio.to_thread.run_sync(_owners, url)
+            owners = await trio.to_thread.run_sync(live_owners, url)
             if all(owners.get(table, dead) != dead for table in tables):
                 return time.monotonic() - since
             await trio.sleep(0.05)
@@ -117,7 +43,10 @@ async def _run(
     url: str, folder: Path, *, kills: int, tables: int, seed: int, ttl_s: float
 ) -> tuple[list[float], Report]:
     rng = random.Random(seed)
-    nodes = [_Node(f"node-{i}", url, folder, ttl_s) for i in range(2)]
+    nodes = [
+        Node(f"node-{i}", url, folder, ttl_s, ("--log-level", "WARNING"))
+        for i in range(2)
+    ]
     takeovers: list[float] = []
     report: list[Report] = []
     try:
@@ -149,7 +78,7 @@ async def _run(
                 owned = [
                     table
                     for table, owner in (
-                        await trio.to_thread.run_sync(_owners, url)
+                        await trio.to_thread.run_sync(live_owners, url)
                     ).items()
                     if owner == victim.name
                 ]
