@@ -177,6 +177,23 @@ def stream_checks_pass(report: Report) -> None:
     assert report.events_checked > 0
 
 
+async def refused_hello(
+    live_url: str, table: str
+) -> tuple[dict[str, object], tuple[int, str | None]]:
+    """A spectator's hello to a node that does not run `table`: its refusal,
+    then the close that follows it, as (error, (code, reason))."""
+    async with live_client(live_url, table, hello=False) as client:
+        await client.send({"type": "hello", "token": None, "resume": None})
+        refusal = await client.receive()
+        with trio.fail_after(STEP_S):
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await client.receive()
+    reason = closed.value.reason
+    assert reason is not None
+    return refusal, (reason.code, reason.reason)
+
+
 def bots(nodes: list[Node], *, tables: int, hands: int) -> BotsOptions:
     return BotsOptions(
         url=nodes[0].url,
@@ -335,17 +352,10 @@ async def test_a_node_sends_requests_for_another_nodes_table_to_it(
         assert answer.json()["code"] == "table_moved"
         # The live stream: the hello refused with table_moved, then 4006
         # naming the owner.
-        async with live_client(second.live, table, hello=False) as client:
-            await client.send({"type": "hello", "token": None, "resume": None})
-            refusal = await client.receive()
-            with trio.fail_after(STEP_S):
-                with pytest.raises(ConnectionClosed) as closed:
-                    while True:
-                        await client.receive()
+        refusal, closed = await refused_hello(second.live, table)
         assert refusal["code"] == "table_moved"
         assert refusal["message"] == first.url
-        assert closed.value.reason is not None
-        assert (closed.value.reason.code, closed.value.reason.reason) == (
+        assert closed == (
             4006,
             first.url,
         )
