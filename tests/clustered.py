@@ -223,19 +223,6 @@ def played_on(db: str, since: dict[str, int], tables: Iterable[str], more: int) 
     return all(now.get(table, 0) >= since.get(table, 0) + more for table in tables)
 
 
-def verify(db: str) -> None:
-    """`pokerd replay --verify`: every log gapless, its fold equal to every
-    snapshot and hand row."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pokerd", "replay", "--verify", "--db", db],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=5 * STEP_S,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
 def holders(cluster: LocalCluster, table: str) -> dict[str, int]:
     """What each running node answers for `table` itself (no redirect
     followed): 200 from the node that runs it, 503 `table_moving` from the

@@ -16,6 +16,7 @@ import os
 import socket
 import sqlite3
 import struct
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
@@ -322,3 +323,16 @@ async def wait_healthy(api: HttpApi) -> None:
                 continue
             assert status == 200
             return
+
+
+def verify(db: str) -> None:
+    """`pokerd replay --verify`: every log gapless, its fold equal to every
+    snapshot and hand row."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pokerd", "replay", "--verify", "--db", db],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=5 * STEP_S,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -40,9 +40,8 @@ from clustered import (
     until,
     until_placed,
     up,
-    verify,
 )
-from served import STEP_S, HttpApi, Served, new_table, sit
+from served import STEP_S, HttpApi, Served, new_table, sit, verify
 
 from pokerd.tools.cluster import LocalCluster
 from pokerd.tools.pgcluster import server_binaries

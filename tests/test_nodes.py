@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
@@ -31,6 +30,7 @@ from served import (
     new_table,
     pokerd_env,
     sit,
+    verify,
     wait_healthy,
 )
 from trio_websocket import ConnectionClosed
@@ -118,11 +118,16 @@ async def cluster(db: str, folder: Path, count: int = 2) -> AsyncIterator[list[N
             await start(node, db)
         yield nodes
     finally:
-        for node in nodes:
-            if node.process is not None and node.process.returncode is None:
-                node.process.kill()
-                with trio.CancelScope(shield=True):
-                    await node.process.wait()
+        await kill_all(nodes)
+
+
+async def kill_all(nodes: list[Node]) -> None:
+    """SIGKILL every node still running (a test's end, even a failed one)."""
+    for node in nodes:
+        if node.process is not None and node.process.returncode is None:
+            node.process.kill()
+            with trio.CancelScope(shield=True):
+                await node.process.wait()
 
 
 def owners(db: str) -> dict[str, str]:
@@ -151,18 +156,6 @@ async def until(check: object, bound_s: float = TAKEOVER_BOUND_S) -> None:
     with trio.fail_after(bound_s):
         while not check():
             await trio.sleep(0.1)
-
-
-def verify(db: str) -> None:
-    """`pokerd replay --verify`: every log gapless, its fold equal to every
-    snapshot and hand row."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pokerd", "replay", "--verify", "--db", db],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def stream_checks_pass(report: Report) -> None:

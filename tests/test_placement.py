@@ -24,18 +24,18 @@ import pytest
 import trio
 import trio.testing
 from databases import raw_connection
-from served import STEP_S, HttpApi, free_port, live_client, new_table, sit
+from served import STEP_S, HttpApi, free_port, live_client, new_table, sit, verify
 from test_nodes import (
     TTL_S,
     Node,
     bots,
     kill,
+    kill_all,
     owners,
     refused_hello,
     start,
     stream_checks_pass,
     terminate,
-    verify,
 )
 from trio_websocket import ConnectionClosed
 
@@ -75,11 +75,7 @@ async def routed(
             await start(node, db, *ROUTED)
         yield nodes
     finally:
-        for node in nodes:
-            if node.process is not None and node.process.returncode is None:
-                node.process.kill()
-                with trio.CancelScope(shield=True):
-                    await node.process.wait()
+        await kill_all(nodes)
 
 
 async def metrics(node: Node) -> dict[str, float]:
