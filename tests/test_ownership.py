@@ -35,7 +35,7 @@ async def test_a_table_whose_lease_another_node_took_steps_down_and_is_not_stopp
     postgres_url: str, node_a: EventStore
 ) -> None:
     moved: list[str] = []
-    supervisor = Supervisor(node_a, on_moved=lambda table, _, __: moved.append(table))
+    supervisor = Supervisor(node_a, on_moved=lambda table, _: moved.append(table))
     with EventStore(postgres_url, node="b", lease_ttl_s=TTL_S) as node_b:
         async with trio.open_nursery() as nursery:
             await nursery.start(supervisor.run)

@@ -522,9 +522,10 @@ class LiveConnection:
             self._slow("queue")
             return
         if subscription.moved:
-            # Handed off: the reason is the new node's base URL, the client
-            # reconnects there; else empty, any node will send it on.
-            self.close(CloseCode.TABLE_MOVED, subscription.moved_to or "")
+            # No address: the client comes back where it reached the table
+            # (the cluster's router, or its list of nodes), which finds the
+            # node that runs it now.
+            self.close(CloseCode.TABLE_MOVED, "")
             return
         if subscription.closed:
             message = subscription.ended or "the table is closed"

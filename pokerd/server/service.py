@@ -343,15 +343,13 @@ class PokerService:
             served.hub.end(f"the table was stopped: {stopped.reason}")
         self.lobby.stop(stopped.table_id, stopped.reason)
 
-    def _moved(self, table_id: str, reason: str, moved_to: str | None) -> None:
-        """A table that stepped down: its feeds end, told to reconnect
-        (at `moved_to`, the base URL of the node it was handed to, if known)."""
+    def _moved(self, table_id: str, reason: str) -> None:
+        """A table that stepped down: its feeds end, told to reconnect."""
         served = self._tables.pop(table_id, None)
         if served is not None:
             served.hub.end(
                 f"the table moved to another node: {reason}",
                 moved=True,
-                moved_to=moved_to,
             )
 
     def _publish(

@@ -100,8 +100,6 @@ class Subscription:
         """Why the table ended this subscription, if it did."""
         self.moved = False
         """The table ended here because another node runs it now."""
-        self.moved_to: str | None = None
-        """That node's base URL, when known (a hand-off)."""
         self.closed = False
         """The table ended because its creator closed it (for good)."""
         self._on_drop = on_drop
@@ -209,7 +207,6 @@ class TableHub:
         self.ended: str | None = None
         """Why the table ended, once it did (`end`)."""
         self.moved = False
-        self.moved_to: str | None = None
         self.closed = False
 
     def subscribe(
@@ -234,7 +231,6 @@ class TableHub:
         if self.ended is not None:
             subscription.ended = self.ended
             subscription.moved = self.moved
-            subscription.moved_to = self.moved_to
             subscription.closed = self.closed
             subscription.finish()
         else:
@@ -263,28 +259,19 @@ class TableHub:
             self._subscribers.discard(subscription)
         subscription.drop()
 
-    def end(
-        self,
-        reason: str,
-        *,
-        moved: bool = False,
-        moved_to: str | None = None,
-        closed: bool = False,
-    ) -> None:
+    def end(self, reason: str, *, moved: bool = False, closed: bool = False) -> None:
         """The table is gone: each subscriber reads what was queued, then the
         end (not a drop: there is nothing to resume), with `reason` in
         `Subscription.ended`. `moved`: gone from this node only (another node
-        runs it now), so the subscriber should resume there: at `moved_to`
-        (that node's base URL) when it is known. `closed`: its creator closed
-        it, after the batch that said so."""
+        runs it now), so the subscriber should resume where it reaches the
+        table now. `closed`: its creator closed it, after the batch that said
+        so."""
         self.ended = reason
         self.moved = moved
-        self.moved_to = moved_to
         self.closed = closed
         for subscription in list(self._subscribers):
             subscription.ended = reason
             subscription.moved = moved
-            subscription.moved_to = moved_to
             subscription.closed = closed
             subscription.finish()
         self._subscribers.clear()

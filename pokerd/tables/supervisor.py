@@ -162,7 +162,7 @@ class Supervisor:
         clock: Callable[[], int] = wall_clock_ms,
         next_hand_delay_ms: int = DEFAULTS.next_hand_delay_ms,
         on_stopped: Callable[[StoppedTable], None] | None = None,
-        on_moved: Callable[[str, str, str | None], None] | None = None,
+        on_moved: Callable[[str, str], None] | None = None,
         metrics: Metrics | None = None,
         cluster_routing: bool = DEFAULTS.cluster_routing,
     ) -> None:
@@ -171,9 +171,10 @@ class Supervisor:
         self._on_stopped = on_stopped
         """Told of each table it stops (must not raise), e.g. to end streams."""
         self._on_moved = on_moved
-        """Told of each table that stepped down (id, why, and the base URL of
-        the node it was handed to, if any; must not raise): another node owns
-        it now, its streams must reconnect there."""
+        """Told of each table that stepped down (id, why; must not raise):
+        another node owns it now, its streams must reconnect. No node is
+        named, not even on a hand-off: clients come back where they reached
+        the table (the cluster's router), which sends them to its node."""
         self.metrics = Metrics() if metrics is None else metrics
         self.cluster_routing = cluster_routing and store.fenced
         self.up: dict[str, str] = {}
@@ -720,7 +721,7 @@ class Supervisor:
                 # No address: hand-offs happen behind the cluster's router,
                 # and its clients come back through it, which sends them to
                 # the new node (up in HAProxy by then: JOIN_DELAY_S).
-                self._on_moved(table.table_id, reason, None)
+                self._on_moved(table.table_id, reason)
             return
         self._handed_to.pop(table.table_id, None)
         log.warning(
@@ -731,7 +732,7 @@ class Supervisor:
         )
         await self._release(table.table_id)
         if self._on_moved is not None:
-            self._on_moved(table.table_id, reason, None)
+            self._on_moved(table.table_id, reason)
 
     def _stop(self, table: Table, reason: str, error: BaseException) -> None:
         stopped = StoppedTable(table.table_id, table.seq, reason)
