@@ -12,6 +12,7 @@ import random
 import re
 import socket
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, closing
 from pathlib import Path
@@ -36,7 +37,7 @@ from wsproto.frame_protocol import FrameProtocol
 
 from pokerd.engine import HandStarted, HoleCardsShown, SitDown
 from pokerd.engine.views import redact
-from pokerd.server.live import LiveConnection
+from pokerd.server.live import PING_SLICES, LiveConnection, LiveLimits, LiveServer
 from pokerd.store import EventStore, StoredEvent, load_table, read_events
 from pokerd.tables.feed import Feed
 from pokerd.tables.hub import Batch
@@ -551,6 +552,40 @@ async def test_a_quiet_socket_whose_connection_is_ending_is_not_pinged() -> None
     connection.ping_if_quiet(now=100.0, interval=20.0)
 
     assert connection._pinging is False
+
+
+class QuietSocket:
+    """Stands in for a connection whose client has said nothing since 0."""
+
+    def __init__(self, pings: list[float]) -> None:
+        self.pings = pings
+        self.pinged = False
+
+    def ping_if_quiet(self, now: float, interval: float) -> None:
+        if not self.pinged and now >= interval:
+            self.pinged = True
+            self.pings.append(now)
+
+
+async def test_pings_that_fall_due_together_go_out_a_slice_at_a_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Sent in one scheduler round, 400 pings and their pongs held every
+    # table of a node for 40-60 ms once a second (the load benchmark's tail).
+    pings: list[float] = []
+    server = LiveServer.__new__(LiveServer)
+    server.limits = LiveLimits(ping_interval_s=20.0)
+    server._connections = {QuietSocket(pings) for _ in range(400)}  # type: ignore[misc]
+
+    with trio.move_on_after(22.0):
+        await server._ping_quiet_sockets()
+
+    assert len(pings) == 400
+    assert all(20.0 <= at <= 21.0 for at in pings)
+    # Spread over the check's second: no moment sends more than its slice.
+    moments = Counter(pings)
+    assert len(moments) == PING_SLICES
+    assert max(moments.values()) == 400 // PING_SLICES
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 70_000])
