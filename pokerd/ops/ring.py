@@ -16,6 +16,7 @@ routes as computed here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 from collections.abc import Iterable
@@ -29,8 +30,10 @@ def slot_of(table_id: str) -> int:
     return zlib.crc32(table_id.encode()) % SLOTS
 
 
+@functools.lru_cache(maxsize=SLOTS * 16)
 def score(slot: int, node: str) -> int:
-    """How much `slot` wants `node` (higher first); fixed for a slot and a node."""
+    """How much `slot` wants `node` (higher first); fixed for a slot and a node,
+    so remembered: a node looks up the tables it holds each lease renewal."""
     digest = hashlib.blake2b(f"{slot}/{node}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
