@@ -292,7 +292,7 @@ def test_an_append_that_comes_during_a_takeover_is_fenced_once_it_commits(
         assert row.fetchone() == (2, "a", False, None)
         writer = threading.Thread(target=append)
         writer.start()
-        wait_until_blocked(postgres_url, "SELECT table_id, epoch FROM leases")
+        wait_until_blocked(postgres_url, "SELECT l.table_id, l.epoch")
         assert appended == []
         taker.commit()
         writer.join(WAIT_S)

@@ -71,6 +71,14 @@ order, as renewals lock, so that the two never deadlock."""
 _ENDS = (
     "SELECT table_id, MAX(seq) FROM events WHERE table_id = ANY(%s) GROUP BY table_id"
 )
+_LOCK_LEASES_WITH_ENDS = (
+    "SELECT l.table_id, l.epoch,"
+    " (SELECT MAX(e.seq) FROM events e WHERE e.table_id = l.table_id)"
+    " FROM leases l WHERE l.table_id = ANY(%s) ORDER BY l.table_id FOR SHARE OF l"
+)
+"""`_LOCK_LEASES` and `_ENDS` in one round trip, for a fenced batch (a table
+with no lease row is refused, so its end is not needed): a batch is a
+handful of statements, each a round trip to the database."""
 
 
 class PostgresBackend:
@@ -164,10 +172,16 @@ class PostgresBackend:
     ) -> None:
         tables = sorted({request.table_id for request in batch})
         epochs: dict[str, int] = {}
+        ends: dict[str, int] = {}
         if self.fenced:
-            rows = connection.execute(_LOCK_LEASES, (tables,))
-            epochs = {str(table): int(epoch) for table, epoch in rows}
-        ends = {str(t): int(end) for t, end in connection.execute(_ENDS, (tables,))}
+            for table, epoch, end in connection.execute(
+                _LOCK_LEASES_WITH_ENDS, (tables,)
+            ):
+                epochs[str(table)] = int(epoch)
+                if end is not None:
+                    ends[str(table)] = int(end)
+        else:
+            ends = {str(t): int(e) for t, e in connection.execute(_ENDS, (tables,))}
         accepted: list[PendingAppend] = []
         written: dict[str, list[EventRow]] = {}
         hands: list[tuple[object, ...]] = []
