@@ -296,6 +296,32 @@ async def test_a_routed_node_asked_for_another_nodes_table_says_come_back_later(
         assert owners(postgres_url) == {table: first.name}
 
 
+async def test_a_routed_node_asked_for_a_table_held_by_no_known_node_says_later(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # A lease whose owner has no address (a node gone from `nodes`, or the
+    # lease changing hands in between): at a routed node the client goes back
+    # to the router, as for any table held elsewhere. It got table_restarting
+    # and the socket waited for a second hello, then closed 4002.
+    nodes = nodes_named(tmp_path, 1)
+    (node,) = nodes
+    await with_a_player(postgres_url, "ghosted")
+    sql(
+        postgres_url,
+        "INSERT INTO leases (table_id, owner, epoch, lease_until)"
+        " VALUES ('ghosted', 'ghost', 1, now() + interval '1 hour')",
+    )
+    async with routed(postgres_url, nodes):
+        await wait_nodes_up(nodes, 1)
+        refusal, closed = await refused_hello(node.live, "ghosted")
+        async with httpx.AsyncClient(trust_env=False) as raw:
+            answer = await raw.get(f"{node.url}/tables/ghosted/events?after=0")
+    assert refusal["code"] == "table_moving"
+    assert closed == (4006, None)
+    assert answer.status_code == 503
+    assert answer.json()["code"] == "table_moving"
+
+
 # One node's decisions, in this process: a supervisor on a fenced store, the
 # other node played by rows of `nodes` and `leases`. Real time flows (the mock
 # clock's rate is 1); its jumps stand for the grace going by.

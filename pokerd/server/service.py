@@ -832,20 +832,23 @@ class PokerService:
         except TableStoppedError as error:
             raise ServiceError(503, ErrorCode.TABLE_STOPPED, str(error)) from None
         except TableElsewhereError as elsewhere:
-            if elsewhere.address is None:
-                raise ServiceError(
-                    503, ErrorCode.TABLE_RESTARTING, f"{elsewhere}: try again"
-                ) from None
             if self.supervisor.cluster_routing:
                 # Behind the router a client never goes to a node directly
                 # (a page's CSP forbids it, and the node may be dead): the
                 # router sends it to the table's node once that node has it.
+                # So too when no node holds it yet: the router's choice may
+                # change meanwhile, and a hello refused here would otherwise
+                # wait on this socket for a second hello, then close 4002.
                 raise ServiceError(
                     503,
                     ErrorCode.TABLE_MOVING,
                     f"table {table_id} is moving between nodes: try again",
                     moved_to="",
                     retry_after_s=MOVING_RETRY_AFTER_S,
+                ) from None
+            if elsewhere.address is None:
+                raise ServiceError(
+                    503, ErrorCode.TABLE_RESTARTING, f"{elsewhere}: try again"
                 ) from None
             raise ServiceError(
                 307,
