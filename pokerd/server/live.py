@@ -195,6 +195,11 @@ class LiveServer:
             # trio-websocket answers a ping with a pong even once its close
             # frame is out, which wsproto refuses: the socket was closing.
             pass
+        except* ConnectionClosed:
+            # The client left before the handshake's answer went out (a bot
+            # or a browser giving up under load, a node's sockets cut by the
+            # router): nothing failed here, and nothing is left to close.
+            log.debug("a live client left during the handshake")
         except* Exception:
             # A failure in serving one socket (trio-websocket's reader task,
             # which runs here) must not take the listener, and every other
