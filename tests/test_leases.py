@@ -247,7 +247,7 @@ def test_a_takeover_waits_for_the_append_in_flight_which_the_new_owner_sees(
         # its events waiting to be written.
         writer = threading.Thread(target=append)
         writer.start()
-        wait_until_blocked(postgres_url, "COPY events")
+        wait_until_blocked(postgres_url, "INSERT INTO events")
         # b's takeover waits for that transaction to end.
         taker = threading.Thread(
             target=lambda: taken.append(node_b.leases.take("t")), daemon=True
@@ -323,7 +323,7 @@ def test_a_fenced_append_costs_the_other_tables_of_its_batch_nothing(
         # other two queue up behind it and go together, in one batch.
         first = threading.Thread(target=append, args=("first",))
         first.start()
-        wait_until_blocked(postgres_url, "COPY events")
+        wait_until_blocked(postgres_url, "INSERT INTO events")
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + WAIT_S

@@ -74,6 +74,7 @@ from pokerd.store import (
     tables_to_resume,
 )
 from pokerd.store.log import AppliedRequest, HandRow
+from pokerd.store.postgres_log import PIPELINED_ROWS
 from pokerd.store.sqlite_log import SqliteBackend
 from pokerd.tables.dealer import random_action, start_hand
 from pokerd.wire import codec
@@ -865,19 +866,21 @@ def seated_at(seat: int, name: str) -> tuple[Event, ...]:
 # PostgreSQL's batch writer.
 
 
+@pytest.mark.parametrize("events", [1, PIPELINED_ROWS + 1], ids=["pipelined", "copied"])
 def test_a_race_past_the_checks_falls_on_the_append_that_lost_it(
-    postgres_url: str,
+    postgres_url: str, events: int
 ) -> None:
     # Two unfenced stores both read that the log ends at `end`, and both
     # write end + 1: the database refuses the second, whose batch is then
-    # written again one append at a time, so the refusal is its own.
+    # written again one append at a time, so the refusal is its own. A small
+    # batch's events go in pipelined INSERTs, a large one's by COPY.
     outcomes: dict[str, BaseException | None] = {}
     with EventStore(postgres_url) as first, EventStore(postgres_url) as second:
         end = append_game(first, "t", GAME[:5])
 
         def append(store: EventStore, name: str) -> None:
             try:
-                store.append_blocking("t", end + 1, seated(name))
+                store.append_blocking("t", end + 1, seated(name) * events)
                 outcomes[name] = None
             except ConflictError as error:
                 outcomes[name] = error
@@ -889,7 +892,7 @@ def test_a_race_past_the_checks_falls_on_the_append_that_lost_it(
         with writes_held(postgres_url) as release:
             for thread in threads:
                 thread.start()
-            wait_for_copies(postgres_url, 2)  # both past their checks
+            wait_for_writes(postgres_url, 2)  # both past their checks
             release()
             for thread in threads:
                 thread.join(30)
@@ -897,19 +900,20 @@ def test_a_race_past_the_checks_falls_on_the_append_that_lost_it(
         assert len(outcomes) == 2 and len(losers) == 1
         assert "the log does not end at seq" in str(outcomes[losers[0]])
         stored = read_events(first.reader(), "t")
-        assert [s.seq for s in stored] == list(range(1, end + 2))
+        assert [s.seq for s in stored] == list(range(1, end + 1 + events))
         assert stored[-1].event != seated(losers[0])[0]
 
 
-def wait_for_copies(url: str, count: int) -> None:
-    """Return once `count` connections wait on a lock in their COPY of events."""
+def wait_for_writes(url: str, count: int) -> None:
+    """Return once `count` connections wait on a lock writing events (by
+    INSERT or by COPY)."""
     with closing(raw_connection(url)) as connection:
         for _ in range(3000):
             row = connection.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND query LIKE 'COPY events%'"
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND (query LIKE 'COPY events%' OR query LIKE 'INSERT INTO events%')"
             ).fetchone()
             if row[0] >= count:
                 return
             time.sleep(0.01)
-    raise AssertionError(f"not {count} appends waiting in their COPY")
+    raise AssertionError(f"not {count} appends waiting in their writes")

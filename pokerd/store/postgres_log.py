@@ -1,9 +1,10 @@
 """The PostgreSQL backend: a batch in one transaction, fenced by the leases.
 
 A batch is first written the fast way: one query locks the batch's lease
-rows (FOR SHARE) and checks each append's epoch, one reads where each
-table's log ends, each append is checked against both in order, and the
-accepted events go in by one COPY. Should the database still refuse
+rows (FOR SHARE), for each append's epoch, and reads where each table's log
+ends; each append is checked against both in order, and the accepted events
+go in, by one COPY for a large batch, or pipelined with the rest of a small
+batch's statements. Should the database still refuse
 something (a writer that does not hold leases raced this one), the
 transaction is rolled back and the batch written again one append at a time,
 each in a savepoint, so that the refusal falls on the append it belongs to.
@@ -81,6 +82,13 @@ with no lease row is refused, so its end is not needed): a batch is a
 handful of statements, each a round trip to the database."""
 
 
+PIPELINED_ROWS = 64
+"""A batch of at most this many events is written in pipeline mode, its
+statements sent without waiting for each answer (two round trips a batch
+instead of five); a larger one by COPY, which pipeline mode cannot carry and
+which is faster for many rows (recovery, saturation)."""
+
+
 class PostgresBackend:
     """The log of every table in one PostgreSQL database, shared by nodes.
 
@@ -137,8 +145,15 @@ class PostgresBackend:
                 request.error = error
             return
         try:
-            with connection.transaction():
-                self._write_batch(connection, batch)
+            if sum(len(request.rows) for request in batch) <= PIPELINED_ROWS:
+                # BEGIN and the leases' lock go out together, then the
+                # inserts and COMMIT: two round trips, each a wait of the
+                # writer thread and a wake-up for the GIL.
+                with connection.pipeline(), connection.transaction():
+                    self._write_batch(connection, batch, copy=False)
+            else:
+                with connection.transaction():
+                    self._write_batch(connection, batch, copy=True)
             return
         except psycopg.Error as error:
             if connection.broken:
@@ -168,7 +183,7 @@ class PostgresBackend:
     # The fast way: checks first, then one COPY.
 
     def _write_batch(
-        self, connection: PgConnection, batch: list[PendingAppend]
+        self, connection: PgConnection, batch: list[PendingAppend], *, copy: bool
     ) -> None:
         tables = sorted({request.table_id for request in batch})
         epochs: dict[str, int] = {}
@@ -212,10 +227,15 @@ class PostgresBackend:
             ]
             if new_tables:
                 cursor.executemany(_INSERT_TABLE, new_tables)
-            with cursor.copy(_COPY_EVENTS) as copy:
-                for request in accepted:
-                    for row in request.rows:
-                        copy.write_row(row)
+            if copy:
+                with cursor.copy(_COPY_EVENTS) as copying:
+                    for request in accepted:
+                        for row in request.rows:
+                            copying.write_row(row)
+            else:
+                rows = [row for request in accepted for row in request.rows]
+                if rows:
+                    cursor.executemany(_INSERT_EVENT, rows)
             snapshots = [
                 (r.table_id, r.last_seq, SNAPSHOT_FORMAT, r.snapshot)
                 for r in accepted
