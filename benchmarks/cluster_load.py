@@ -97,6 +97,8 @@ class ClusterTarget:
                     raise
         self.port = self.cluster.port
         self.live_port = self.port
+        self._seen: dict[tuple[str, str], float] = {}
+        """(node, metric): its value when last read."""
 
     @property
     def names(self) -> list[str]:
@@ -114,13 +116,29 @@ class ClusterTarget:
         return [name for name in self.names if self.cluster.nodes[name].running()]
 
     def metric(self, name: str) -> float:
-        """`name`'s total over the nodes alive."""
-        total = 0.0
+        """`name`'s total over the nodes: read from those alive, and for a
+        node killed, its value read just before (`kill`)."""
+        return self.metrics([name])[name]
+
+    def metrics(self, names: list[str]) -> dict[str, float]:
+        """`metric` of each of `names`, one scrape a node."""
         for node in self.alive():
-            for line in get(self.cluster.nodes[node].port, "/metrics").splitlines():
+            self._seen.update(
+                {(node, name): value for name, value in self._read(node, names).items()}
+            )
+        totals = dict.fromkeys(names, 0.0)
+        for (_, name), value in self._seen.items():
+            if name in totals:
+                totals[name] += value
+        return totals
+
+    def _read(self, node: str, names: list[str]) -> dict[str, float]:
+        totals = dict.fromkeys(names, 0.0)
+        for line in get(self.cluster.nodes[node].port, "/metrics").splitlines():
+            for name in names:
                 if line.startswith(name + " ") or line.startswith(name + "{"):
-                    total += float(line.rsplit(" ", 1)[1])
-        return total
+                    totals[name] += float(line.rsplit(" ", 1)[1])
+        return totals
 
     def marked_down(self) -> int:
         """How many times HAProxy's checks have marked a node down so far
@@ -143,7 +161,12 @@ class ClusterTarget:
         return {str(table): str(owner) for table, owner in rows}
 
     def kill(self, name: str) -> None:
-        """kill -9 node `name` (by its PID)."""
+        """kill -9 node `name` (by its PID), its counters read first: they
+        still count in the totals (a dead node's would drop out of them)."""
+        names = sorted({seen for _, seen in self._seen})
+        self._seen.update(
+            {(name, metric): value for metric, value in self._read(name, names).items()}
+        )
         self.cluster.kill_node(name)
 
     def verify(self) -> list[str]:

@@ -93,6 +93,7 @@ from procstats import cpu_seconds, emit, percentile, raise_nofile
 from wsclient import ClosedError, HandshakeError, LeanSocket
 
 from pokerd.ops.collector import FreezingCollector
+from pokerd.ops.metrics import LATENCY_BUCKETS_S
 from pokerd.tools.haproxy import Checks
 from pokerd.wire.protocol import ErrorCode
 
@@ -908,11 +909,16 @@ class Server:
             connection.close()
 
     def metric(self, name: str) -> float:
-        total = 0.0
+        return self.metrics([name])[name]
+
+    def metrics(self, names: list[str]) -> dict[str, float]:
+        """The total of each of `names` (its samples summed), one scrape."""
+        totals = dict.fromkeys(names, 0.0)
         for line in self.get("/metrics").splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+            for name in names:
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    totals[name] += float(line.rsplit(" ", 1)[1])
+        return totals
 
     def stop(self) -> None:
         stop_process(self.process, 30)
@@ -988,6 +994,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             parts0 = sample_cpu(parts)
             parts1 = dict(parts0)
             moves0 = cluster_moves(target)
+            stages0 = server_stages(target)
             sent0 = target.metric("pokerd_messages_sent_total")
             appended0 = target.metric("pokerd_events_appended_total")
             bots0 = sum(cpu_seconds(child.process.pid) for child in workers)
@@ -1012,6 +1019,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             appended1 = target.metric("pokerd_events_appended_total")
             dropped = target.metric("pokerd_slow_consumers_dropped_total")
             moves1 = cluster_moves(target)
+            stages1 = server_stages(target)
             reports = [child.expect("done") for child in workers]
             hwm = rss(target.node_pids(), "VmHWM")
             if isinstance(target, ClusterTarget) and scenario.failover:
@@ -1082,6 +1090,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "chaos_resumed": sum(report["resumed"] for report in reports),
         "chaos_not_recovered": sum(report["not_recovered"] for report in reports),
         "connect_failures": sum(report["connect_failures"] for report in reports),
+        "server_stages": stage_figures(stages0, stages1),
     }
     if scenario.nodes:
         figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
@@ -1117,6 +1126,51 @@ NODE_PARTS = re.compile(r"server|node\d+")
 ROUTED_RETRY_S = 0.25
 """Behind the router, a bot whose socket could not be opened, or was sent
 away, tries again after about this long (0.5 s for a single node)."""
+
+
+STAGES = {
+    "append": "pokerd_append_latency_seconds",
+    "broadcast": "pokerd_broadcast_latency_seconds",
+}
+"""The servers' own histograms of an action's way: from a table handing its
+events to the log to its task running again after their commit (`append`),
+and from then to the message written to a socket (`broadcast`)."""
+
+
+def server_stages(target: Server | ClusterTarget) -> dict[str, dict[str, float]]:
+    """Each stage's histogram buckets, `le` -> count, summed over the nodes."""
+    # As prometheus_client writes a bound (1.0, not 1).
+    bounds = [*(repr(float(bound)) for bound in LATENCY_BUCKETS_S), "+Inf"]
+    names = {
+        (stage, le): f'{name}_bucket{{le="{le}"}}'
+        for stage, name in STAGES.items()
+        for le in bounds
+    }
+    read = target.metrics(list(names.values()))
+    return {stage: {le: read[names[(stage, le)]] for le in bounds} for stage in STAGES}
+
+
+def stage_figures(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> Json:
+    """Per stage over the measured time: how many, and the share of them
+    over 10, 50 and 100 ms (the histograms' bounds). Where the latency the
+    bots see was spent in the servers, against outside them (the bots,
+    HAProxy, the kernel's queues and the wait for a core)."""
+    figures: Json = {}
+    for stage, buckets in after.items():
+        counts = {le: buckets[le] - before[stage][le] for le in buckets}
+        total = counts["+Inf"]
+        figures[stage] = {
+            "count": int(total),
+            **{
+                f"over_{label}_pct": round(
+                    100 * (total - counts[le]) / total if total else 0.0, 3
+                )
+                for label, le in (("10ms", "0.01"), ("50ms", "0.05"), ("100ms", "0.1"))
+            },
+        }
+    return figures
 
 
 def cluster_moves(target: Server | ClusterTarget) -> dict[str, float]:
