@@ -1129,12 +1129,17 @@ away, tries again after about this long (0.5 s for a single node)."""
 
 
 STAGES = {
-    "append": "pokerd_append_latency_seconds",
-    "broadcast": "pokerd_broadcast_latency_seconds",
+    "append": ("pokerd_append_latency_seconds", ""),
+    "append_queued": ("pokerd_append_wait_seconds", ',stage="queued"'),
+    "append_commit": ("pokerd_append_wait_seconds", ',stage="commit"'),
+    "append_wake": ("pokerd_append_wait_seconds", ',stage="wake"'),
+    "broadcast": ("pokerd_broadcast_latency_seconds", ""),
 }
-"""The servers' own histograms of an action's way: from a table handing its
-events to the log to its task running again after their commit (`append`),
-and from then to the message written to a socket (`broadcast`)."""
+"""The servers' own histograms of an action's way (name, labels): from a
+table handing its events to the log to its task running again after their
+commit (`append`, and its parts: until the log's writer took it, the
+commit, from the commit to the task running), and from then to the message
+written to a socket (`broadcast`)."""
 
 
 def server_stages(target: Server | ClusterTarget) -> dict[str, dict[str, float]]:
@@ -1142,8 +1147,8 @@ def server_stages(target: Server | ClusterTarget) -> dict[str, dict[str, float]]
     # As prometheus_client writes a bound (1.0, not 1).
     bounds = [*(repr(float(bound)) for bound in LATENCY_BUCKETS_S), "+Inf"]
     names = {
-        (stage, le): f'{name}_bucket{{le="{le}"}}'
-        for stage, name in STAGES.items()
+        (stage, le): f'{name}_bucket{{le="{le}"{labels}}}'
+        for stage, (name, labels) in STAGES.items()
         for le in bounds
     }
     read = target.metrics(list(names.values()))

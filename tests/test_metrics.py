@@ -227,6 +227,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     metrics.gauge("pokerd_connections", "Open sockets.", lambda: [((), 2)])
     metrics.events_appended.inc(by=5)
     metrics.append_latency.observe(0.002)
+    metrics.append_commit(0.002)
     metrics.errors.inc("not_your_turn", "websocket")
     metrics.slow_consumers_dropped.inc("stalled")
     metrics.gc.observe(0.001, 2, cpu_seconds=0.0005)
@@ -242,6 +243,7 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
         "pokerd_connections",
         "pokerd_events_appended_total",
         "pokerd_append_latency_seconds",
+        "pokerd_append_wait_seconds",
         "pokerd_broadcast_latency_seconds",
         "pokerd_messages_sent_total",
         "pokerd_slow_consumers_dropped_total",
@@ -264,6 +266,10 @@ def test_metrics_render_every_series_once_with_help_and_type_in_valid_text() -> 
     assert "pokerd_events_appended_total 5.0" in samples
     assert 'pokerd_append_latency_seconds_bucket{le="0.0025"} 1.0' in samples
     assert 'pokerd_append_latency_seconds_bucket{le="0.001"} 0.0' in samples
+    assert (
+        'pokerd_append_wait_seconds_bucket{le="0.0025",stage="commit"} 1.0' in samples
+    )
+    assert 'pokerd_append_wait_seconds_count{stage="wake"} 0.0' in samples
     assert (
         'pokerd_errors_total{code="not_your_turn",transport="websocket"} 1.0' in samples
     )

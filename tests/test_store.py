@@ -75,6 +75,7 @@ from pokerd.store import (
 )
 from pokerd.store.log import AppliedRequest, HandRow
 from pokerd.store.postgres_log import PIPELINED_ROWS
+from pokerd.store.records import AppendTimes
 from pokerd.store.sqlite_log import SqliteBackend
 from pokerd.tables.dealer import random_action, start_hand
 from pokerd.wire import codec
@@ -429,6 +430,25 @@ async def test_concurrent_appends_are_committed_together(store: EventStore) -> N
     assert statistics.transactions <= 2
     assert statistics.largest_batch >= 10
     assert statistics.events == 20 * len(GAME[0].events)
+
+
+async def test_each_append_reports_where_its_wait_went(database: Database) -> None:
+    # The server's metrics split the append latency in three: the benchmark
+    # finds there whether a slow append waited for the writer, for the
+    # database or for the event loop.
+    reports: list[AppendTimes] = []
+    with EventStore(database, on_append=reports.append) as store:
+        began = time.perf_counter()
+        outcomes = await append_together(
+            store, [(f"t{i}", 1, GAME[0].events) for i in range(5)]
+        )
+        took = time.perf_counter() - began
+    assert outcomes == [None] * 5
+    assert [report.events for report in reports] == [len(GAME[0].events)] * 5
+    for report in reports:
+        assert min(report.queued, report.commit, report.wake) >= 0
+        assert report.commit > 0  # a commit takes some time, on either database
+        assert report.total <= took
 
 
 async def test_without_group_commit_each_append_is_its_own_transaction(

@@ -253,6 +253,22 @@ class Metrics:
             "From a table handing events to the log to their commit.",
             registry=registry,
         )
+        append_wait = prometheus_client.Histogram(
+            "pokerd_append_wait_seconds",
+            "Where the append latency went: until the log writer took the"
+            " append (queued), its batch's commit (commit), from the commit to"
+            " the table's task running again (wake).",
+            ["stage"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.append_queued: Callable[[float], None] = append_wait.labels(
+            "queued"
+        ).observe
+        self.append_commit: Callable[[float], None] = append_wait.labels(
+            "commit"
+        ).observe
+        self.append_wake: Callable[[float], None] = append_wait.labels("wake").observe
         self.broadcast_latency = Histogram(
             "pokerd_broadcast_latency_seconds",
             "From an event's commit to its message written to a WebSocket.",

@@ -42,6 +42,7 @@ from pokerd.server.listeners import address, bind, serve_port
 from pokerd.server.live import CLOSE_TIMEOUT_S, LiveLimits, LiveServer
 from pokerd.server.service import PokerService
 from pokerd.store.log import EventStore
+from pokerd.store.records import AppendTimes
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +177,14 @@ def node_id(settings: Settings) -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def _appended(metrics: Metrics, events: int, seconds: float) -> None:
-    """The log's report of an append: `pokerd_events_appended_total` and
-    `pokerd_append_latency_seconds`."""
-    metrics.events_appended.inc(by=events)
-    metrics.append_latency.observe(seconds)
+def _appended(metrics: Metrics, times: AppendTimes) -> None:
+    """The log's report of an append: `pokerd_events_appended_total`,
+    `pokerd_append_latency_seconds` and `pokerd_append_wait_seconds`."""
+    metrics.events_appended.inc(by=times.events)
+    metrics.append_latency.observe(times.total)
+    metrics.append_queued(times.queued)
+    metrics.append_commit(times.commit)
+    metrics.append_wake(times.wake)
 
 
 @contextlib.contextmanager

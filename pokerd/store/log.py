@@ -26,6 +26,7 @@ from pokerd.ops.settings import DEFAULTS, Database, Synchronous, database_name
 from pokerd.store.backend import Backend, Leases, ReadConnection, open_backend
 from pokerd.store.records import (
     SNAPSHOT_FORMAT,
+    AppendTimes,
     AppliedRequest,
     ConflictError,
     EventRow,
@@ -78,7 +79,7 @@ class EventStore:
         *,
         synchronous: Synchronous = DEFAULTS.synchronous,
         group_commit: bool = True,
-        on_append: Callable[[int, float], None] | None = None,
+        on_append: Callable[[AppendTimes], None] | None = None,
         claim: bool = True,
         node: str | None = None,
         lease_ttl_s: float = LEASE_TTL_S,
@@ -108,8 +109,8 @@ class EventStore:
         }
         self._largest_batch = 0
         self._on_append = on_append
-        """Told each `append`'s event count and seconds from queueing to
-        commit (the server's metrics); it must not raise."""
+        """Told each `append`'s event count and where its wait went (the
+        server's metrics); it must not raise."""
         self._thread = threading.Thread(
             target=self._write_loop, name="pokerd-log-writer", daemon=True
         )
@@ -239,7 +240,14 @@ class EventStore:
         if pending.error is not None:
             raise pending.error
         if self._on_append is not None:
-            self._on_append(len(events), time.perf_counter() - queued)
+            self._on_append(
+                AppendTimes(
+                    events=len(events),
+                    queued=pending.picked_at - queued,
+                    commit=pending.committed_at - pending.picked_at,
+                    wake=time.perf_counter() - pending.committed_at,
+                )
+            )
         return [row[3] for row in pending.rows]
 
     def append_blocking(
@@ -325,6 +333,7 @@ class EventStore:
             if first is _STOP:
                 return
             assert isinstance(first, PendingAppend)
+            picked = time.perf_counter()
             batch = [first]
             while self.group_commit:
                 try:
@@ -343,8 +352,10 @@ class EventStore:
                 # forever: whatever escaped the backend fails this batch.
                 for request in batch:
                     request.error = request.error or error
+            committed = time.perf_counter()
             self._count(batch)
             for request in batch:
+                request.picked_at, request.committed_at = picked, committed
                 request.wake()
 
     def _count(self, batch: list[PendingAppend]) -> None:

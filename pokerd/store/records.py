@@ -133,10 +133,31 @@ class PendingAppend:
     epoch: int | None = None
     """The lease epoch this node held when the append was made (fenced stores)."""
     error: BaseException | None = None
+    picked_at: float = 0.0
+    """`time.perf_counter()` when the writer thread took it from the queue."""
+    committed_at: float = 0.0
+    """`time.perf_counter()` when its batch's commit returned."""
 
     @property
     def last_seq(self) -> int:
         return self.first_seq + len(self.rows) - 1
+
+
+@attrs.frozen
+class AppendTimes:
+    """Where one append's wait went, in seconds: until the writer thread took
+    it (`queued`), its batch's commit (`commit`), and from the commit to the
+    appending task running again (`wake`). Their sum is the append's
+    latency."""
+
+    events: int
+    queued: float
+    commit: float
+    wake: float
+
+    @property
+    def total(self) -> float:
+        return self.queued + self.commit + self.wake
 
 
 def decode_rows(rows: Sequence[tuple[Any, ...]]) -> list[StoredEvent]:
