@@ -209,3 +209,30 @@ def test_an_old_log_without_creators_or_closing_still_decodes() -> None:
     for field in ("creator_hash", "closing", "closed"):
         del stored[field]
     assert codec.structure(stored, TableState) == state
+
+
+@pytest.mark.parametrize(
+    ("text", "deeper"),
+    [
+        ('{"type": "act", "id": "c-1", "action": "raise", "amount": 40}', False),
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        ('{"a":' * 65 + "1" + "}" * 65, True),
+        ('{"name": "' + "[" * 100 + '"}', False),  # brackets in a string
+        ('["\\"' + "[" * 100 + '"]', False),  # after an escaped quote, too
+    ],
+)
+def test_nesting_is_measured_without_following_it(text: str, deeper: bool) -> None:
+    assert codec.nests_deeper_than(text, codec.MAX_NESTING) is deeper
+
+
+def test_json_nested_too_deep_is_refused_before_it_is_decoded() -> None:
+    # Decoded, 65 levels parse fine; refused first, no recursion runs at all
+    # (a collection starting deep in the decoder's recursion ran its
+    # callbacks without stack left: an error nothing could report).
+    for text in ("[" * 65 + "]" * 65, ("[" * 65 + "]" * 65).encode()):
+        with pytest.raises(codec.DecodeError, match="nests too deeply"):
+            codec.parse_json(text)
+        with pytest.raises(codec.DecodeError, match="nests too deeply"):
+            codec.parse_json(text, any_integer=True)
+    assert codec.parse_json("[" * 64 + "]" * 64) is not None

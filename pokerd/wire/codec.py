@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from json.encoder import (  # type: ignore[attr-defined]
     c_make_encoder,
     encode_basestring_ascii,
@@ -257,16 +258,37 @@ _CLIENT_JSON = json.JSONDecoder(parse_int=_safe_int)
 """Made once: `json.loads` with an argument makes a decoder on every call."""
 
 
+MAX_NESTING = 64
+"""How deep a client's JSON may nest (pokerd's messages nest three deep).
+Deeper input is refused before it is decoded: Python's decoder follows it by
+recursion, and near the recursion limit a garbage collection that starts
+there runs its callbacks with no stack left, an error nothing can report."""
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON `text` opens more than `limit` arrays or objects inside
+    one another (brackets in strings do not count)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # a message of pokerd's: no need to look closer
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > limit
+
+
 def parse_json(text: str | bytes, *, any_integer: bool = False) -> Any:
     """JSON text from a client as Python values; DecodeError if it is not
-    JSON, nests deeper than the decoder can follow (RecursionError), or holds
-    an integer beyond +-(2**53 - 1) (unless `any_integer`: to find what a
-    refused message was, say)."""
+    JSON, nests deeper than `MAX_NESTING`, or holds an integer beyond
+    +-(2**53 - 1) (unless `any_integer`: to find what a refused message
+    was, say)."""
     try:
-        if any_integer:
-            return json.loads(text)
         if not isinstance(text, str):  # as json.loads reads bytes
             text = text.decode(json.detect_encoding(text), "surrogatepass")
+        if nests_deeper_than(text, MAX_NESTING):
+            raise RecursionError
+        if any_integer:
+            return json.loads(text)
         return _CLIENT_JSON.decode(text)
     except _UnsafeIntegerError as error:
         raise DecodeError(str(error)) from None
