@@ -993,10 +993,9 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             parts = target.parts()
             parts0 = sample_cpu(parts)
             parts1 = dict(parts0)
-            moves0 = cluster_moves(target)
-            stages0 = server_stages(target)
-            sent0 = target.metric("pokerd_messages_sent_total")
-            appended0 = target.metric("pokerd_events_appended_total")
+            # One scrape a node at each end of the measured time: a scrape
+            # runs in the node's event loop, so each is a pause of every table.
+            before = read_servers(target)
             bots0 = sum(cpu_seconds(child.process.pid) for child in workers)
             wall0 = time.perf_counter()
             peak = rss_connected
@@ -1015,11 +1014,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             wall = time.perf_counter() - wall0
             parts1.update(sample_cpu(parts))
             bots1 = sum(cpu_seconds(child.process.pid) for child in workers)
-            sent1 = target.metric("pokerd_messages_sent_total")
-            appended1 = target.metric("pokerd_events_appended_total")
-            dropped = target.metric("pokerd_slow_consumers_dropped_total")
-            moves1 = cluster_moves(target)
-            stages1 = server_stages(target)
+            after = read_servers(target)
             reports = [child.expect("done") for child in workers]
             hwm = rss(target.node_pids(), "VmHWM")
             if isinstance(target, ClusterTarget) and scenario.failover:
@@ -1066,8 +1061,12 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         },
         "setup_s": round(setup, 2),
         "actions_per_s": round(actions / elapsed, 1),
-        "events_appended_per_s": round((appended1 - appended0) / wall, 1),
-        "messages_sent_per_s": round((sent1 - sent0) / wall, 1),
+        "events_appended_per_s": round(
+            (after.counters["appended"] - before.counters["appended"]) / wall, 1
+        ),
+        "messages_sent_per_s": round(
+            (after.counters["sent"] - before.counters["sent"]) / wall, 1
+        ),
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
         "server_cpu_ms_per_action": round(
             1000 * server_cpu / wall / max(actions / elapsed, 1e-9), 3
@@ -1083,21 +1082,21 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         "server_kb_per_player": round((max(peak, hwm) - rss_idle) * 1024 / players, 1),
         "errors": errors,
         "hello_refused": refused,
-        "slow_consumers_dropped": dropped,
+        "slow_consumers_dropped": after.counters["dropped"],
         "gaps": sum(report["gaps"] for report in reports),
         "duplicates": sum(report["duplicates"] for report in reports),
         "chaos_drops": sum(report["drops"] for report in reports),
         "chaos_resumed": sum(report["resumed"] for report in reports),
         "chaos_not_recovered": sum(report["not_recovered"] for report in reports),
         "connect_failures": sum(report["connect_failures"] for report in reports),
-        "server_stages": stage_figures(stages0, stages1),
+        "server_stages": stage_figures(before.stages, after.stages),
     }
     if scenario.nodes:
         figures["cluster_routing"] = isinstance(target, ClusterTarget) and target.routed
         figures["closed_by_server"] = closes
         figures["moved_answers"] = sum(report["moved"] for report in reports)
         figures["measured_moves"] = {
-            name: moves1[name] - moves0[name] for name in moves0
+            name: after.moves[name] - before.moves[name] for name in before.moves
         }
         figures["setup_retries"] = sum(report["setup_retries"] for report in reports)
         answers: dict[str, int] = {}
@@ -1142,17 +1141,52 @@ commit, from the commit to the task running), and from then to the message
 written to a socket (`broadcast`)."""
 
 
-def server_stages(target: Server | ClusterTarget) -> dict[str, dict[str, float]]:
-    """Each stage's histogram buckets, `le` -> count, summed over the nodes."""
+COUNTERS = {
+    "sent": "pokerd_messages_sent_total",
+    "appended": "pokerd_events_appended_total",
+    "dropped": "pokerd_slow_consumers_dropped_total",
+}
+MOVES = {
+    "takeovers": "pokerd_takeovers_total",
+    "handoffs_out": 'pokerd_handoffs_total{direction="out"}',
+    "lease_renewals_failed": 'pokerd_lease_renewals_total{result="failed"}',
+}
+"""Counters of tables moving between nodes (a cluster only)."""
+
+
+@dataclass
+class Readings:
+    """What the servers said at one moment, summed over the nodes."""
+
+    counters: dict[str, float]
+    stages: dict[str, dict[str, float]]
+    """Each stage's histogram buckets, `le` -> count."""
+    moves: dict[str, float]
+    """`MOVES`, and how often the router has marked a node down (a cluster)."""
+
+
+def read_servers(target: Server | ClusterTarget) -> Readings:
+    """`COUNTERS`, `STAGES` and `MOVES`, in one scrape of each node."""
     # As prometheus_client writes a bound (1.0, not 1).
     bounds = [*(repr(float(bound)) for bound in LATENCY_BUCKETS_S), "+Inf"]
-    names = {
+    buckets = {
         (stage, le): f'{name}_bucket{{le="{le}"{labels}}}'
         for stage, (name, labels) in STAGES.items()
         for le in bounds
     }
-    read = target.metrics(list(names.values()))
-    return {stage: {le: read[names[(stage, le)]] for le in bounds} for stage in STAGES}
+    cluster = isinstance(target, ClusterTarget)
+    moves = MOVES if cluster else {}
+    read = target.metrics([*COUNTERS.values(), *buckets.values(), *moves.values()])
+    moved = {key: read[name] for key, name in moves.items()}
+    if isinstance(target, ClusterTarget):
+        moved["router_marked_node_down"] = target.marked_down()
+    return Readings(
+        counters={key: read[name] for key, name in COUNTERS.items()},
+        stages={
+            stage: {le: read[buckets[(stage, le)]] for le in bounds} for stage in STAGES
+        },
+        moves=moved,
+    )
 
 
 def stage_figures(
@@ -1176,21 +1210,6 @@ def stage_figures(
             },
         }
     return figures
-
-
-def cluster_moves(target: Server | ClusterTarget) -> dict[str, float]:
-    """Counters of tables moving between nodes, and of the router marking
-    a node down (none for a single node)."""
-    if not isinstance(target, ClusterTarget):
-        return {}
-    return {
-        "router_marked_node_down": target.marked_down(),
-        "takeovers": target.metric("pokerd_takeovers_total"),
-        "handoffs_out": target.metric('pokerd_handoffs_total{direction="out"}'),
-        "lease_renewals_failed": target.metric(
-            'pokerd_lease_renewals_total{result="failed"}'
-        ),
-    }
 
 
 def rss(pids: list[int], key: str) -> float:
