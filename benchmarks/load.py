@@ -32,8 +32,10 @@ A cluster (docs/cluster.md), through `benchmarks/cluster_load.py`:
 - `--cluster N` (the scenario `cluster`): scenario 2 against N nodes on one
   PostgreSQL behind HAProxy (the bots reach only HAProxy's port), then
   against one node on SQLite, in the same run; the CPU of each part (each
-  node, PostgreSQL's processes, HAProxy, the bots) and the ratios cluster
-  to single node.
+  node, PostgreSQL's processes, HAProxy, the bots), how long each part
+  waited runnable for a core (`parts_waited_for_a_core_pct`, from the
+  kernel's schedstat), the servers' own stages (`server_stages`), and the
+  ratios cluster to single node.
 - `--failover` (the scenario `failover`): scenario 1 on two nodes behind
   HAProxy; half-way, kill -9 the second node. Per table it held, the time
   from its last event received before the kill to its first after (on the
@@ -88,8 +90,15 @@ from typing import Any
 
 import trio
 import trio_websocket
-from cluster_load import ClusterTarget, tree_cpu_seconds
-from procstats import cpu_seconds, emit, percentile, raise_nofile
+from cluster_load import ClusterTarget, tree_cpu_seconds, tree_pids
+from procstats import (
+    cpu_seconds,
+    emit,
+    percentile,
+    raise_nofile,
+    run_queue_waits,
+    waited_between,
+)
 from wsclient import ClosedError, HandshakeError, LeanSocket
 
 from pokerd.ops.collector import FreezingCollector
@@ -997,6 +1006,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             # runs in the node's event loop, so each is a pause of every table.
             before = read_servers(target)
             bots0 = sum(cpu_seconds(child.process.pid) for child in workers)
+            waits0 = run_queue_by_part(parts, workers)
             wall0 = time.perf_counter()
             peak = rss_connected
             while time.perf_counter() - wall0 < scenario.duration:
@@ -1014,6 +1024,7 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
             wall = time.perf_counter() - wall0
             parts1.update(sample_cpu(parts))
             bots1 = sum(cpu_seconds(child.process.pid) for child in workers)
+            waits1 = run_queue_by_part(parts, workers)
             after = read_servers(target)
             reports = [child.expect("done") for child in workers]
             hwm = rss(target.node_pids(), "VmHWM")
@@ -1073,6 +1084,10 @@ def run_scenario(scenario: Scenario, seed: int) -> Json:
         ),
         "bots_cpu_pct": round(100 * (bots1 - bots0) / wall, 1),
         "parts_cpu_pct": {**parts_cpu, "bots": round(100 * (bots1 - bots0) / wall, 1)},
+        "parts_waited_for_a_core_pct": {
+            name: round(100 * waited_between(waits0[name], waits1[name]) / wall, 1)
+            for name in waits0
+        },
         "total_cpu_pct": round(
             sum(parts_cpu.values()) + 100 * (bots1 - bots0) / wall, 1
         ),
@@ -1214,6 +1229,18 @@ def stage_figures(
 
 def rss(pids: list[int], key: str) -> float:
     return sum(proc_status(pid, key) for pid in pids)
+
+
+def run_queue_by_part(
+    parts: dict[str, int], workers: list[Child]
+) -> dict[str, dict[tuple[int, int], float]]:
+    """Each part's threads' waits for a core so far (`run_queue_waits`): a
+    part's main process and its descendants, and the bots. Only threads
+    alive at both readings count: a node killed in between adds nothing."""
+    return {
+        **{name: run_queue_waits(tree_pids(pid)) for name, pid in parts.items()},
+        "bots": run_queue_waits([child.process.pid for child in workers]),
+    }
 
 
 def sample_cpu(parts: dict[str, int]) -> dict[str, float]:

@@ -37,3 +37,31 @@ def percentile(values: list[float], p: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+def run_queue_waits(pids: list[int]) -> dict[tuple[int, int], float]:
+    """Seconds each live thread of `pids` has waited runnable for a core so
+    far (the kernel's schedstat), by (pid, thread id): a process waiting
+    there is invisible to any clock inside it."""
+    found = {}
+    for pid in pids:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # ended meanwhile
+        for thread in threads:
+            try:
+                with open(f"/proc/{pid}/task/{thread}/schedstat") as f:
+                    waited_ns = int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            found[(pid, int(thread))] = waited_ns / 1e9
+    return found
+
+
+def waited_between(
+    before: dict[tuple[int, int], float], after: dict[tuple[int, int], float]
+) -> float:
+    """Seconds waited for a core between two `run_queue_waits`, by the
+    threads alive at both."""
+    return sum(after[key] - before[key] for key in before.keys() & after.keys())
