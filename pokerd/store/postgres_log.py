@@ -180,7 +180,7 @@ class PostgresBackend:
             self.writer = self._bounded(connect(self.database))
         return self.writer
 
-    # The fast way: checks first, then one COPY.
+    # The fast way: checks first, then the inserts (pipelined, or one COPY).
 
     def _write_batch(
         self, connection: PgConnection, batch: list[PendingAppend], *, copy: bool

@@ -266,6 +266,7 @@ there runs its callbacks with no stack left, an error nothing can report."""
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_TOO_DEEP = "not JSON pokerd reads: it nests too deeply"
 
 
 def nests_deeper_than(text: str, limit: int) -> bool:
@@ -286,16 +287,18 @@ def parse_json(text: str | bytes, *, any_integer: bool = False) -> Any:
         if not isinstance(text, str):  # as json.loads reads bytes
             text = text.decode(json.detect_encoding(text), "surrogatepass")
         if nests_deeper_than(text, MAX_NESTING):
-            raise RecursionError
+            raise DecodeError(_TOO_DEEP)
         if any_integer:
             return json.loads(text)
         return _CLIENT_JSON.decode(text)
+    except DecodeError:
+        raise
     except _UnsafeIntegerError as error:
         raise DecodeError(str(error)) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise DecodeError(f"not JSON: {error}") from None
-    except RecursionError:
-        raise DecodeError("not JSON pokerd reads: it nests too deeply") from None
+    except RecursionError:  # the decoder's own limit, should one come first
+        raise DecodeError(_TOO_DEEP) from None
 
 
 def decode_client_message(text: str | bytes) -> ClientMessage:
