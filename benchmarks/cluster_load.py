@@ -36,6 +36,17 @@ ROUTING = "--cluster-routing"
 START_ATTEMPTS = 3
 
 
+def metric_totals(text: str, names: list[str]) -> dict[str, float]:
+    """The total of each of `names` in a /metrics `text`: its samples (a
+    name, or a name and its labels) summed."""
+    totals = dict.fromkeys(names, 0.0)
+    for line in text.splitlines():
+        for name in names:
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals
+
+
 def get(port: int, path: str) -> str:
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     try:
@@ -115,13 +126,10 @@ class ClusterTarget:
     def alive(self) -> list[str]:
         return [name for name in self.names if self.cluster.nodes[name].running()]
 
-    def metric(self, name: str) -> float:
-        """`name`'s total over the nodes: read from those alive, and for a
-        node killed, its value read just before (`kill`)."""
-        return self.metrics([name])[name]
-
     def metrics(self, names: list[str]) -> dict[str, float]:
-        """`metric` of each of `names`, one scrape a node."""
+        """Each of `names`' total over the nodes, one scrape a node: read
+        from those alive, and for a node killed, its value read just before
+        (`kill`)."""
         for node in self.alive():
             self._seen.update(
                 {(node, name): value for name, value in self._read(node, names).items()}
@@ -133,12 +141,7 @@ class ClusterTarget:
         return totals
 
     def _read(self, node: str, names: list[str]) -> dict[str, float]:
-        totals = dict.fromkeys(names, 0.0)
-        for line in get(self.cluster.nodes[node].port, "/metrics").splitlines():
-            for name in names:
-                if line.startswith(name + " ") or line.startswith(name + "{"):
-                    totals[name] += float(line.rsplit(" ", 1)[1])
-        return totals
+        return metric_totals(get(self.cluster.nodes[node].port, "/metrics"), names)
 
     def marked_down(self) -> int:
         """How many times HAProxy's checks have marked a node down so far

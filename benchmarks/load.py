@@ -90,7 +90,7 @@ from typing import Any
 
 import trio
 import trio_websocket
-from cluster_load import ClusterTarget, tree_cpu_seconds, tree_pids
+from cluster_load import ClusterTarget, metric_totals, tree_cpu_seconds, tree_pids
 from procstats import (
     cpu_seconds,
     emit,
@@ -917,17 +917,9 @@ class Server:
         finally:
             connection.close()
 
-    def metric(self, name: str) -> float:
-        return self.metrics([name])[name]
-
     def metrics(self, names: list[str]) -> dict[str, float]:
         """The total of each of `names` (its samples summed), one scrape."""
-        totals = dict.fromkeys(names, 0.0)
-        for line in self.get("/metrics").splitlines():
-            for name in names:
-                if line.startswith(name + " ") or line.startswith(name + "{"):
-                    totals[name] += float(line.rsplit(" ", 1)[1])
-        return totals
+        return metric_totals(self.get("/metrics"), names)
 
     def stop(self) -> None:
         stop_process(self.process, 30)
